@@ -1,0 +1,47 @@
+# slm-distill: `make demo` runs the bundled example offline, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Built once per machine, outside the clone: llama-cpp-python takes minutes to compile.
+SLM_DISTILL_CACHE ?= $(HOME)/.cache/slm-distill
+export SLM_DISTILL_CACHE
+LLAMA_CPP_VERSION := 0.3.36
+TORCH_VERSION := 2.13.0
+SDIST_DIR := $(SLM_DISTILL_CACHE)/sdist
+WHEEL_DIR := $(SLM_DISTILL_CACHE)/wheels
+LLAMA_SDIST := $(SDIST_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz
+LLAMA_WHEEL_STAMP := $(WHEEL_DIR)/.llama-cpp-python-$(LLAMA_CPP_VERSION)
+
+.PHONY: install demo test lint clean
+
+install: $(VENV)/.installed
+
+$(LLAMA_SDIST):
+	mkdir -p $(SDIST_DIR)
+	$(PYTHON) -m pip download --no-deps --no-binary :all: -d $(SDIST_DIR) llama-cpp-python==$(LLAMA_CPP_VERSION)
+
+$(LLAMA_WHEEL_STAMP): $(LLAMA_SDIST)
+	mkdir -p $(WHEEL_DIR)
+	@echo "Building llama-cpp-python $(LLAMA_CPP_VERSION) once into $(WHEEL_DIR) (3-5 minutes)..."
+	ls $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+		$(PYTHON) -m pip wheel --no-deps -w $(WHEEL_DIR) $(LLAMA_SDIST)
+	touch $@
+
+$(VENV)/.installed: pyproject.toml Makefile $(LLAMA_WHEEL_STAMP)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q torch==$(TORCH_VERSION)
+	$(PY) -m pip install -q --find-links $(WHEEL_DIR) "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	$(PY) -m pip install -q -e ".[all,dev]"
+	touch $@
+
+demo: install
+	$(VENV)/bin/distill demo --dir demo-project
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) demo-project build *.egg-info

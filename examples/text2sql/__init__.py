@@ -1,0 +1,1 @@
+"""The bundled Text2SQL example: a music store."""

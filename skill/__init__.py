@@ -1,0 +1,1 @@
+"""The Claude Code skill shipped with the package."""

@@ -1,0 +1,1 @@
+"""The distillation pipeline: project workspace, teachers, tasks and one module per stage."""

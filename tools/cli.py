@@ -1,0 +1,228 @@
+"""The `distill` command line (also `python -m slm_distill`).
+
+    distill init sql-bot --task text2sql --schema shop.sql --teacher anthropic:claude-sonnet-4-5
+    cd sql-bot && distill seeds add seeds.jsonl && distill validate-teacher
+    distill generate --dry-run && distill generate --n 2000 && distill status
+
+Exit codes: 0 success, 1 a gate or validation failure, 2 bad usage. Heavy libraries are imported
+inside the commands that need them, so `distill --help` stays fast and never imports torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from slm_distill.tools.errors import DistillError
+
+project_option = click.option(
+    "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
+    show_default=True, help="Project directory.",
+)
+
+
+def _load(project_dir: Path) -> Any:
+    from slm_distill.tools.project import Project
+
+    return Project.load(project_dir)
+
+
+def _err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A rich progress bar on stderr, fed by a stage's progress(done, total, message) calls."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[note]}"))
+    with Progress(*columns, console=console, transient=not console.is_terminal) as bar:
+        task_id = bar.add_task(label, total=None, note="")
+
+        def update(done: int, total: int, message: str) -> None:
+            bar.update(task_id, completed=done, total=total, note=message[:60])
+
+        yield update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v, -vv).")
+@click.version_option(package_name="slm-distill")
+def cli(verbose: int) -> None:
+    """Distil a large teacher LLM into a small local student for one task."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--task", default="text2sql", show_default=True, help="Task type.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="DuckDB database file.")
+@click.option("--schema", type=click.Path(dir_okay=False, path_type=Path),
+              help="SQL file of CREATE TABLE + INSERT statements to build the database from.")
+@click.option("--dialect", type=click.Choice(["duckdb", "postgres", "mysql", "sqlite"]),
+              help="Dialect of --schema (default: DuckDB, falling back to PostgreSQL).")
+@click.option("--teacher", help="Teacher spec, e.g. anthropic:claude-sonnet-4-5.")
+@click.option("--student", help="Student: model id, local directory or scratch:tiny|small.")
+@click.option("--name", help="Project name (default: the directory name).")
+def init(directory: Path, task: str, db: Path | None, schema: Path | None, dialect: str | None,
+         teacher: str | None, student: str | None, name: str | None) -> None:
+    """Create a project in DIRECTORY."""
+    from slm_distill.tools.config import DEFAULT_STUDENT, DEFAULT_TEACHER
+    from slm_distill.tools.project import init_project
+
+    project = init_project(directory, task=task, db=db, schema=schema, name=name,
+                           teacher=teacher or DEFAULT_TEACHER, student=student or DEFAULT_STUDENT,
+                           schema_dialect=dialect)
+    click.echo(f"Created project {project.config.name!r} in {project.root}")
+    click.echo(f"  database: {project.db_path}\n  teacher:  {project.config.teacher}\n"
+               f"  student:  {project.config.student}")
+    click.echo(f"Next: distill seeds add SEEDS.jsonl --project {directory}")
+
+
+@cli.group()
+def seeds() -> None:
+    """Manage seed examples."""
+
+
+@seeds.command("add")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@project_option
+def seeds_add(file: Path, project_dir: Path) -> None:
+    """Validate every line of FILE, then append them all to the project's seeds."""
+    from slm_distill.tools.project import add_seeds
+
+    project = _load(project_dir)
+    added = add_seeds(project, file)
+    validation, test = project.split()
+    click.echo(f"Added {added} seeds ({len(validation) + len(test)} in all: {len(validation)} "
+               f"validate the teacher, {len(test)} are the test set).")
+    click.echo("Next: distill validate-teacher")
+
+
+@cli.command("validate-teacher")
+@click.option("--teacher", help="Validate (and adopt) this teacher instead of the project's.")
+@click.option("--judge", help="Also ask this LLM judge about wrong-looking answers.")
+@project_option
+def validate_teacher_cmd(teacher: str | None, judge: str | None, project_dir: Path) -> None:
+    """Run the teacher on the validation seeds: the gate before generation."""
+    from slm_distill.tools.validate_teacher import validate_teacher
+
+    project = _load(project_dir)
+    with progress_bar("validating teacher") as update:
+        report = validate_teacher(project, teacher_spec=teacher, judge_spec=judge, progress=update)
+    print_teacher_report(report, project)
+    if not report.passed:
+        sys.exit(1)
+
+
+def print_teacher_report(report: Any, project: Any) -> None:
+    verdict = "PASSED" if report.passed else "FAILED"
+    click.echo(f"Teacher gate {verdict}: {report.teacher} scored {report.accuracy:.1%} "
+               f"({report.correct}/{report.n}) against {report.threshold:.0%}.")
+    if report.offline_note:
+        click.echo(f"  Note: {report.offline_note}")
+    for name, group in report.by_difficulty.items():
+        click.echo(f"  {name:<12} {group.correct}/{group.n} ({group.accuracy:.0%})")
+    click.echo(f"  {len(report.failures)} failures listed in "
+               f"{project.report_path('teacher_validation', 'md')}")
+    click.echo(report.next_step)
+
+
+@cli.command()
+@click.option("--n", "n", type=click.IntRange(min=1), help="Pairs to keep (default: config).")
+@click.option("--samples", type=click.IntRange(1, 15), help="Self-consistency answers per input.")
+@click.option("--budget", type=click.FloatRange(min=0), help="Stop after this many dollars.")
+@click.option("--batch", is_flag=True, default=None, help="Use the Message Batches API (anthropic).")
+@click.option("--dry-run", is_flag=True, help="Only estimate calls, tokens and dollars.")
+@click.option("--override-gate", metavar="REASON",
+              help="Generate although the teacher failed its gate; the reason is recorded.")
+@click.option("--fresh", is_flag=True, help="Discard pairs from earlier runs and start over.")
+@project_option
+def generate(n: int | None, samples: int | None, budget: float | None, batch: bool | None,
+             dry_run: bool, override_gate: str | None, fresh: bool, project_dir: Path) -> None:
+    """Generate validated training pairs with the teacher."""
+    from slm_distill.tools.generate_pairs import estimate_generation, generate_pairs
+    from slm_distill.tools.validate_teacher import override_gate as record_override
+
+    project = _load(project_dir)
+    if dry_run:
+        est = estimate_generation(project, n=n, samples=samples, batch=batch)
+        cost = f"${est.usd:.2f}" if est.priced else "unknown dollars"
+        click.echo(f"Estimate for {est.teacher}: {est.calls} calls, {est.input_tokens:,} input + "
+                   f"{est.output_tokens:,} output tokens, {cost} ({est.note}).")
+        return
+    if override_gate:
+        record_override(project, override_gate)
+    with progress_bar("generating pairs") as update:
+        report = generate_pairs(project, n=n, samples=samples, budget_usd=budget, batch=batch,
+                                fresh=fresh, progress=update)
+    print_generation_report(report, project)
+    if report.stopped:
+        sys.exit(1)
+
+
+def print_generation_report(r: Any, project: Any) -> None:
+    click.echo(f"Kept {r.kept}/{r.target} pairs ({r.train} train, {r.validation} validation) from "
+               f"{r.proposed} proposals in {r.calls} calls. {r.gate}.")
+    if r.stopped:
+        click.echo(f"Stopped early: {r.stopped}")
+    rejected = ", ".join(f"{k} {v}" for k, v in r.rejected.items()) or "none"
+    click.echo(f"  rejected: {rejected}")
+    click.echo(f"  duplicates dropped: {r.duplicates}; leakage drops: {r.leakage_drops}")
+    cov = r.coverage
+    click.echo("  difficulty: " + ", ".join(f"{k} {v}" for k, v in cov.difficulty.items()))
+    click.echo("  features:   " + ", ".join(f"{k} {v}" for k, v in cov.features.items()))
+    click.echo("  tables:     " + ", ".join(f"{k} {v}" for k, v in cov.tables.items()))
+    click.echo(f"  this run: {r.cost.calls} new calls, {r.cost.cached_calls} cached, "
+               f"${r.cost.cost_usd:.4f}")
+    click.echo(f"  report: {project.report_path('generation', 'md')}")
+    click.echo(r.next_step)
+
+
+@cli.command()
+@project_option
+def status(project_dir: Path) -> None:
+    """Show where the project stands and what to do next."""
+    from slm_distill.tools.status import project_status
+
+    click.echo(project_status(_load(project_dir)).render())
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("demo-project"), show_default=True, help="Where to build the demo.")
+@click.option("--teacher", help="Teacher spec (default: the example's offline rule teacher).")
+@click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Pairs to generate.")
+def demo(directory: Path, teacher: str | None, n: int) -> None:
+    """Run the bundled Text2SQL example end to end, offline."""
+    from slm_distill.tools.demo import run_demo
+
+    run_demo(directory, teacher=teacher, n=n)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="distill", standalone_mode=False)
+    except click.exceptions.Abort:
+        _err("Aborted.")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DistillError as exc:
+        _err(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("Interrupted; finished work is saved and a rerun resumes.")
+        sys.exit(130)

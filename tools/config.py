@@ -1,0 +1,118 @@
+"""`ProjectConfig`: everything `distill.yaml` holds, each field with its default and why.
+
+Defaults follow the distillation method this project implements: validate the teacher on 20% of the
+seeds with a 0.80 gate, generate 1,000-10,000 validated pairs, then LoRA (r=16, alpha=32, dropout
+0.05 on q,k,v,o) at lr 2e-5 for 3-5 epochs, warmup 5%, cosine decay, weight decay 0.01, batch 8 x
+gradient accumulation 4.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_TEACHER = "anthropic:claude-sonnet-4-5"
+DEFAULT_STUDENT = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TaskConfig(_Section):
+    name: Literal["text2sql"] = Field("text2sql", description="Task type.")
+    db: str | None = Field(None, description="DuckDB database, relative to the project directory.")
+    schema_in_student_prompt: bool = Field(
+        True,
+        description="Put the schema in the student's prompt. For one fixed database a small student "
+        "can learn it implicitly; the teacher's prompt always carries the schema.",
+    )
+    sample_rows: int = Field(3, ge=0, le=20, description="Sample rows per table shown in prompts.")
+    row_cap: int = Field(10_000, ge=1, description="Most rows fetched from any query.")
+    timeout_s: float = Field(10.0, gt=0, description="Seconds before a query is interrupted.")
+
+
+class GateOverride(_Section):
+    reason: str = Field(description="Why the user chose to go on below the gate.")
+    accuracy: float = Field(description="Teacher accuracy at the time of the override.")
+    teacher: str = Field(description="Teacher spec the override applies to.")
+    at: datetime = Field(description="When the override was given.")
+
+
+class GateConfig(_Section):
+    threshold: float = Field(0.80, ge=0, le=1, description="Teacher accuracy needed to generate.")
+    override: GateOverride | None = Field(
+        None, description="Set only by an explicit user override; recorded for the audit trail."
+    )
+
+
+class SplitConfig(_Section):
+    validation_fraction: float = Field(
+        0.20, gt=0, lt=1, description="Seeds used to validate the teacher; the rest are the test set."
+    )
+    seed: int = Field(0, description="Seed of the deterministic, difficulty-stratified split.")
+
+
+class GenerationConfig(_Section):
+    n_pairs: int = Field(1000, ge=1, description="Pairs to keep (the method: 1,000-10,000).")
+    pairs_per_call: int = Field(10, ge=1, le=100, description="Pairs asked for in one call.")
+    augment_fraction: float = Field(
+        0.3, ge=0, le=1,
+        description="Share of calls that augment an example (paraphrase, entity swap, complexity).",
+    )
+    samples: int = Field(
+        1, ge=1, le=15,
+        description="Self-consistency: answers per new input; kept only if a majority agree.",
+    )
+    temperature: float = Field(0.9, ge=0, le=2, description="Temperature for proposing pairs.")
+    answer_temperature: float = Field(0.7, ge=0, le=2, description="Temperature of re-answers.")
+    max_tokens: int = Field(4096, ge=64, description="Max output tokens per teacher call.")
+    concurrency: int = Field(8, ge=1, le=256, description="Teacher calls in flight at once.")
+    budget_usd: float | None = Field(
+        None, ge=0, description="Stop cleanly once this many dollars were spent (None: no limit)."
+    )
+    dedup_threshold: float = Field(
+        0.9, gt=0, le=1, description="Questions this similar (Jaccard of shingles) are duplicates."
+    )
+    leakage_threshold: float = Field(
+        0.8, gt=0, le=1, description="Drop pairs this similar to any test-split seed."
+    )
+    val_fraction: float = Field(0.10, gt=0, lt=1, description="Share of pairs held for validation.")
+    max_calls_factor: float = Field(
+        4.0, ge=1, description="Give up after this many times the expected number of calls."
+    )
+    batch: bool = Field(False, description="Use the provider's batch API (anthropic) at batch prices.")
+
+
+class TrainingConfig(_Section):
+    method: Literal["auto", "lora", "full"] = Field(
+        "auto", description="auto: LoRA for pretrained students, full for scratch students."
+    )
+    learning_rate: float = Field(2e-5, gt=0, description="Peak learning rate.")
+    epochs: float = Field(3, gt=0, description="Passes over the training pairs (the method: 3-5).")
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    lora_target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        description="Modules LoRA adapts.",
+    )
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
+    lr_scheduler: Literal["cosine", "linear", "constant"] = Field("cosine", description="Decay.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    batch_size: int = Field(8, ge=1, description="Examples per device step.")
+    gradient_accumulation_steps: int = Field(4, ge=1, description="Steps per optimizer update.")
+    max_seq_length: int = Field(2048, ge=32, description="Longest training example, in tokens.")
+
+
+class ProjectConfig(_Section):
+    name: str = Field(description="Project name (defaults to the directory name).")
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    teacher: str = Field(DEFAULT_TEACHER, description="Teacher spec, e.g. anthropic:claude-sonnet-4-5.")
+    student: str = Field(DEFAULT_STUDENT, description="Student: model id, local dir or scratch:tiny.")
+    gate: GateConfig = Field(default_factory=GateConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)

@@ -1,0 +1,420 @@
+"""generate_pairs: the teacher invents training pairs; every one is validated, de-duplicated and
+checked for leakage against the test seeds before it is kept.
+
+    report = generate_pairs(project, n=1000)      # appends data/pairs.jsonl as pairs arrive
+    estimate_generation(project, n=1000)          # calls, tokens and dollars, without calling
+
+Calls run concurrently but their results are committed in call order, so a run killed midway and
+rerun ends with exactly the same pairs: finished calls are skipped, and calls that had reached the
+teacher are answered by the cache. Each call asks for `pairs_per_call` new pairs from a few
+validation-split seeds, or augments one seed (paraphrase, entity substitution, complexity up/down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import random
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+from slm_distill.tools.errors import BudgetExceeded, UsageError
+from slm_distill.tools.fileio import append_jsonl, dumps_jsonl, read_jsonl_dicts, write_atomic
+from slm_distill.tools.neardup import NearDupIndex
+from slm_distill.tools.progress import ProgressFn, no_progress
+from slm_distill.tools.project import Project, Seed
+from slm_distill.tools.reports import Provenance, provenance
+from slm_distill.tools.tasks.base import Task
+from slm_distill.tools.teachers import CostMeter, Teacher, project_teacher
+from slm_distill.tools.validate_teacher import check_gate
+
+AUGMENTATIONS = ("paraphrase", "entities", "complexity")
+EXAMPLES_PER_CALL = 5
+EXPECTED_YIELD = 0.7  # share of proposed pairs kept, before the run measures its own
+
+
+class Pair(BaseModel):
+    id: str
+    input: str
+    output: str
+    metadata: dict = Field(default_factory=dict)
+
+
+class Reject(BaseModel):
+    call: int
+    input: str
+    output: str
+    category: str = Field(description="malformed, invalid:<why>, no_majority, duplicate, leakage")
+    reason: str
+
+
+@dataclass
+class CallResult:
+    index: int
+    mode: str
+    candidates: list[Pair] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    proposed: int = 0
+
+
+def pair_id(input: str, output: str) -> str:
+    return hashlib.sha1(f"{input.strip()}\x00{output.strip()}".encode()).hexdigest()[:12]
+
+
+# -- planning --------------------------------------------------------------------------------
+def plan_call(index: int, pool: list[Seed], augment_fraction: float) -> tuple[str, list[dict]]:
+    """The mode and examples of call `index`: deterministic, independent of timing and state."""
+    rng = random.Random(f"call-{index}")
+    mode = rng.choice(AUGMENTATIONS) if rng.random() < augment_fraction else "new"
+    chosen = rng.sample(pool, min(EXAMPLES_PER_CALL, len(pool))) if mode == "new" else [rng.choice(pool)]
+    return mode, [{"input": s.input, "output": s.output, "difficulty": s.difficulty}
+                  for s in chosen]
+
+
+# -- one call ----------------------------------------------------------------------------------
+async def run_call(index: int, teacher: Teacher, task: Task, project: Project,
+                   pool: list[Seed]) -> CallResult:
+    gen = project.config.generation
+    mode, examples = plan_call(index, pool, gen.augment_fraction)
+    items = await teacher.propose(gen.pairs_per_call, examples, task, mode=mode, sample=index,
+                                  temperature=gen.temperature, max_tokens=gen.max_tokens)
+    result = CallResult(index, mode, proposed=len(items))
+    checked = await asyncio.gather(*(_check_item(item, index, mode, teacher, task, gen.samples,
+                                                 gen.answer_temperature) for item in items))
+    for outcome in checked:
+        (result.candidates if isinstance(outcome, Pair) else result.rejects).append(outcome)
+    return result
+
+
+async def _check_item(item: dict, index: int, mode: str, teacher: Teacher, task: Task,
+                      samples: int, temperature: float) -> Pair | Reject:
+    question, raw = str(item.get("input") or "").strip(), str(item.get("output") or "")
+    if not question or not raw.strip():
+        return Reject(call=index, input=question, output=raw, category="malformed",
+                      reason="proposal lacks an input or an output")
+    output = task.extract(raw) or raw.strip()
+    if samples > 1:
+        answers = await asyncio.gather(*(teacher.answer(question, task, sample=j,
+                                                        temperature=temperature)
+                                         for j in range(samples)))
+        output = await asyncio.to_thread(_majority, task, list(answers))
+        if output is None:
+            return Reject(call=index, input=question, output=raw, category="no_majority",
+                          reason=f"no majority of {samples} answers agree on the result")
+    check = await asyncio.to_thread(task.validate, output)
+    problem = None if not check.ok else task.training_problem(check)
+    if not check.ok or problem:
+        return Reject(call=index, input=question, output=output,
+                      category=f"invalid:{check.category or 'unusable'}",
+                      reason=check.reason or problem or "invalid")
+    facts = task.describe(output)
+    difficulty = item.get("difficulty") or (item.get("metadata") or {}).get("difficulty")
+    meta = {**facts, "difficulty": difficulty or facts.get("difficulty"), "source": mode,
+            "call": index, "teacher": teacher.spec}
+    return Pair(id=pair_id(question, output), input=question, output=output, metadata=meta)
+
+
+def _majority(task: Task, answers: list[str]) -> str | None:
+    clusters: list[list[str]] = []
+    for answer in answers:
+        if not answer or not task.validate(answer).ok:
+            continue
+        for cluster in clusters:
+            if task.agree(cluster[0], answer):
+                cluster.append(answer)
+                break
+        else:
+            clusters.append([answer])
+    best = max(clusters, key=len, default=[])
+    return best[0] if len(best) * 2 > len(answers) else None
+
+
+# -- committing in order ----------------------------------------------------------------------
+class Ledger:
+    """What has been kept so far, with the indexes that de-duplicate and guard against leakage."""
+
+    def __init__(self, project: Project, task: Task, test_seeds: list[Seed]) -> None:
+        gen = project.config.generation
+        self.project, self.task = project, task
+        self.pairs: list[Pair] = []
+        self.keys: dict[str, str] = {}
+        self.questions = NearDupIndex(gen.dedup_threshold)
+        self.test_questions = NearDupIndex(gen.leakage_threshold)
+        self.test_outputs: dict[str, str] = {}
+        for seed in test_seeds:
+            self.test_questions.add(seed.id, seed.input)
+            self.test_outputs[task.dedup_key(seed.output)] = seed.id
+
+    def judge(self, pair: Pair, call: int) -> Reject | None:
+        key = self.task.dedup_key(pair.output)
+        reject = None
+        if (seed := self.test_questions.find(pair.input)) is not None:
+            reject = ("leakage", f"question near-identical to test seed {seed}")
+        elif key in self.test_outputs:
+            reject = ("leakage", f"same answer as test seed {self.test_outputs[key]}")
+        elif key in self.keys:
+            reject = ("duplicate", f"same normalised answer as pair {self.keys[key]}")
+        elif (other := self.questions.find(pair.input)) is not None:
+            reject = ("duplicate", f"question near-identical to pair {other}")
+        if reject:
+            return Reject(call=call, input=pair.input, output=pair.output, category=reject[0],
+                          reason=reject[1])
+        return None
+
+    def keep(self, pair: Pair) -> None:
+        self.pairs.append(pair)
+        self.keys[self.task.dedup_key(pair.output)] = pair.id
+        self.questions.add(pair.id, pair.input)
+
+
+# -- the run -------------------------------------------------------------------------------------
+class Coverage(BaseModel):
+    difficulty: dict[str, int]
+    tables: dict[str, int]
+    features: dict[str, int]
+    sources: dict[str, int]
+
+
+class GenerationReport(BaseModel):
+    teacher: str
+    teacher_description: str
+    gate: str = Field(description="The teacher gate's status when generation ran.")
+    target: int
+    kept: int
+    train: int
+    validation: int
+    calls: int = Field(description="Teacher calls committed in total (all runs).")
+    proposed: int
+    rejected: dict[str, int] = Field(description="Rejected pairs by reason.")
+    duplicates: int
+    leakage_drops: int
+    coverage: Coverage
+    cost: CostMeter = Field(description="This run's calls, tokens and dollars.")
+    stopped: str | None = Field(None, description="Why generation stopped short of the target.")
+    files: dict[str, str]
+    next_step: str
+    provenance: Provenance
+
+
+class GenerationEstimate(BaseModel):
+    teacher: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    usd: float
+    priced: bool = Field(description="False when the model is not in the price table.")
+    note: str
+
+
+def _paths(project: Project) -> dict[str, object]:
+    d = project.path("data")
+    return {"pairs": d / "pairs.jsonl", "rejected": d / "rejected.jsonl",
+            "calls": d / "calls.jsonl", "train": d / "train.jsonl", "val": d / "val.jsonl",
+            "hf": d / "hf"}
+
+
+def _resume(project: Project, ledger: Ledger, fresh: bool) -> int:
+    """Load committed state; drop anything from calls that never committed. Returns next call."""
+    paths = _paths(project)
+    if fresh:
+        for key in ("pairs", "rejected", "calls"):
+            paths[key].unlink(missing_ok=True)  # type: ignore[union-attr]
+    done = len(read_jsonl_dicts(paths["calls"]))  # type: ignore[arg-type]
+    for key in ("pairs", "rejected", "calls"):
+        rows = read_jsonl_dicts(paths[key])  # type: ignore[arg-type]
+        call_of = (lambda r: r["call"]) if key == "calls" else (
+            (lambda r: r["metadata"]["call"]) if key == "pairs" else (lambda r: r["call"]))
+        kept = [r for r in rows if call_of(r) < done]
+        if len(kept) != len(rows) or paths[key].exists():  # type: ignore[union-attr]
+            write_atomic(paths[key], dumps_jsonl(kept))  # type: ignore[arg-type]
+        if key == "pairs":
+            for row in kept:
+                ledger.keep(Pair.model_validate(row))
+    return done
+
+
+def _commit(project: Project, ledger: Ledger, result: CallResult, target: int) -> int:
+    kept = []
+    for pair in result.candidates:
+        if len(ledger.pairs) >= target:
+            break
+        reject = ledger.judge(pair, result.index)
+        if reject:
+            result.rejects.append(reject)
+        else:
+            ledger.keep(pair)
+            kept.append(pair)
+    paths = _paths(project)
+    append_jsonl(paths["pairs"], kept)  # type: ignore[arg-type]
+    append_jsonl(paths["rejected"], result.rejects)  # type: ignore[arg-type]
+    append_jsonl(paths["calls"], [{"call": result.index, "mode": result.mode,  # type: ignore[arg-type]
+                                   "proposed": result.proposed, "kept": len(kept),
+                                   "rejected": len(result.rejects)}])
+    return len(kept)
+
+
+async def _run(project: Project, teacher: Teacher, task: Task, ledger: Ledger, start: int,
+               target: int, progress: ProgressFn) -> str | None:
+    gen = project.config.generation
+    pool, _ = project.split()
+    need = max(0, target - len(ledger.pairs))
+    max_calls = start + math.ceil(need / gen.pairs_per_call * gen.max_calls_factor) + gen.concurrency
+    in_flight: dict[int, asyncio.Task] = {}
+    next_index = commit_index = start
+    proposed = kept = 0
+    try:
+        while len(ledger.pairs) < target:
+            rate = min(1.0, max(0.05, kept / proposed)) if proposed else EXPECTED_YIELD
+            want = target - len(ledger.pairs)
+            while (len(in_flight) < gen.concurrency and next_index < max_calls
+                   and len(in_flight) * gen.pairs_per_call * rate < want * 1.1):
+                in_flight[next_index] = asyncio.create_task(
+                    run_call(next_index, teacher, task, project, pool))
+                next_index += 1
+            if commit_index not in in_flight:
+                return f"gave up after {max_calls} calls: too few proposals pass validation"
+            try:
+                result = await in_flight.pop(commit_index)
+            except BudgetExceeded as exc:
+                return f"budget reached: {exc}"
+            proposed += result.proposed
+            kept += _commit(project, ledger, result, target)
+            commit_index += 1
+            progress(len(ledger.pairs), target,
+                     f"call {result.index} ({result.mode}): {len(ledger.pairs)} pairs kept")
+        return None
+    finally:
+        for pending in in_flight.values():
+            pending.cancel()
+        await asyncio.gather(*in_flight.values(), return_exceptions=True)
+        await teacher.aclose()
+
+
+def generate_pairs(project: Project, *, n: int | None = None, samples: int | None = None,
+                   budget_usd: float | None = None, batch: bool | None = None,
+                   fresh: bool = False, progress: ProgressFn = no_progress) -> GenerationReport:
+    gen = project.config.generation
+    gate = check_gate(project)
+    target = n or gen.n_pairs
+    if samples:
+        gen.samples = samples
+    validation, test = project.split()
+    if not validation:
+        raise UsageError("No seeds yet. Add seeds with `distill seeds add FILE` first.")
+    teacher = project_teacher(project, budget_usd=budget_usd if budget_usd is not None
+                              else gen.budget_usd, batch=gen.batch if batch is None else batch)
+    task = project.task()
+    try:
+        ledger = Ledger(project, task, test)
+        start = _resume(project, ledger, fresh)
+        stopped = asyncio.run(_run(project, teacher, task, ledger, start, target, progress))
+        files = _finalise(project, task, ledger.pairs)
+    finally:
+        task.close()
+    report = _report(project, teacher, gate, target, ledger.pairs, stopped, files)
+    from slm_distill.tools.generation_report import save_generation_report
+
+    save_generation_report(project, report)
+    return report
+
+
+def split_pairs(pairs: list[Pair], val_fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:
+    ranked = sorted(pairs, key=lambda p: hashlib.sha256(f"{seed}:{p.id}".encode()).hexdigest())
+    k = max(1, round(len(pairs) * val_fraction)) if len(pairs) >= 2 else 0
+    val_ids = {p.id for p in ranked[:k]}
+    return [p for p in pairs if p.id not in val_ids], [p for p in pairs if p.id in val_ids]
+
+
+def _finalise(project: Project, task: Task, pairs: list[Pair]) -> dict[str, str]:
+    paths = _paths(project)
+    train, val = split_pairs(pairs, project.config.generation.val_fraction,
+                             project.config.split.seed)
+    write_atomic(paths["train"], dumps_jsonl(train))  # type: ignore[arg-type]
+    write_atomic(paths["val"], dumps_jsonl(val))  # type: ignore[arg-type]
+    files = {k: str(paths[k].relative_to(project.root))  # type: ignore[union-attr]
+             for k in ("pairs", "rejected", "train", "val")}
+    if pairs:
+        from slm_distill.tools.hf_export import export_messages
+
+        files.update(export_messages(project, task, {"train": train, "validation": val}))
+    return files
+
+
+def _counts(values: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def coverage_of(pairs: list[Pair]) -> Coverage:
+    meta = [p.metadata for p in pairs]
+    return Coverage(
+        difficulty=_counts([str(m.get("difficulty")) for m in meta]),
+        tables=_counts([t for m in meta for t in m.get("tables", [])]),
+        features=_counts([f for m in meta for f in m.get("features", [])]),
+        sources=_counts([str(m.get("source")) for m in meta]),
+    )
+
+
+def _report(project: Project, teacher: Teacher, gate: str, target: int, pairs: list[Pair],
+            stopped: str | None, files: dict[str, str]) -> GenerationReport:
+    paths = _paths(project)
+    calls = read_jsonl_dicts(paths["calls"])  # type: ignore[arg-type]
+    rejects = read_jsonl_dicts(paths["rejected"])  # type: ignore[arg-type]
+    by_reason = _counts([r["category"] for r in rejects])
+    train = len(read_jsonl_dicts(paths["train"]))  # type: ignore[arg-type]
+    next_step = ("Next: `distill train` (see the student issue), after reading a few pairs in "
+                 "data/train.jsonl." if not stopped else
+                 "Generation stopped early; rerun `distill generate` to continue (cached calls are free).")
+    return GenerationReport(
+        teacher=teacher.spec, teacher_description=teacher.description, gate=gate, target=target,
+        kept=len(pairs), train=train, validation=len(pairs) - train, calls=len(calls),
+        proposed=sum(c["proposed"] for c in calls), rejected=by_reason,
+        duplicates=by_reason.get("duplicate", 0), leakage_drops=by_reason.get("leakage", 0),
+        coverage=coverage_of(pairs), cost=teacher.meter, stopped=stopped, files=files,
+        next_step=next_step,
+        provenance=provenance(project, [project.seeds_path, paths["pairs"]]),  # type: ignore[list-item]
+    )
+
+
+# -- dry run ---------------------------------------------------------------------------------------
+def estimate_generation(project: Project, *, n: int | None = None,
+                        samples: int | None = None, batch: bool | None = None) -> GenerationEstimate:
+    from slm_distill.tools.teachers import parse_spec
+    from slm_distill.tools.teachers.pricing import cost_usd, price_of
+
+    gen = project.config.generation
+    target, k = n or gen.n_pairs, samples or gen.samples
+    use_batch = gen.batch if batch is None else batch
+    validation, _ = project.split()
+    if not validation:
+        raise UsageError("No seeds yet. Add seeds with `distill seeds add FILE` first.")
+    task = project.task()
+    try:
+        _, examples = plan_call(0, validation, 0.0)
+        prompt = task.propose_messages(gen.pairs_per_call, examples, "new")
+        answer_prompt = task.teacher_messages(validation[0].input)
+    finally:
+        task.close()
+    tokens = lambda msgs: sum(len(m["content"]) for m in msgs) // 4  # noqa: E731 - ~4 chars/token
+    pair_tokens = sum(len(s.input) + len(s.output) + 60 for s in validation) // 4 // len(validation)
+    calls = math.ceil(target / gen.pairs_per_call / EXPECTED_YIELD)
+    inp, out = calls * tokens(prompt), calls * gen.pairs_per_call * pair_tokens
+    if k > 1:
+        answers = calls * gen.pairs_per_call * k
+        inp += answers * tokens(answer_prompt)
+        out += answers * pair_tokens // 2
+        calls += answers
+    spec = parse_spec(project.config.teacher)
+    local = spec.backend in ("python", "llama-cpp")
+    priced = local or price_of(spec.model) is not None
+    usd = 0.0 if local else cost_usd(spec.model, inp, out, batch=use_batch)
+    note = ("local teacher: no API cost" if local else
+            f"price table for {spec.model}" + (" at batch prices" if use_batch else "")
+            if priced else f"{spec.model} is not in the price table: cost unknown")
+    return GenerationEstimate(teacher=str(spec), calls=calls, input_tokens=inp, output_tokens=out,
+                              usd=round(usd, 4), priced=priced,
+                              note=note + f"; assumes {EXPECTED_YIELD:.0%} of proposals are kept "
+                              "and cached calls are free")

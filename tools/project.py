@@ -1,0 +1,244 @@
+"""The project workspace: one directory holds a distillation's whole state.
+
+    proj = init_project(Path("sql-bot"), task="text2sql", schema=Path("shop.sql"))
+    add_seeds(proj, Path("seeds.jsonl"))
+    validation, test = proj.split()
+
+Layout: `distill.yaml` (ProjectConfig), `seeds.jsonl`, `data/`, `reports/`, `runs/`, `exports/`,
+`jobs/`, `.cache/teacher.sqlite`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from slm_distill.tools.config import DEFAULT_STUDENT, DEFAULT_TEACHER, ProjectConfig, TaskConfig
+from slm_distill.tools.errors import InputFileError, ProjectError, UsageError
+from slm_distill.tools.fileio import dumps_jsonl, read_jsonl, write_atomic
+
+CONFIG_FILE = "distill.yaml"
+SEEDS_FILE = "seeds.jsonl"
+DB_FILE = "database.duckdb"
+SPLITS = ("validation", "test")
+
+
+class Seed(BaseModel):
+    """One seed line: `{"input": ..., "output": ..., "metadata": {"difficulty": ...}}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: str = Field(min_length=1)
+    output: str = Field(min_length=1)
+    metadata: dict = Field(default_factory=dict)
+
+    @field_validator("input", "output")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha1(self.input.strip().encode()).hexdigest()[:12]
+
+    @property
+    def difficulty(self) -> str:
+        return str(self.metadata.get("difficulty", "unspecified"))
+
+
+class Project:
+    """A project directory. Construct with `Project.load(dir)`."""
+
+    def __init__(self, root: Path, config: ProjectConfig) -> None:
+        self.root = root.resolve()
+        self.config = config
+
+    # -- loading and saving -------------------------------------------------
+    @classmethod
+    def load(cls, root: Path) -> Project:
+        path = root / CONFIG_FILE
+        if not path.is_file():
+            raise ProjectError(
+                f"No slm-distill project in {root} (no {CONFIG_FILE}). Create one with "
+                "`distill init DIR --task text2sql --db FILE.duckdb`, or pass --project DIR."
+            )
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            config = ProjectConfig.model_validate(data)
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise ProjectError(f"{path}: invalid configuration: {exc}. Fix the file.") from exc
+        return cls(root, config)
+
+    def save(self) -> None:
+        data = self.config.model_dump(mode="json")
+        header = "# slm-distill project configuration; every field is documented in ProjectConfig.\n"
+        write_atomic(self.root / CONFIG_FILE, header + yaml.safe_dump(data, sort_keys=False))
+
+    # -- paths ---------------------------------------------------------------
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    @property
+    def seeds_path(self) -> Path:
+        return self.path(SEEDS_FILE)
+
+    @property
+    def db_path(self) -> Path:
+        if not self.config.task.db:
+            raise ProjectError("This project has no database. Set task.db in distill.yaml.")
+        return (self.root / self.config.task.db).resolve()
+
+    @property
+    def cache_path(self) -> Path:
+        return self.path(".cache", "teacher.sqlite")
+
+    def report_path(self, name: str, ext: str = "json") -> Path:
+        return self.path("reports", f"{name}.{ext}")
+
+    # -- seeds ----------------------------------------------------------------
+    def seeds(self) -> list[Seed]:
+        if not self.seeds_path.is_file():
+            return []
+        return read_jsonl(self.seeds_path, Seed)
+
+    def split(self) -> tuple[list[Seed], list[Seed]]:
+        """Deterministic split stratified by difficulty: (teacher validation, test)."""
+        return split_seeds(self.seeds(), self.config.split.validation_fraction, self.config.split.seed)
+
+    def task(self):  # noqa: ANN201 - returns a Task
+        from slm_distill.tools.tasks import make_task
+
+        return make_task(self)
+
+
+def split_seeds(seeds: list[Seed], fraction: float, seed: int) -> tuple[list[Seed], list[Seed]]:
+    """Within each difficulty, order seeds by a hash of (split seed, id); the first share validates."""
+    groups: dict[str, list[Seed]] = {}
+    for s in seeds:
+        groups.setdefault(s.difficulty, []).append(s)
+    chosen: set[str] = set()
+    for members in groups.values():
+        ranked = sorted(members, key=lambda s: hashlib.sha256(f"{seed}:{s.id}".encode()).hexdigest())
+        k = round(len(ranked) * fraction)
+        if len(ranked) >= 2:
+            k = max(1, k)
+        chosen.update(s.id for s in ranked[:k])
+    validation = [s for s in seeds if s.id in chosen]
+    test = [s for s in seeds if s.id not in chosen]
+    return validation, test
+
+
+# -- init ---------------------------------------------------------------------------------
+def init_project(
+    root: Path,
+    *,
+    task: str = "text2sql",
+    db: Path | None = None,
+    schema: Path | None = None,
+    teacher: str = DEFAULT_TEACHER,
+    student: str = DEFAULT_STUDENT,
+    name: str | None = None,
+    schema_dialect: str | None = None,
+) -> Project:
+    """Create a project. Everything is checked before anything is written."""
+    from slm_distill.tools.teachers import parse_spec
+
+    if (root / CONFIG_FILE).exists():
+        raise UsageError(f"{root} already holds a project ({CONFIG_FILE}). Use another directory.")
+    if task != "text2sql":
+        raise UsageError(f"Unknown task {task!r}. Available: text2sql.")
+    if (db is None) == (schema is None):
+        raise UsageError("Give exactly one of --db FILE.duckdb or --schema FILE.sql.")
+    parse_spec(teacher)
+    built = _build_db(schema, schema_dialect) if schema else None
+    if db is not None:
+        _check_db(db)
+    root.mkdir(parents=True, exist_ok=True)
+    if built is not None:
+        shutil.move(str(built), root / DB_FILE)
+        db_ref = DB_FILE
+    else:
+        db_ref = _relative_or_absolute(db.resolve(), root.resolve())
+    config = ProjectConfig(
+        name=name or root.resolve().name,
+        task=TaskConfig(name="text2sql", db=db_ref),
+        teacher=teacher,
+        student=student,
+    )
+    project = Project(root, config)
+    for sub in ("data", "reports", "runs", "exports", "jobs", ".cache"):
+        project.path(sub).mkdir(exist_ok=True)
+    project.save()
+    return project
+
+
+def _relative_or_absolute(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _check_db(db: Path) -> None:
+    from slm_distill.tools.tasks.sandbox import list_tables
+
+    if not db.is_file():
+        raise UsageError(f"{db}: no such database file. Pass an existing .duckdb file to --db.")
+    if not list_tables(db):
+        raise UsageError(f"{db} holds no tables. Load your schema, or use --schema FILE.sql.")
+
+
+def _build_db(schema: Path, dialect: str | None) -> Path:
+    """Load DDL + INSERTs into a new DuckDB file in a temp dir; moved into the project on success."""
+    from slm_distill.tools.tasks.sqlload import load_sql_file
+
+    if not schema.is_file():
+        raise UsageError(f"{schema}: no such file. Pass a SQL file of CREATE TABLE and INSERTs.")
+    tmp = Path(tempfile.mkdtemp(prefix="distill-db-")) / DB_FILE
+    try:
+        load_sql_file(schema, tmp, dialect=dialect)
+    except BaseException:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+        raise
+    return tmp
+
+
+# -- seeds add -------------------------------------------------------------------------------
+def add_seeds(project: Project, source: Path) -> int:
+    """Validate every line of `source` (format, task validation, duplicates) then append them all.
+
+    Returns the number added. On any bad line nothing is written and InputFileError lists them.
+    """
+    new = read_jsonl(source, Seed)
+    problems = _seed_problems(project, source, new)
+    if problems:
+        raise InputFileError(problems, "Fix these lines and run `distill seeds add` again; "
+                             "nothing was written.")
+    text = project.seeds_path.read_text(encoding="utf-8") if project.seeds_path.exists() else ""
+    write_atomic(project.seeds_path, text + dumps_jsonl(new))
+    return len(new)
+
+
+def _seed_problems(project: Project, source: Path, new: list[Seed]) -> list[str]:
+    task = project.task()
+    seen = {s.id for s in project.seeds()}
+    lines = _nonblank_line_numbers(source)
+    problems = []
+    for line, seed in zip(lines, new, strict=True):
+        if seed.id in seen:
+            problems.append(f"{source}:{line}: duplicate input (already a seed): {seed.input[:60]!r}")
+        seen.add(seed.id)
+        check = task.validate(seed.output)
+        if not check.ok:
+            problems.append(f"{source}:{line}: output is not valid: {check.reason}")
+    return problems
+
+
+def _nonblank_line_numbers(path: Path) -> list[int]:
+    text = path.read_text(encoding="utf-8").splitlines()
+    return [i for i, line in enumerate(text, start=1) if line.strip()]

@@ -1,0 +1,85 @@
+"""project_status: where a project stands (seeds, gate, data, reports) and the next step."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from slm_distill.tools.errors import GateError
+from slm_distill.tools.fileio import read_jsonl_dicts
+from slm_distill.tools.project import Project
+
+
+class ProjectStatus(BaseModel):
+    name: str
+    root: str
+    task: str
+    database: str
+    teacher: str
+    student: str
+    seeds: int
+    seeds_by_difficulty: dict[str, int]
+    validation_seeds: int
+    test_seeds: int
+    gate: str = Field(description="Teacher gate status, or what is missing.")
+    pairs: int
+    train_pairs: int
+    val_pairs: int
+    rejected: int
+    reports: dict[str, str] = Field(description="Report name -> path of its Markdown.")
+    next_step: str
+
+    def render(self) -> str:
+        lines = [
+            f"Project {self.name} ({self.task}) at {self.root}",
+            f"  database: {self.database}",
+            f"  teacher:  {self.teacher}",
+            f"  student:  {self.student}",
+            f"  seeds:    {self.seeds} ({self.validation_seeds} teacher validation, "
+            f"{self.test_seeds} test) by difficulty: "
+            + ", ".join(f"{k} {v}" for k, v in self.seeds_by_difficulty.items()),
+            f"  gate:     {self.gate}",
+            f"  pairs:    {self.pairs} kept ({self.train_pairs} train, {self.val_pairs} "
+            f"validation), {self.rejected} rejected",
+        ]
+        lines += [f"  report:   {path}" for path in self.reports.values()]
+        lines.append(f"Next: {self.next_step}")
+        return "\n".join(lines)
+
+
+def project_status(project: Project) -> ProjectStatus:
+    from slm_distill.tools.validate_teacher import check_gate
+
+    seeds = project.seeds()
+    validation, test = project.split()
+    by_difficulty: dict[str, int] = {}
+    for s in seeds:
+        by_difficulty[s.difficulty] = by_difficulty.get(s.difficulty, 0) + 1
+    try:
+        gate, gate_ok = check_gate(project), True
+    except GateError as exc:
+        gate, gate_ok = str(exc).split(". ")[0] + ".", False
+    data = project.path("data")
+    pairs = len(read_jsonl_dicts(data / "pairs.jsonl"))
+    reports = {p.stem: str(p) for p in sorted(project.path("reports").glob("*.md"))}
+    return ProjectStatus(
+        name=project.config.name, root=str(project.root), task=project.config.task.name,
+        database=str(project.db_path), teacher=project.config.teacher,
+        student=project.config.student, seeds=len(seeds),
+        seeds_by_difficulty=dict(sorted(by_difficulty.items())),
+        validation_seeds=len(validation), test_seeds=len(test), gate=gate, pairs=pairs,
+        train_pairs=len(read_jsonl_dicts(data / "train.jsonl")),
+        val_pairs=len(read_jsonl_dicts(data / "val.jsonl")),
+        rejected=len(read_jsonl_dicts(data / "rejected.jsonl")), reports=reports,
+        next_step=_next(len(seeds), gate_ok, "teacher_validation" in reports, pairs),
+    )
+
+
+def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int) -> str:
+    if seeds < 10:
+        return "add seeds (10-100 examples): distill seeds add FILE.jsonl"
+    if not validated:
+        return "validate the teacher: distill validate-teacher"
+    if not gate_ok:
+        return "the teacher is below the gate: see reports/teacher_validation.md"
+    if pairs == 0:
+        return "estimate, then generate pairs: distill generate --dry-run; distill generate"
+    return "train the student on data/train.jsonl: distill train"

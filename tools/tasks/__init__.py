@@ -1,0 +1,29 @@
+"""Task registry. Built-ins register like extensions would: a name and a factory."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slm_distill.tools.errors import UsageError
+from slm_distill.tools.tasks.base import Message, Score, Task, Validation
+
+if TYPE_CHECKING:
+    from slm_distill.tools.project import Project
+
+__all__ = ["Message", "Score", "Task", "Validation", "make_task", "TASKS"]
+
+
+def _text2sql(project: Project) -> Task:
+    from slm_distill.tools.tasks.text2sql import Text2SQL
+
+    return Text2SQL(project.db_path, project.config.task)
+
+
+TASKS = {"text2sql": _text2sql}
+
+
+def make_task(project: Project) -> Task:
+    name = project.config.task.name
+    if name not in TASKS:
+        raise UsageError(f"Unknown task {name!r}. Available: {', '.join(TASKS)}.")
+    return TASKS[name](project)

@@ -1,0 +1,109 @@
+"""What makes a task a task: one prompt renderer, answer extraction, validation and scoring.
+
+A Task is built for one project (`make_task(project)`) and holds what the task needs of it (for
+Text2SQL: the sandboxed database). Teachers and stages only talk to this interface.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+Message = dict[str, str]
+
+
+@dataclass
+class Validation:
+    ok: bool
+    category: str | None = None
+    reason: str | None = None
+    result: Any = None  # task-specific (Text2SQL: the QueryResult)
+
+
+@dataclass
+class Score:
+    correct: bool
+    valid: bool
+    exact: bool = False
+    category: str | None = None  # failure category when not correct
+    reason: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Task(ABC):
+    name: ClassVar[str]
+    metric_names: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def teacher_messages(self, input: str) -> list[Message]:
+        """The prompt a teacher answers (always with full task context)."""
+
+    @abstractmethod
+    def student_messages(self, input: str) -> list[Message]:
+        """THE student prompt: used for training, evaluation and the exported template alike."""
+
+    @abstractmethod
+    def extract(self, raw: str) -> str:
+        """The answer inside a model's raw reply."""
+
+    @abstractmethod
+    def validate(self, output: str) -> Validation: ...
+
+    @abstractmethod
+    def score(self, predicted: str, gold: str) -> Score: ...
+
+    @abstractmethod
+    def agree(self, a: str, b: str) -> bool:
+        """Do two answers mean the same (self-consistency)?"""
+
+    @abstractmethod
+    def context(self) -> dict[str, Any]:
+        """What a `python` teacher receives as its `context` argument."""
+
+    @abstractmethod
+    def propose_messages(self, n: int, examples: list[dict], mode: str) -> list[Message]: ...
+
+    @abstractmethod
+    def describe(self, output: str) -> dict[str, Any]:
+        """Coverage facts about an answer (Text2SQL: tables, SQL features, difficulty)."""
+
+    @abstractmethod
+    def dedup_key(self, output: str) -> str: ...
+
+    def training_problem(self, check: Validation) -> str | None:
+        """Why a valid answer still makes a poor training pair (None: it is fine)."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (database connections)."""
+
+    def parse_proposals(self, raw: str) -> list[dict]:
+        """Pairs from a teacher's reply: a JSON array (fenced or not) or JSON lines."""
+        return parse_json_items(raw)
+
+
+_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
+
+
+def parse_json_items(raw: str) -> list[dict]:
+    candidates = [m.group(1) for m in _FENCE.finditer(raw)] + [raw]
+    for text in candidates:
+        start, end = text.find("["), text.rfind("]")
+        if start != -1 and end > start:
+            try:
+                data = json.loads(text[start : end + 1])
+            except json.JSONDecodeError:
+                continue
+            return [d for d in data if isinstance(d, dict)]
+    items = []
+    for line in raw.splitlines():
+        line = line.strip().rstrip(",")
+        if line.startswith("{"):
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return items

@@ -1,0 +1,156 @@
+"""Static checks on SQL with sqlglot (DuckDB dialect): parse, schema references, normal form, features.
+
+    tree = parse_query("SELECT name FROM artists")          # raises SqlCheckError("syntax", ...)
+    check_references(tree, {"artists": {"artist_id", "name"}})
+    normalise_sql("select  NAME from Artists;")             # 'select name from artists'
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+Schema = dict[str, set[str]]
+
+
+class SqlCheckError(Exception):
+    def __init__(self, category: str, message: str) -> None:
+        super().__init__(message)
+        self.category = category
+        self.message = message
+
+
+def parse_query(sql: str) -> exp.Expression:
+    """Parse exactly one query (SELECT, WITH, set operation) in the DuckDB dialect."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SqlCheckError("syntax", f"does not parse as DuckDB SQL: {first[:200]}") from exc
+    if len(trees) != 1:
+        raise SqlCheckError("refused", f"expected one statement, found {len(trees)}")
+    tree = trees[0]
+    if not isinstance(tree, exp.Query):
+        raise SqlCheckError("refused", f"not a query ({tree.key.upper()}); only SELECT is allowed")
+    return tree
+
+
+def check_references(tree: exp.Expression, schema: Schema) -> None:
+    """Raise SqlCheckError when a table or column the query names is not in the schema."""
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    aliases = _table_aliases(tree, schema, ctes)
+    derived_names = _derived_names(tree)
+    known_columns = set().union(*(schema[t] for t in aliases.values() if t)) if aliases else set()
+    for col in tree.find_all(exp.Column):
+        if isinstance(col.this, exp.Star):
+            continue
+        name, qualifier = col.name.lower(), col.table.lower()
+        table = aliases.get(qualifier) if qualifier else None
+        if table:
+            if name not in schema[table]:
+                raise SqlCheckError("unknown_column", f"table {table} has no column {col.name}")
+        elif qualifier and qualifier not in aliases:
+            if qualifier not in schema:
+                raise SqlCheckError("unknown_table", f"unknown table or alias {col.table}")
+        elif not qualifier and name not in known_columns and name not in derived_names:
+            tables = sorted({t for t in aliases.values() if t})
+            where = f"table {tables[0]}" if len(tables) == 1 else "no table in the query"
+            raise SqlCheckError("unknown_column", f"{where} has no column {col.name}")
+
+
+def _table_aliases(tree: exp.Expression, schema: Schema, ctes: set[str]) -> dict[str, str | None]:
+    """Map every table name and alias in the query to its schema table (None: CTE or derived)."""
+    aliases: dict[str, str | None] = {}
+    for table in tree.find_all(exp.Table):
+        name = table.name.lower()
+        if not name or isinstance(table.this, exp.Anonymous | exp.Func):
+            continue
+        if name in ctes:
+            aliases.setdefault(name, None)
+            aliases[table.alias_or_name.lower()] = None
+            continue
+        if name not in schema:
+            raise SqlCheckError("unknown_table", f"no table named {table.name}")
+        aliases[name] = name
+        aliases[table.alias_or_name.lower()] = name
+    for sub in tree.find_all(exp.Subquery):
+        if sub.alias:
+            aliases[sub.alias.lower()] = None
+    return aliases
+
+
+def _derived_names(tree: exp.Expression) -> set[str]:
+    """Names a query defines itself: select aliases, CTE and table-alias column lists, lambdas."""
+    names = {a.alias.lower() for a in tree.find_all(exp.Alias) if a.alias}
+    for alias in tree.find_all(exp.TableAlias):
+        names.update(c.name.lower() for c in alias.columns)
+    for lam in tree.find_all(exp.Lambda):
+        names.update(e.name.lower() for e in lam.expressions)
+    return names
+
+
+def normalise_sql(sql: str) -> str:
+    """A canonical text for exact match and de-duplication (falls back to whitespace folding)."""
+    text = sql.strip().rstrip(";").strip()
+    try:
+        tree = parse_query(text)
+        text = tree.sql(dialect="duckdb", normalize=True, comments=False)
+    except SqlCheckError:
+        pass
+    return " ".join(text.lower().split())
+
+
+def tables_used(tree: exp.Expression) -> list[str]:
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    names = {t.name.lower() for t in tree.find_all(exp.Table) if t.name}
+    return sorted(names - ctes)
+
+
+_DATE_FUNCS = (
+    exp.Year, exp.Month, exp.Day, exp.DateTrunc, exp.DateAdd, exp.DateSub, exp.DateDiff,
+    exp.Extract, exp.CurrentDate, exp.CurrentTimestamp, exp.StrToDate, exp.TimestampTrunc,
+)
+
+
+def sql_features(tree: exp.Expression) -> list[str]:
+    """SQL features a query uses, for coverage statistics and failure grouping."""
+    checks = {
+        "join": exp.Join,
+        "group_by": exp.Group,
+        "having": exp.Having,
+        "order_by": exp.Order,
+        "limit": exp.Limit,
+        "aggregate": exp.AggFunc,
+        "distinct": exp.Distinct,
+        "case": exp.Case,
+        "window": exp.Window,
+        "set_operation": exp.SetOperation,
+        "cte": exp.CTE,
+        "like": (exp.Like, exp.ILike),
+        "null_handling": (exp.Is, exp.Coalesce),
+        "dates": _DATE_FUNCS,
+    }
+    found = [name for name, kinds in checks.items() if tree.find(*_tuple(kinds))]
+    if any(isinstance(s.parent, exp.Where | exp.In | exp.Select | exp.Having | exp.Binary)
+           or isinstance(s.this, exp.Select) and s.parent is not None
+           for s in tree.find_all(exp.Subquery)):
+        found.append("subquery")
+    if any(t.is_type(*exp.DataType.TEMPORAL_TYPES) for t in tree.find_all(exp.DataType)) or any(
+        c.name.lower().endswith(("_date", "date", "_at")) for c in tree.find_all(exp.Column)
+    ):
+        found.append("dates")
+    return sorted(set(found))
+
+
+def _tuple(kinds: type | tuple) -> tuple:
+    return kinds if isinstance(kinds, tuple) else (kinds,)
+
+
+def difficulty_of(features: list[str], n_tables: int) -> str:
+    """A heuristic difficulty when the teacher gave none."""
+    hard = {"subquery", "having", "window", "set_operation", "cte"}
+    if hard & set(features) or n_tables >= 3:
+        return "hard"
+    if {"join", "group_by", "aggregate"} & set(features):
+        return "medium"
+    return "easy"

@@ -1,0 +1,225 @@
+"""Text2SQL: questions about one DuckDB database, answered with one DuckDB SQL query.
+
+    task = Text2SQL(Path("shop.duckdb"), TaskConfig())
+    task.validate("SELECT count(*) FROM customers")     # parse, schema references, execution
+    task.score(predicted_sql, gold_sql).correct           # execution accuracy
+
+Validation: sqlglot parses it in the DuckDB dialect, every table and column it names exists, and it
+executes in the sandbox (read-only, no external access, row cap, timeout). Scoring: execution
+accuracy (results compared as multisets, or lists when the gold orders its rows; see sqlcompare),
+exact match after sqlglot normalisation, and valid-SQL rate.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from slm_distill.prompts import render_prompt
+from slm_distill.tools.config import TaskConfig
+from slm_distill.tools.tasks.base import Message, Score, Task, Validation
+from slm_distill.tools.tasks.sandbox import QueryError, QueryResult, Sandbox, connect_readonly
+from slm_distill.tools.tasks.sqlcheck import (
+    Schema,
+    SqlCheckError,
+    check_references,
+    difficulty_of,
+    normalise_sql,
+    parse_query,
+    sql_features,
+    tables_used,
+)
+from slm_distill.tools.tasks.sqlcompare import gold_is_ordered, results_equal
+
+_FENCED = re.compile(r"```(?:sql|duckdb|postgresql|sqlite)?\s*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
+_SQL_START = re.compile(r"^\s*(WITH|SELECT|FROM)\b", re.IGNORECASE | re.MULTILINE)
+
+AUGMENT_PROMPTS = {
+    "new": "generate",
+    "paraphrase": "augment_paraphrase",
+    "entities": "augment_entities",
+    "complexity": "augment_complexity",
+}
+
+
+def extract_sql(raw: str) -> str:
+    """The SQL in a reply: the first fenced block, else the text from the first SELECT/WITH."""
+    match = _FENCED.search(raw)
+    text = match.group(1) if match else raw
+    if not match:
+        start = _SQL_START.search(text)
+        if start:
+            text = text[start.start() :]
+            text = re.split(r"\n\s*\n(?=[A-Z][a-z])", text)[0]  # stop at a prose paragraph
+    text = text.strip()
+    if ";" in text:
+        text = text.split(";")[0]
+    return text.strip()
+
+
+class Text2SQL(Task):
+    name = "text2sql"
+    metric_names = ("execution_accuracy", "valid_sql", "exact_match")
+
+    def __init__(self, db_path: Path, config: TaskConfig) -> None:
+        self.db_path = Path(db_path)
+        self.config = config
+        self._gold_cache: dict[str, QueryResult | QueryError] = {}
+
+    # -- database --------------------------------------------------------------
+    @cached_property
+    def sandbox(self) -> Sandbox:
+        return Sandbox(self.db_path, row_cap=self.config.row_cap, timeout_s=self.config.timeout_s)
+
+    @cached_property
+    def schema(self) -> Schema:
+        with connect_readonly(self.db_path) as conn:
+            rows = conn.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal"
+            ).fetchall()
+        schema: Schema = {}
+        for table, column in rows:
+            schema.setdefault(table.lower(), set()).add(column.lower())
+        return schema
+
+    @cached_property
+    def schema_text(self) -> str:
+        """DDL of every table, each followed by a few sample rows as comments."""
+        blocks = []
+        with connect_readonly(self.db_path) as conn:
+            tables = conn.execute(
+                "SELECT table_name, sql FROM duckdb_tables() WHERE NOT internal ORDER BY table_name"
+            ).fetchall()
+            for table, ddl in tables:
+                block = ddl.strip().rstrip(";") + ";"
+                if self.config.sample_rows:
+                    rows = conn.execute(
+                        f'SELECT * FROM "{table}" LIMIT {self.config.sample_rows}'
+                    ).fetchall()
+                    block += "".join(f"\n-- {tuple(r)!r}" for r in rows)
+                blocks.append(block)
+        return "\n\n".join(blocks)
+
+    def close(self) -> None:
+        if "sandbox" in self.__dict__:
+            self.sandbox.close()
+            del self.__dict__["sandbox"]
+
+    # -- prompts ------------------------------------------------------------------
+    def teacher_messages(self, input: str) -> list[Message]:
+        return [
+            {"role": "system", "content": render_prompt("text2sql_answer", schema=self.schema_text)},
+            {"role": "user", "content": input},
+        ]
+
+    def student_messages(self, input: str) -> list[Message]:
+        user = input
+        if self.config.schema_in_student_prompt:
+            user = f"Schema:\n{self.schema_text}\n\nQuestion: {input}"
+        return [
+            {"role": "system", "content": render_prompt("text2sql_student")},
+            {"role": "user", "content": user},
+        ]
+
+    def propose_messages(self, n: int, examples: list[dict], mode: str) -> list[Message]:
+        if mode == "new":
+            shown = "\n\n".join(f"Question: {e['input']}\nSQL: {e['output']}" for e in examples)
+            text = render_prompt(
+                "generate", schema=self.schema_text, n=n, examples=shown,
+                requirements=_REQUIREMENTS,
+            )
+        else:
+            base = examples[0]
+            text = render_prompt(
+                AUGMENT_PROMPTS[mode], schema=self.schema_text, n=n, input=base["input"],
+                output=base["output"], difficulty=base.get("difficulty", "medium"),
+            )
+        return [{"role": "user", "content": text}]
+
+    def context(self) -> dict[str, Any]:
+        """`query(sql) -> rows` runs read-only SQL in the sandbox. Python teachers should use it
+        rather than open `db_path` themselves: DuckDB refuses a second connection to the same file
+        with another configuration in one process."""
+        return {"task": self.name, "schema": self.schema_text, "db_path": str(self.db_path),
+                "query": self.query}
+
+    def query(self, sql: str) -> list[tuple]:
+        """Rows of a read-only query (raises QueryError), for python teachers and tools."""
+        return self.sandbox.execute(sql).rows
+
+    # -- answers ----------------------------------------------------------------------
+    def extract(self, raw: str) -> str:
+        return extract_sql(raw)
+
+    def validate(self, output: str) -> Validation:
+        sql = output.strip().rstrip(";").strip()
+        if not sql:
+            return Validation(False, "syntax", "empty answer")
+        try:
+            check_references(parse_query(sql), self.schema)
+        except SqlCheckError as exc:
+            return Validation(False, exc.category, exc.message)
+        try:
+            result = self.sandbox.execute(sql)
+        except QueryError as exc:
+            return Validation(False, exc.category, exc.message)
+        return Validation(True, result=result)
+
+    def training_problem(self, check: Validation) -> str | None:
+        if check.result is not None and not check.result.rows:
+            return "the query returns no rows (usually a filter value that is not in the data)"
+        return None
+
+    def _gold_result(self, gold: str) -> QueryResult | QueryError:
+        if gold not in self._gold_cache:
+            try:
+                self._gold_cache[gold] = self.sandbox.execute(gold.strip().rstrip(";"))
+            except QueryError as exc:
+                self._gold_cache[gold] = exc
+        return self._gold_cache[gold]
+
+    def score(self, predicted: str, gold: str) -> Score:
+        exact = normalise_sql(predicted) == normalise_sql(gold)
+        check = self.validate(predicted)
+        if not check.ok:
+            return Score(False, False, exact, check.category, check.reason)
+        expected = self._gold_result(gold)
+        if isinstance(expected, QueryError):
+            return Score(False, True, exact, "gold_error", f"gold query failed: {expected.message}")
+        if results_equal(expected, check.result, ordered=gold_is_ordered(gold)):
+            return Score(True, True, exact)
+        category = "empty_result" if not check.result.rows and expected.rows else "wrong_result"
+        reason = f"returned {len(check.result.rows)} rows, expected {len(expected.rows)}"
+        return Score(False, True, exact, category, reason)
+
+    def agree(self, a: str, b: str) -> bool:
+        ra, rb = self._gold_result(a), self._gold_result(b)
+        if isinstance(ra, QueryError) or isinstance(rb, QueryError):
+            return False
+        return results_equal(ra, rb, ordered=gold_is_ordered(a) or gold_is_ordered(b))
+
+    def describe(self, output: str) -> dict[str, Any]:
+        try:
+            tree = parse_query(output.strip().rstrip(";"))
+        except SqlCheckError:
+            return {"tables": [], "features": [], "difficulty": "unspecified"}
+        features, tables = sql_features(tree), tables_used(tree)
+        return {
+            "tables": tables,
+            "features": features,
+            "difficulty": difficulty_of(features, len(tables)),
+        }
+
+    def dedup_key(self, output: str) -> str:
+        return normalise_sql(output)
+
+
+_REQUIREMENTS = """\
+- Every SQL query must run on DuckDB against exactly this schema and return at least one row.
+- Use values that really occur in the data (see the sample rows) when filtering.
+- Mix difficulties: about a third easy (one table), a third medium (joins, GROUP BY), a third hard
+  (HAVING, subqueries, several joins, dates, NULL handling, ORDER BY with LIMIT).
+- Vary the wording: questions, commands, short and long, formal and casual.
+- Each question must be answerable from the data and unambiguous."""

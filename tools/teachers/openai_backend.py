@@ -1,0 +1,79 @@
+"""`openai:<model>[@base_url]` — any OpenAI-compatible chat completions endpoint.
+
+OpenAI itself, DeepSeek (`openai:deepseek-chat@https://api.deepseek.com/v1`), vLLM, Ollama or a
+llama.cpp server: one class, the endpoint is a parameter. The key comes from OPENAI_API_KEY (or
+the variable named by `key_env`); local endpoints that need no key get a placeholder.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from slm_distill.tools.errors import UsageError
+from slm_distill.tools.tasks.base import Message
+from slm_distill.tools.teachers.base import Completion, Retryable, Teacher, status_error
+
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+class OpenAITeacher(Teacher):
+    backend = "openai"
+    key_env_var: ClassVar[str] = "OPENAI_API_KEY"
+    timeout_s: ClassVar[float] = 600.0
+
+    def __init__(self, model: str, *, base_url: str | None = None,
+                 key_env: str | None = None, **kw: Any) -> None:
+        super().__init__(model, **kw)
+        self.base_url = base_url
+        self.key_env = key_env or self.key_env_var
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import openai
+
+            key = os.environ.get(self.key_env)
+            if not key and self.base_url and any(h in self.base_url for h in _LOCAL_HOSTS):
+                key = "not-needed"
+            if not key:
+                raise UsageError(f"No key for {self.spec}: set {self.key_env} in the environment, "
+                                 "or choose another teacher with --teacher.")
+            self._client = openai.AsyncOpenAI(api_key=key, base_url=self.base_url,
+                                              max_retries=0, timeout=self.timeout_s)
+        return self._client
+
+    async def _complete(self, messages: list[Message], *, n: int, temperature: float,
+                        max_tokens: int) -> list[Completion]:
+        import openai
+
+        try:
+            response = await self.client.chat.completions.create(
+                model=self.model, messages=messages, n=n, temperature=temperature,
+                max_tokens=max_tokens,
+            )
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            raise Retryable(f"connection problem: {type(exc).__name__}") from exc
+        except openai.APIStatusError as exc:
+            raise status_error(exc, self.spec, self.key_env) from exc
+        usage = response.usage
+        prompt = usage.prompt_tokens if usage else 0
+        completion_tokens = usage.completion_tokens if usage else 0
+        # Usage covers all n choices: the prompt is charged once, so spread both over choices.
+        out = []
+        for i, choice in enumerate(response.choices):
+            out.append(Completion(
+                text=choice.message.content or "",
+                input_tokens=prompt if i == 0 else 0,
+                output_tokens=completion_tokens // len(response.choices)
+                + (completion_tokens % len(response.choices) if i == 0 else 0),
+            ))
+        return out
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+

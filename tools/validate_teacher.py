@@ -1,0 +1,246 @@
+"""validate_teacher: the method's first gate. The teacher answers the validation split (20% of the
+seeds); below the threshold (0.80) generation refuses to run unless the user overrides explicitly.
+
+    report = validate_teacher(project)            # writes reports/teacher_validation.{json,md}
+    check_gate(project)                            # raises GateError when generation must not run
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+from slm_distill.prompts import render_prompt
+from slm_distill.tools.config import GateOverride
+from slm_distill.tools.errors import GateError, UsageError
+from slm_distill.tools.progress import ProgressFn, no_progress
+from slm_distill.tools.project import Project, Seed
+from slm_distill.tools.reports import Provenance, load_report, md_table, provenance, save_report
+from slm_distill.tools.tasks.base import Score, Task, parse_json_items
+from slm_distill.tools.teachers import CostMeter, Teacher, project_teacher
+
+REPORT = "teacher_validation"
+
+
+class TeacherFailure(BaseModel):
+    input: str
+    expected: str
+    predicted: str
+    category: str | None = Field(description="syntax, unknown_table, wrong_result, ...")
+    why: str | None
+    judge_correct: bool | None = Field(None, description="The LLM judge's verdict, when used.")
+    judge_reason: str | None = None
+
+
+class GroupScore(BaseModel):
+    n: int
+    correct: int
+    accuracy: float
+
+
+class TeacherValidationReport(BaseModel):
+    teacher: str
+    teacher_description: str
+    offline_note: str | None = Field(None, description="Set when the teacher is not an LLM.")
+    task: str
+    n: int
+    correct: int
+    accuracy: float = Field(description="Share of validation seeds answered correctly.")
+    metrics: dict[str, float]
+    by_difficulty: dict[str, GroupScore]
+    judge: str | None = Field(None, description="Judge teacher spec, when an LLM judge was used.")
+    judged_accuracy: float | None = Field(None, description="Accuracy after the judge's verdicts.")
+    threshold: float
+    passed: bool
+    failures: list[TeacherFailure]
+    cost: CostMeter
+    next_step: str
+    provenance: Provenance
+
+
+def validate_teacher(project: Project, *, teacher_spec: str | None = None,
+                     judge_spec: str | None = None,
+                     progress: ProgressFn = no_progress) -> TeacherValidationReport:
+    validation, _ = project.split()
+    if not validation:
+        raise UsageError("No seeds yet. Add 10-100 examples with `distill seeds add FILE`.")
+    if teacher_spec and teacher_spec != project.config.teacher:
+        project_teacher(project, teacher_spec)  # checks the spec before it is saved
+        project.config.teacher = teacher_spec
+        project.save()
+    teacher = project_teacher(project)
+    task = project.task()
+    try:
+        predictions = asyncio.run(_answer_all(teacher, task, validation, progress))
+        scores = [task.score(p, s.output) for p, s in zip(predictions, validation, strict=True)]
+        failures = _failures(validation, predictions, scores)
+        if judge_spec:
+            asyncio.run(_judge(project_teacher(project, judge_spec), task, failures))
+    finally:
+        task.close()
+    report = _report(project, teacher, task, validation, scores, failures, judge_spec)
+    save_report(project, REPORT, report, render_markdown(report))
+    return report
+
+
+async def _answer_all(teacher: Teacher, task: Task, seeds: list[Seed],
+                      progress: ProgressFn) -> list[str]:
+    done = 0
+
+    async def one(seed: Seed) -> str:
+        nonlocal done
+        answer = await teacher.answer(seed.input, task)
+        done += 1
+        progress(done, len(seeds), "teacher answering validation seeds")
+        return answer
+
+    try:
+        return list(await asyncio.gather(*(one(s) for s in seeds)))
+    finally:
+        await teacher.aclose()
+
+
+def _failures(seeds: list[Seed], predictions: list[str], scores: list[Score]) -> list[TeacherFailure]:
+    return [
+        TeacherFailure(input=s.input, expected=s.output, predicted=p, category=sc.category,
+                       why=sc.reason)
+        for s, p, sc in zip(seeds, predictions, scores, strict=True)
+        if not sc.correct
+    ]
+
+
+async def _judge(judge: Teacher, task: Task, failures: list[TeacherFailure]) -> None:
+    """Ask an LLM judge about answers that run but give another result than expected."""
+    async def one(f: TeacherFailure) -> None:
+        if f.category not in ("wrong_result", "empty_result"):
+            return
+        prompt = render_prompt("judge", task=task.name, input=f.input, expected=f.expected,
+                               predicted=f.predicted, evidence=f"Scorer's note: {f.why}")
+        [reply] = await judge.complete([{"role": "user", "content": prompt}], max_tokens=300)
+        verdict = next(iter(parse_json_items(f"[{reply.text[reply.text.find('{'):]}")), {})
+        f.judge_correct = bool(verdict.get("correct", False))
+        f.judge_reason = str(verdict.get("reason", ""))[:300]
+
+    try:
+        await asyncio.gather(*(one(f) for f in failures))
+    finally:
+        await judge.aclose()
+
+
+def _by_difficulty(seeds: list[Seed], scores: list[Score]) -> dict[str, GroupScore]:
+    groups: dict[str, list[bool]] = {}
+    for seed, score in zip(seeds, scores, strict=True):
+        groups.setdefault(seed.difficulty, []).append(score.correct)
+    return {k: GroupScore(n=len(v), correct=sum(v), accuracy=sum(v) / len(v))
+            for k, v in sorted(groups.items())}
+
+
+def _report(project: Project, teacher: Teacher, task: Task, seeds: list[Seed],
+            scores: list[Score], failures: list[TeacherFailure],
+            judge_spec: str | None) -> TeacherValidationReport:
+    n, correct = len(seeds), sum(s.correct for s in scores)
+    threshold = project.config.gate.threshold
+    judged = None
+    if judge_spec:
+        judged = (correct + sum(1 for f in failures if f.judge_correct)) / n
+    accuracy = correct / n
+    gate_value = judged if judged is not None else accuracy
+    passed = gate_value >= threshold
+    offline = None if not teacher.is_local or teacher.backend != "python" else (
+        "This teacher is a Python rule system, not an LLM: its accuracy says nothing about how an "
+        "LLM teacher would do on this task."
+    )
+    return TeacherValidationReport(
+        teacher=teacher.spec, teacher_description=teacher.description, offline_note=offline,
+        task=task.name, n=n, correct=correct, accuracy=accuracy,
+        metrics={
+            "execution_accuracy": accuracy,
+            "valid_sql": sum(s.valid for s in scores) / n,
+            "exact_match": sum(s.exact for s in scores) / n,
+        },
+        by_difficulty=_by_difficulty(seeds, scores), judge=judge_spec, judged_accuracy=judged,
+        threshold=threshold, passed=passed, failures=failures, cost=teacher.meter,
+        next_step=_next_step(passed, gate_value, threshold),
+        provenance=provenance(project, [project.seeds_path]),
+    )
+
+
+def _next_step(passed: bool, accuracy: float, threshold: float) -> str:
+    if passed:
+        return "The teacher passed the gate. Next: `distill generate --dry-run`, then `distill generate`."
+    if accuracy >= 0.6:
+        return (f"Below the gate ({accuracy:.0%} < {threshold:.0%}). Read the failures: improve the "
+                "task description or seeds, or try a stronger teacher, then validate again. To go "
+                "on anyway: `distill generate --override-gate \"REASON\"`.")
+    return (f"Far below the gate ({accuracy:.0%} < {threshold:.0%}). Rethink the task or the "
+            "teacher (another model, a clearer task definition) before generating data.")
+
+
+def render_markdown(r: TeacherValidationReport) -> str:
+    verdict = "PASSED" if r.passed else "FAILED"
+    lines = [
+        f"# Teacher validation: {verdict}",
+        "",
+        f"Teacher: `{r.teacher}` ({r.teacher_description})",
+    ]
+    if r.offline_note:
+        lines += ["", f"> {r.offline_note}"]
+    lines += [
+        "",
+        f"Accuracy {r.accuracy:.1%} ({r.correct}/{r.n}) against a gate of {r.threshold:.0%}.",
+    ]
+    if r.judged_accuracy is not None:
+        lines.append(f"With the LLM judge `{r.judge}`: {r.judged_accuracy:.1%}.")
+    lines += ["", md_table(["metric", "value"], [[k, v] for k, v in r.metrics.items()]), ""]
+    lines += [md_table(["difficulty", "n", "correct", "accuracy"],
+                       [[k, g.n, g.correct, g.accuracy] for k, g in r.by_difficulty.items()]), ""]
+    lines += [f"Calls: {r.cost.calls} new, {r.cost.cached_calls} from cache; "
+              f"cost ${r.cost.cost_usd:.4f}.", "", f"Next: {r.next_step}", ""]
+    if r.failures:
+        lines += ["## Failures", ""]
+        for f in r.failures:
+            lines += [f"- **{f.category}**: {f.input}", f"  - expected: `{f.expected}`",
+                      f"  - predicted: `{f.predicted or '(nothing)'}`", f"  - why: {f.why}"]
+            if f.judge_correct is not None:
+                lines.append(f"  - judge: {'correct' if f.judge_correct else 'wrong'} "
+                             f"({f.judge_reason})")
+    return "\n".join(lines) + "\n"
+
+
+# -- the gate -------------------------------------------------------------------------------
+def check_gate(project: Project) -> str:
+    """Return a one-line gate status, or raise GateError when generation must not run."""
+    report = load_report(project, REPORT, TeacherValidationReport)
+    teacher = project.config.teacher
+    if report is None:
+        raise GateError("The teacher has not been validated. Run `distill validate-teacher` first.")
+    if report.teacher != teacher:
+        raise GateError(f"The teacher changed ({report.teacher} -> {teacher}) since it was "
+                        "validated. Run `distill validate-teacher` again.")
+    if report.passed:
+        return f"teacher gate passed ({report.accuracy:.0%} >= {report.threshold:.0%})"
+    override = project.config.gate.override
+    if override and override.teacher == teacher:
+        return (f"teacher gate FAILED ({report.accuracy:.0%} < {report.threshold:.0%}), overridden "
+                f"by the user: {override.reason}")
+    raise GateError(
+        f"The teacher scored {report.accuracy:.0%} on the validation seeds, below the gate of "
+        f"{report.threshold:.0%}: pairs it generates would teach its mistakes. See "
+        "reports/teacher_validation.md. Improve the prompt/seeds or pick another teacher; to go "
+        "on anyway, rerun with --override-gate \"REASON\" (recorded in distill.yaml)."
+    )
+
+
+def override_gate(project: Project, reason: str) -> None:
+    """Record the user's explicit decision to generate below the gate."""
+    if not reason.strip():
+        raise UsageError("An override needs a reason: --override-gate \"why this is acceptable\".")
+    report = load_report(project, REPORT, TeacherValidationReport)
+    if report is None:
+        raise GateError("Validate the teacher before overriding its gate: `distill validate-teacher`.")
+    project.config.gate.override = GateOverride(
+        reason=reason.strip(), accuracy=report.accuracy, teacher=project.config.teacher,
+        at=datetime.now(UTC),
+    )
+    project.save()
