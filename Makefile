@@ -8,7 +8,10 @@ export SLM_DISTILL_CACHE
 LLAMA_CPP_VERSION := 0.3.36
 TORCH_VERSION := 2.13.0
 SDIST_DIR := $(SLM_DISTILL_CACHE)/sdist
-WHEEL_DIR := $(SLM_DISTILL_CACHE)/wheels
+# A portable AVX2 build, not -march=native: a native build turns on AMX where the CPU advertises
+# it, and sandboxed kernels that refuse AMX then kill quantised (q8_0, q4_*) inference with SIGILL.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+WHEEL_DIR := $(SLM_DISTILL_CACHE)/wheels-avx2
 LLAMA_SDIST := $(SDIST_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz
 LLAMA_WHEEL_STAMP := $(WHEEL_DIR)/.llama-cpp-python-$(LLAMA_CPP_VERSION)
 
@@ -24,13 +27,14 @@ $(LLAMA_WHEEL_STAMP): $(LLAMA_SDIST)
 	mkdir -p $(WHEEL_DIR)
 	@echo "Building llama-cpp-python $(LLAMA_CPP_VERSION) once into $(WHEEL_DIR) (3-5 minutes)..."
 	ls $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
-		$(PYTHON) -m pip wheel --no-deps -w $(WHEEL_DIR) $(LLAMA_SDIST)
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PYTHON) -m pip wheel --no-cache-dir --no-deps \
+			-w $(WHEEL_DIR) $(LLAMA_SDIST)
 	touch $@
 
 $(VENV)/.installed: pyproject.toml Makefile $(LLAMA_WHEEL_STAMP)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==$(TORCH_VERSION)
-	$(PY) -m pip install -q --find-links $(WHEEL_DIR) "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	$(PY) -m pip install -q --no-deps --force-reinstall $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 	$(PY) -m pip install -q -e ".[all,dev]"
 	touch $@
 

@@ -67,3 +67,40 @@ def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tinygguf import write_tiny_qwen2_gguf
 
     return write_tiny_qwen2_gguf(tmp_path_factory.mktemp("gguf") / "tiny-qwen2.gguf")
+
+
+def tiny_training(project, **overrides) -> None:
+    """Settings that train scratch:tiny in seconds."""
+    t = project.config.training
+    t.max_steps, t.eval_steps, t.eval_samples, t.max_new_tokens = 6, 3, 4, 24
+    t.batch_size, t.gradient_accumulation_steps, t.learning_rate = 4, 1, 2e-3
+    t.loss_vocab, t.logging_steps, t.early_stopping_patience = "answers", 1, None
+    for key, value in overrides.items():
+        setattr(t, key, value)
+    project.config.task.schema_in_student_prompt = False
+    project.save()
+
+
+@pytest.fixture(scope="module")
+def generated_project(tmp_path_factory: pytest.TempPathFactory):
+    """The example project with its teacher validated and 60 pairs generated (scratch:tiny)."""
+    from slm_distill.tools.generate_pairs import generate_pairs
+    from slm_distill.tools.project import add_seeds, init_project
+    from slm_distill.tools.validate_teacher import validate_teacher
+
+    root = tmp_path_factory.mktemp("gen") / "proj"
+    project = init_project(root, schema=EXAMPLE / "schema.sql", teacher=EXAMPLE_TEACHER,
+                           student="scratch:tiny")
+    add_seeds(project, EXAMPLE / "seeds.jsonl")
+    tiny_training(project)
+    validate_teacher(project)
+    generate_pairs(project, n=60)
+    return project
+
+
+def clone_project(project, tmp_path: Path):
+    from slm_distill.tools.project import Project
+
+    target = tmp_path / "clone"
+    shutil.copytree(project.root, target, ignore=shutil.ignore_patterns("runs", "jobs", "exports"))
+    return Project.load(target)

@@ -15,12 +15,12 @@ import re
 
 import pytest
 import sqlglot
+from sqlglot import exp
+
 from slm_distill.tools.cli import main
 from slm_distill.tools.project import Project
 from slm_distill.tools.tasks.sandbox import QueryError, QueryResult
 from slm_distill.tools.tasks.sqlcompare import gold_is_ordered, normalise_rows, results_equal
-from sqlglot import exp
-
 from tests.conftest import SHARED_DATA
 
 DEFOG = SHARED_DATA / "defog-sql-eval"

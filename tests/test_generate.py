@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from slm_distill.tools.errors import GateError
 from slm_distill.tools.fileio import read_jsonl_dicts
 from slm_distill.tools.generate_pairs import (

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from slm_distill.tools.cli import main
 from slm_distill.tools.errors import InputFileError, UsageError
 from slm_distill.tools.project import (
@@ -17,7 +18,6 @@ from slm_distill.tools.project import (
     init_project,
     split_seeds,
 )
-
 from tests.conftest import EXAMPLE, EXAMPLE_TEACHER
 
 

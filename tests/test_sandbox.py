@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from slm_distill.tools.tasks.sandbox import QueryError, Sandbox, connect_readonly
 
 

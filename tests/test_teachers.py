@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from slm_distill.tools.errors import BudgetExceeded, TeacherError, UsageError
 from slm_distill.tools.teachers import CostMeter, TeacherCache, make_teacher, parse_spec
 

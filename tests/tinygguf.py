@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from slm_distill.tools.vendor import vendor_file
 
 HIDDEN, FFN, HEADS, KV_HEADS, CONTEXT = 64, 128, 4, 2, 1024

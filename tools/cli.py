@@ -18,12 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from slm_distill.tools.errors import DistillError
 
 project_option = click.option(
     "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
     show_default=True, help="Project directory.",
 )
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def _load(project_dir: Path) -> Any:
@@ -199,16 +204,170 @@ def status(project_dir: Path) -> None:
 
 
 @cli.command()
+@click.option("--detach", is_flag=True, help="Start the training job and return its id at once.")
+@click.option("--fresh", is_flag=True, help="Ignore checkpoints of an earlier run.")
+@project_option
+def train(detach: bool, fresh: bool, project_dir: Path) -> None:
+    """Fine-tune the student on data/train.jsonl (a background job)."""
+    from slm_distill.tools.jobs import start_job
+
+    project = _load(project_dir)
+    if fresh:
+        import shutil
+
+        shutil.rmtree(project.path("runs", "student", "checkpoints"), ignore_errors=True)
+    job = start_job(project, "train", {"resume": not fresh})
+    if detach:
+        click.echo(f"Started training job {job.id}. Follow it with: distill job {job.id} --follow")
+        return
+    click.echo(f"Training job {job.id} (Ctrl-C stops following; the job goes on).")
+    follow_job(project, job.id)
+
+
+def follow_job(project: Any, job_id: str) -> None:
+    """Follow a job with a progress bar until it ends; exit 1 unless it succeeded."""
+    import time
+
+    from slm_distill.tools.jobs import TERMINAL, job_status, log_tail
+
+    with progress_bar("training") as update:
+        while (state := job_status(project, job_id)).status not in TERMINAL:
+            note = "  ".join(f"{k} {v:.3g}" for k, v in state.metrics.items()
+                             if isinstance(v, int | float))
+            update(state.step or 0, state.total_steps or 0, note)
+            time.sleep(1.0)
+    print_job(state)
+    if state.status != "succeeded":
+        click.echo(log_tail(project, job_id, 15), err=True)
+        sys.exit(1)
+
+
+def print_job(state: Any) -> None:
+    click.echo(f"Job {state.id} ({state.kind}): {state.status}"
+               + (f" at step {state.step}/{state.total_steps}" if state.step is not None else ""))
+    if state.metrics:
+        click.echo("  latest: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                          for k, v in state.metrics.items()))
+    if state.error:
+        click.echo(f"  error: {state.error}")
+    if state.result:
+        best = state.result.get("best_score")
+        if best is not None:
+            click.echo(f"  best validation score {best:.1%} at step {state.result.get('best_step')}")
+        for name, path in (state.result.get("files") or {}).items():
+            click.echo(f"  {name}: {path}")
+
+
+@cli.command()
+@project_option
+def jobs(project_dir: Path) -> None:
+    """List the project's jobs."""
+    from slm_distill.tools.jobs import list_jobs
+
+    states = list_jobs(_load(project_dir))
+    if not states:
+        click.echo("No jobs yet.")
+    for s in states:
+        step = f"step {s.step}/{s.total_steps}" if s.step is not None else ""
+        click.echo(f"{s.id}  {s.kind:<6} {s.status:<10} {s.created_at}  {step}")
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--follow", is_flag=True, help="Follow it until it ends.")
+@click.option("--cancel", is_flag=True, help="Stop it (checkpoints are kept; a rerun resumes).")
+@project_option
+def job(job_id: str, follow: bool, cancel: bool, project_dir: Path) -> None:
+    """Show (or follow, or cancel) one job."""
+    from slm_distill.tools.jobs import cancel_job, job_status, log_tail
+
+    project = _load(project_dir)
+    if cancel:
+        print_job(cancel_job(project, job_id))
+    elif follow:
+        follow_job(project, job_id)
+    else:
+        print_job(job_status(project, job_id))
+        click.echo(log_tail(project, job_id, 5))
+
+
+@cli.command("evaluate")
+@click.option("--test-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="An extra JSONL test file (same format as seeds) instead of the test split.")
+@click.option("--models", default="base,student,teacher", show_default=True,
+              help="Which of base, student, teacher to evaluate.")
+@project_option
+def evaluate_cmd(test_file: Path | None, models: str, project_dir: Path) -> None:
+    """Base vs trained student vs teacher on the held-out test split."""
+    from slm_distill.tools.evaluate import MODELS, evaluate
+
+    chosen = _csv(models)
+    if not chosen or set(chosen) - set(MODELS):
+        raise click.BadParameter(f"choose from {', '.join(MODELS)}", param_hint="--models")
+    project = _load(project_dir)
+    with progress_bar("evaluating") as update:
+        report = evaluate(project, extra_test=test_file, models=chosen, progress=update)
+    print_eval(report, project)
+
+
+def print_eval(report: Any, project: Any) -> None:
+    click.echo(f"Evaluation on the {report.test_set} ({report.n} inputs):")
+    click.echo(_comparison(report))
+    for flag in report.red_flags:
+        click.echo(f"  RED FLAG {flag.code}: {flag.message} {flag.explanation}")
+    click.echo(f"  report: {project.report_path('eval', 'md')} (chart: reports/{report.chart})")
+
+
+def _comparison(report: Any) -> str:
+    lines = [f"  {'model':<8} {'accuracy':>9}  {'95% CI':<12} {'valid SQL':>9}  spec"]
+    for r in report.results:
+        ci = f"[{r.overall.low:.0%}, {r.overall.high:.0%}]"
+        lines.append(f"  {r.name:<8} {r.overall.accuracy:>9.1%}  {ci:<12} "
+                     f"{r.metrics['valid_sql']:>9.0%}  {r.spec}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--quant", default="q8_0,q4_k_m,q4_0", show_default=True,
+              help="Quantisations besides f16 (q8_0, q4_k_m, q4_0).")
+@click.option("--margin", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Points of accuracy a quantisation may lose and still be recommended.")
+@project_option
+def export(quant: str, margin: float, project_dir: Path) -> None:
+    """Export GGUF files (f16 + quantisations), re-evaluated in llama.cpp, plus a Modelfile."""
+    from slm_distill.tools.export_gguf import export_gguf
+
+    quants = _csv(quant)
+    project = _load(project_dir)
+    with progress_bar("exporting") as update:
+        report = export_gguf(project, quants=quants, margin_points=margin, progress=update)
+    print_export(report, project)
+
+
+def print_export(report: Any, project: Any) -> None:
+    click.echo(f"GGUF parity on the test split (HF model: {report.hf_accuracy.accuracy:.1%}):")
+    click.echo(f"  {'quant':<7} {'MB':>7} {'accuracy':>9} {'Δ pts':>6} {'same':>5}  recommended")
+    for q in report.results:
+        click.echo(f"  {q.quant:<7} {q.size_mb:>7.1f} {q.accuracy.accuracy:>9.1%} "
+                   f"{q.delta_points:>+6.1f} {q.agreement:>5.0%}  {'yes' if q.recommended else 'no'}"
+                   f"{'  ' + q.note if q.note else ''}")
+    click.echo(f"  files in {project.path('exports')}; report: {project.report_path('export', 'md')}")
+
+
+@cli.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=Path("demo-project"), show_default=True, help="Where to build the demo.")
 @click.option("--teacher", help="Teacher spec (default: the example's offline rule teacher).")
 @click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Pairs to generate.")
-def demo(directory: Path, teacher: str | None, n: int) -> None:
+@click.option("--student", default="scratch:small", show_default=True, help="Student spec.")
+@click.option("--steps", type=click.IntRange(min=1), default=420, show_default=True,
+              help="Training steps.")
+def demo(directory: Path, teacher: str | None, n: int, student: str, steps: int) -> None:
     """Run the bundled Text2SQL example end to end, offline."""
     from slm_distill.tools.demo import run_demo
 
-    run_demo(directory, teacher=teacher, n=n)
+    run_demo(directory, teacher=teacher, n=n, student=student, steps=steps)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -105,6 +105,29 @@ class TrainingConfig(_Section):
     batch_size: int = Field(8, ge=1, description="Examples per device step.")
     gradient_accumulation_steps: int = Field(4, ge=1, description="Steps per optimizer update.")
     max_seq_length: int = Field(2048, ge=32, description="Longest training example, in tokens.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps.")
+    max_minutes: float | None = Field(None, gt=0, description="Stop training after this long.")
+    packing: bool = Field(True, description="Padding-free packed batches (no compute on padding).")
+    eval_steps: int = Field(50, ge=1, description="Evaluate by generating answers every N steps.")
+    eval_samples: int = Field(64, ge=1, description="Validation pairs generated per evaluation.")
+    early_stopping_patience: int | None = Field(
+        4, ge=1, description="Stop after this many evaluations without improvement (None: never)."
+    )
+    max_new_tokens: int = Field(256, ge=8, description="Longest answer generated in evaluation.")
+    logging_steps: int = Field(5, ge=1, description="Log loss every N steps.")
+    seed: int = Field(0, description="Random seed (weights of scratch students, data order).")
+    loss_vocab: Literal["full", "answers"] = Field(
+        "full", description="full: softmax over the whole vocabulary. answers: only over tokens that "
+        "occur in training answers, a CPU speed-up for scratch students (the output layer is most of "
+        "their cost); keep full for pretrained students."
+    )
+    soft_labels: bool = Field(
+        False, description="Distil the teacher's token distributions too (needs an hf: teacher "
+        "sharing the student's tokenizer)."
+    )
+    kd_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the KL term (1-alpha: labels).")
+    kd_temperature: float = Field(2.0, gt=0, description="Softmax temperature of the KL term.")
 
 
 class ProjectConfig(_Section):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+
 from slm_distill.tools.errors import InputFileError, UsageError
 
 M = TypeVar("M", bound=BaseModel)

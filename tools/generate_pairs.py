@@ -19,6 +19,7 @@ import random
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
+
 from slm_distill.tools.errors import BudgetExceeded, UsageError
 from slm_distill.tools.fileio import append_jsonl, dumps_jsonl, read_jsonl_dicts, write_atomic
 from slm_distill.tools.neardup import NearDupIndex

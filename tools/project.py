@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from slm_distill.tools.config import DEFAULT_STUDENT, DEFAULT_TEACHER, ProjectConfig, TaskConfig
 from slm_distill.tools.errors import InputFileError, ProjectError, UsageError
 from slm_distill.tools.fileio import dumps_jsonl, read_jsonl, write_atomic

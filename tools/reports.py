@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, Field
+
 from slm_distill.tools.fileio import write_atomic
 
 if TYPE_CHECKING:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
+
 from slm_distill.tools.errors import GateError
 from slm_distill.tools.fileio import read_jsonl_dicts
 from slm_distill.tools.project import Project
@@ -24,6 +25,8 @@ class ProjectStatus(BaseModel):
     train_pairs: int
     val_pairs: int
     rejected: int
+    trained: bool = Field(description="A trained student exists (runs/student/merged).")
+    jobs: dict[str, str] = Field(default_factory=dict, description="Job id -> status.")
     reports: dict[str, str] = Field(description="Report name -> path of its Markdown.")
     next_step: str
 
@@ -40,6 +43,8 @@ class ProjectStatus(BaseModel):
             f"  pairs:    {self.pairs} kept ({self.train_pairs} train, {self.val_pairs} "
             f"validation), {self.rejected} rejected",
         ]
+        lines.append(f"  trained:  {'yes (runs/student/merged)' if self.trained else 'no'}")
+        lines += [f"  job:      {job_id} {status}" for job_id, status in self.jobs.items()]
         lines += [f"  report:   {path}" for path in self.reports.values()]
         lines.append(f"Next: {self.next_step}")
         return "\n".join(lines)
@@ -60,6 +65,10 @@ def project_status(project: Project) -> ProjectStatus:
     data = project.path("data")
     pairs = len(read_jsonl_dicts(data / "pairs.jsonl"))
     reports = {p.stem: str(p) for p in sorted(project.path("reports").glob("*.md"))}
+    trained = project.path("runs", "student", "merged", "config.json").is_file()
+    from slm_distill.tools.jobs import list_jobs
+
+    jobs = {j.id: f"{j.kind} {j.status}" for j in list_jobs(project)[-5:]}
     return ProjectStatus(
         name=project.config.name, root=str(project.root), task=project.config.task.name,
         database=str(project.db_path), teacher=project.config.teacher,
@@ -68,12 +77,15 @@ def project_status(project: Project) -> ProjectStatus:
         validation_seeds=len(validation), test_seeds=len(test), gate=gate, pairs=pairs,
         train_pairs=len(read_jsonl_dicts(data / "train.jsonl")),
         val_pairs=len(read_jsonl_dicts(data / "val.jsonl")),
-        rejected=len(read_jsonl_dicts(data / "rejected.jsonl")), reports=reports,
-        next_step=_next(len(seeds), gate_ok, "teacher_validation" in reports, pairs),
+        rejected=len(read_jsonl_dicts(data / "rejected.jsonl")), trained=trained, jobs=jobs,
+        reports=reports,
+        next_step=_next(len(seeds), gate_ok, "teacher_validation" in reports, pairs, trained,
+                        set(reports)),
     )
 
 
-def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int) -> str:
+def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
+          reports: set[str]) -> str:
     if seeds < 10:
         return "add seeds (10-100 examples): distill seeds add FILE.jsonl"
     if not validated:
@@ -82,4 +94,10 @@ def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int) -> str:
         return "the teacher is below the gate: see reports/teacher_validation.md"
     if pairs == 0:
         return "estimate, then generate pairs: distill generate --dry-run; distill generate"
-    return "train the student on data/train.jsonl: distill train"
+    if not trained:
+        return "train the student on data/train.jsonl: distill train"
+    if "eval" not in reports:
+        return "compare base, student and teacher on the test split: distill evaluate"
+    if "export" not in reports:
+        return "read reports/eval.md; if the student is good enough: distill export"
+    return "ship a recommended GGUF from exports/ (see reports/export.md and exports/Modelfile)"

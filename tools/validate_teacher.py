@@ -11,6 +11,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
+
 from slm_distill.prompts import render_prompt
 from slm_distill.tools.config import GateOverride
 from slm_distill.tools.errors import GateError, UsageError

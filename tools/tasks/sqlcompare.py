@@ -19,8 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 import sqlglot
-from slm_distill.tools.tasks.sandbox import QueryResult
 from sqlglot import exp
+
+from slm_distill.tools.tasks.sandbox import QueryResult
 
 MAX_PERMUTATIONS = 2000
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import duckdb
 import sqlglot
-from slm_distill.tools.errors import UsageError
 from sqlglot import exp
+
+from slm_distill.tools.errors import UsageError
 
 _SKIP = re.compile(
     r"^\s*(SET\s|SELECT\s+pg_catalog\.|ALTER\s+.*\sOWNER\s+TO\s|COMMENT\s+ON\s|CREATE\s+EXTENSION\s"

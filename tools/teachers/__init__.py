@@ -2,7 +2,7 @@
 
 A spec names a backend and a model: `anthropic:claude-sonnet-4-5`, `openai:gpt-4o`,
 `openai:deepseek-chat@https://api.deepseek.com/v1`, `llama-cpp:./teacher.gguf`,
-`python:my_module:TEACHER`. Built-in backends register in `BACKENDS` like plug-ins would.
+`python:my_module:TEACHER`, `hf:./local-model`. Built-in backends register in `BACKENDS` like plug-ins would.
 """
 
 from __future__ import annotations
@@ -42,7 +42,14 @@ def _python() -> type[Teacher]:
     return PythonTeacher
 
 
-BACKENDS = {"anthropic": _anthropic, "openai": _openai, "llama-cpp": _llama_cpp, "python": _python}
+def _hf() -> type[Teacher]:
+    from slm_distill.tools.teachers.hf_backend import HFTeacher
+
+    return HFTeacher
+
+
+BACKENDS = {"anthropic": _anthropic, "openai": _openai, "llama-cpp": _llama_cpp, "python": _python,
+            "hf": _hf}
 _URL_BACKENDS = {"anthropic", "openai"}
 
 

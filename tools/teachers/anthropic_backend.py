@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 from typing import Any, ClassVar
 
-from slm_distill.tools.errors import TeacherError, UsageError
+from slm_distill.tools.errors import TeacherError
 from slm_distill.tools.tasks.base import Message
 from slm_distill.tools.teachers.base import Completion, Retryable, Teacher, status_error
 from slm_distill.tools.teachers.pricing import cost_usd
@@ -45,10 +44,7 @@ class AnthropicTeacher(Teacher):
         if self._client is None:
             import anthropic
 
-            key = os.environ.get(self.key_env_var)
-            if not key:
-                raise UsageError(f"No Anthropic key: set {self.key_env_var} in the environment, "
-                                 "or choose another teacher with --teacher.")
+            key = self.api_key(self.key_env_var)
             self._client = anthropic.AsyncAnthropic(api_key=key, base_url=self.base_url,
                                                     max_retries=0, timeout=self.timeout_s)
         return self._client

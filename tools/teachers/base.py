@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
-from slm_distill.tools.errors import BudgetExceeded, TeacherError
+
+from slm_distill.tools.errors import BudgetExceeded, TeacherError, UsageError
 from slm_distill.tools.tasks.base import Message, Task
 from slm_distill.tools.teachers.cache import TeacherCache, cache_key
 from slm_distill.tools.teachers.pricing import cost_usd, price_of
@@ -91,6 +93,16 @@ class Teacher(ABC):
     @property
     def description(self) -> str:
         return self.spec
+
+    def api_key(self, env_var: str, *, local_ok: bool = False) -> str:
+        """The key from the environment (never stored); local endpoints may go without one."""
+        key = os.environ.get(env_var)
+        if key:
+            return key
+        if local_ok:
+            return "not-needed"
+        raise UsageError(f"No key for {self.spec}: set {env_var} in the environment, or choose "
+                         "another teacher with --teacher.")
 
     async def answer(self, input: str, task: Task, *, sample: int = 0,
                      temperature: float = 0.0, max_tokens: int = 1024) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from slm_distill.tools.errors import UsageError, require
+from slm_distill.tools.quiet import quiet_native_stderr
 from slm_distill.tools.tasks.base import Message
 from slm_distill.tools.teachers.base import Completion, Teacher
 
@@ -32,8 +33,9 @@ class LlamaCppTeacher(Teacher):
                 raise UsageError(f"{self.path}: no such GGUF file. Give the path of a .gguf model "
                                  "after llama-cpp:, e.g. llama-cpp:./teacher.gguf")
             llama_cpp = require("llama_cpp", "llama-cpp-python", "llama")
-            self._llm = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx,
-                                        verbose=False)
+            with quiet_native_stderr():
+                self._llm = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx,
+                                            verbose=False)
         return self._llm
 
     def _generate(self, messages: list[Message], n: int, temperature: float,

@@ -7,10 +7,8 @@ the variable named by `key_env`); local endpoints that need no key get a placeho
 
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar
 
-from slm_distill.tools.errors import UsageError
 from slm_distill.tools.tasks.base import Message
 from slm_distill.tools.teachers.base import Completion, Retryable, Teacher, status_error
 
@@ -34,12 +32,8 @@ class OpenAITeacher(Teacher):
         if self._client is None:
             import openai
 
-            key = os.environ.get(self.key_env)
-            if not key and self.base_url and any(h in self.base_url for h in _LOCAL_HOSTS):
-                key = "not-needed"
-            if not key:
-                raise UsageError(f"No key for {self.spec}: set {self.key_env} in the environment, "
-                                 "or choose another teacher with --teacher.")
+            local = bool(self.base_url) and any(h in self.base_url for h in _LOCAL_HOSTS)
+            key = self.api_key(self.key_env, local_ok=local)
             self._client = openai.AsyncOpenAI(api_key=key, base_url=self.base_url,
                                               max_retries=0, timeout=self.timeout_s)
         return self._client

@@ -1,0 +1,93 @@
+"""GPU benchmark for a lent accelerator: a randomly initialised student shaped like
+Qwen2.5-0.5B (from its published configuration; no weights needed), bf16, LoRA and full
+fine-tuning with slm-distill's packed, answer-only-logits training step; reports tokens/s and
+model FLOPs utilisation (MFU = 6 · trainable-path params · tokens/s / peak bf16 FLOP/s).
+
+    python bench/gpu_qwen05b.py --steps 30 --peak-tflops 989   # H100 SXM dense bf16
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+# Qwen2.5-0.5B-Instruct's config.json (facts, not weights).
+QWEN25_05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                  num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
+                  rope_theta=1_000_000.0, rms_norm_eps=1e-6, tie_word_embeddings=True)
+
+
+def batch(rows: int, prompt: int, answer: int, vocab: int, device: str) -> dict:
+    import torch
+
+    from slm_distill.tools.training_data import PackingCollator
+
+    g = torch.Generator().manual_seed(0)
+    feats = []
+    for _ in range(rows):
+        ids = torch.randint(0, vocab, (prompt + answer,), generator=g).tolist()
+        feats.append({"input_ids": ids, "labels": [-100] * prompt + ids[prompt:]})
+    return {k: v.to(device) for k, v in PackingCollator()(feats).items()}
+
+
+def run(method: str, steps: int, rows: int, prompt: int, answer: int, peak: float) -> None:
+    import torch
+    import torch.nn.functional as F
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(Qwen2Config(**QWEN25_05B)).to("cuda", dtype=torch.bfloat16)
+    model.gradient_checkpointing_enable()
+    if method == "lora":
+        import peft
+
+        model = peft.get_peft_model(model, peft.LoraConfig(
+            r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, fused=True)
+    data = batch(rows, prompt, answer, QWEN25_05B["vocab_size"], "cuda")
+    keep = (data["labels"][0, 1:] != -100).nonzero().squeeze(-1)
+    targets = data["labels"][0, keep + 1]
+    n_params = sum(p.numel() for p in model.parameters())
+    tokens = data["input_ids"].numel()
+
+    def step() -> None:
+        logits = model(input_ids=data["input_ids"], position_ids=data["position_ids"],
+                       logits_to_keep=keep, use_cache=False).logits[0]
+        F.cross_entropy(logits.float(), targets).backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    torch.cuda.synchronize()
+    tps = tokens * steps / (time.perf_counter() - started)
+    mfu = 6 * n_params * tps / (peak * 1e12)
+    print(f"{method:<5} {n_params / 1e6:.0f}M params, {tokens} tokens/step ({len(keep)} labelled): "
+          f"{tps:,.0f} tokens/s, MFU {mfu:.1%} (6·N·tokens/s over {peak:g} TFLOP/s), "
+          f"peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--rows", type=int, default=64, help="examples packed per step")
+    parser.add_argument("--prompt", type=int, default=384)
+    parser.add_argument("--answer", type=int, default=128)
+    parser.add_argument("--peak-tflops", type=float, default=989.0)
+    args = parser.parse_args()
+    import torch
+
+    for method in ("lora", "full"):
+        run(method, args.steps, args.rows, args.prompt, args.answer, args.peak_tflops)
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()

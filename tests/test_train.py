@@ -1,0 +1,188 @@
+"""train_student on scratch:tiny: full and LoRA, best checkpoint by generated-answer score,
+resume after a kill, soft-label distillation, the job runner and the multi-GPU launch command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+import pytest
+import torch
+
+from slm_distill.tools.jobs import cancel_job, job_status, launch_command, list_jobs, start_job
+from slm_distill.tools.train_student import train_student
+from tests.conftest import clone_project, tiny_training
+
+pytestmark = pytest.mark.slow
+
+
+def test_full_training_writes_every_artifact(generated_project, tmp_path):
+    project = clone_project(generated_project, tmp_path)
+    events = []
+    report = train_student(project, emit=events.append)
+    assert report.method == "full" and report.steps == 6 and report.train_examples == 54
+    run = project.path("runs", "student")
+    for name in ("merged/config.json", "merged/model.safetensors", "merged/tokenizer_config.json",
+                 "metrics.jsonl", "config.json", "training.png"):
+        assert (run / name).is_file(), name
+    assert project.report_path("train", "md").is_file()
+    kinds = {e["type"] for e in events}
+    assert {"start", "log", "eval"} <= kinds
+    log = [e for e in events if e["type"] == "log" and "loss" in e]
+    assert all(e["tokens_per_s"] > 0 and e["eta_s"] is not None for e in log)
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [h["loss"] for h in history if "loss" in h]
+    assert losses[-1] < losses[0]
+
+
+def test_lora_changes_adapter_weights_and_not_base_weights(generated_project, tmp_path, monkeypatch):
+    import peft
+
+    import slm_distill.tools.train_student as ts
+
+    project = clone_project(generated_project, tmp_path)
+    tiny_training(project, method="lora", learning_rate=1e-2, loss_vocab="full", max_steps=3,
+                  eval_steps=3)
+    captured = {}
+    real_wrap, real_save = peft.get_peft_model, ts._save
+
+    def spy_wrap(model, config):
+        wrapped = real_wrap(model, config)
+        captured["before"] = {k: v.detach().clone() for k, v in wrapped.named_parameters()}
+        return wrapped
+
+    def spy_save(project, run_dir, trainer, tokenizer, method):
+        captured["after"] = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
+        captured["trainable"] = {k for k, v in trainer.model.named_parameters() if v.requires_grad}
+        return real_save(project, run_dir, trainer, tokenizer, method)
+
+    monkeypatch.setattr(peft, "get_peft_model", spy_wrap)
+    monkeypatch.setattr(ts, "_save", spy_save)
+    report = train_student(project)
+    assert report.method == "lora"
+    before, after = captured["before"], captured["after"]
+    lora = [k for k in before if "lora_" in k]
+    base = [k for k in before if "lora_" not in k]
+    assert lora and base and set(before) == set(after)
+    assert captured["trainable"] == set(lora)
+    assert any(not torch.equal(before[k], after[k]) for k in lora if "lora_B" in k)
+    assert all(torch.equal(before[k], after[k]) for k in base)
+    assert project.path("runs", "student", "adapter", "adapter_config.json").is_file()
+    assert project.path("runs", "student", "merged", "model.safetensors").is_file()
+
+
+def test_best_checkpoint_follows_the_generated_answer_score(generated_project, tmp_path,
+                                                            monkeypatch):
+    """Eval 2 of 3 generates the gold answers (score 1.0), the others garbage: step 4 must win."""
+    import slm_distill.tools.trainer as trainer_module
+
+    project = clone_project(generated_project, tmp_path)
+    tiny_training(project, max_steps=6, eval_steps=2)
+    calls = {"n": 0}
+    gold = {}
+
+    def scripted(model, tokenizer, task, inputs, **kw):
+        calls["n"] += 1
+        return [gold[q] if calls["n"] == 2 else "SELECT nonsense" for q in inputs]
+
+    import slm_distill.tools.generate_pairs as gp
+    from slm_distill.tools.fileio import read_jsonl_dicts
+
+    for row in read_jsonl_dicts(project.path("data", "val.jsonl")):
+        gold[gp.Pair.model_validate(row).input] = row["output"]
+    monkeypatch.setattr(trainer_module, "generate_answers", scripted)
+    report = train_student(project)
+    assert report.best_step == 4 and report.best_score == 1.0
+    state = json.loads((project.path("runs/student/checkpoints/checkpoint-6/trainer_state.json"))
+                       .read_text())
+    assert state["best_model_checkpoint"].endswith("checkpoint-4")
+    from safetensors.torch import load_file
+
+    saved = load_file(str(project.path("runs/student/merged/model.safetensors")))
+    best = load_file(str(project.path("runs/student/checkpoints/checkpoint-4/model.safetensors")))
+    name = "model.layers.0.mlp.up_proj.weight"
+    assert torch.equal(saved[name], best[name])
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_resume_after_a_kill_continues_from_the_checkpoint(generated_project, tmp_path):
+    project = clone_project(generated_project, tmp_path)
+    tiny_training(project, max_steps=40, eval_steps=4)
+    ckpt = project.path("runs", "student", "checkpoints", "checkpoint-4")
+    job = start_job(project, "train", {"resume": True})
+    try:
+        assert _wait_for(lambda: (ckpt / "trainer_state.json").is_file(), 240), "no checkpoint"
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    assert job_status(project, job.id).status == "failed"  # noticed the dead worker
+    tiny_training(project, max_steps=8, eval_steps=4)
+    events = []
+    report = train_student(project, emit=events.append)
+    assert report.resumed_from.startswith("checkpoint-")
+    start = next(e for e in events if e["type"] == "start")
+    assert start["step"] >= 4, "training restarted from step 0 instead of the checkpoint"
+    assert report.steps == 8
+
+
+def test_training_job_runs_detached_and_can_be_cancelled(generated_project, tmp_path):
+    project = clone_project(generated_project, tmp_path)
+    job = start_job(project, "train", {})
+    assert _wait_for(lambda: job_status(project, job.id).status in ("succeeded", "failed"), 300)
+    done = job_status(project, job.id)
+    assert done.status == "succeeded", (project.path("jobs", job.id, "log").read_text())
+    assert done.result["steps"] == 6 and done.progress == 1.0 and "loss" in done.metrics
+    tiny_training(project, max_steps=500)
+    slow = start_job(project, "train", {"resume": False})
+    assert _wait_for(lambda: job_status(project, slow.id).status == "running", 60)
+    cancelled = cancel_job(project, slow.id)
+    assert cancelled.status == "cancelled"
+    assert [j.id for j in list_jobs(project)] == [job.id, slow.id]
+
+
+def test_accelerate_launch_for_several_gpus(generated_project):
+    single = launch_command(generated_project, "0123456789abcdef", 1)
+    assert single == [sys.executable, "-m", "slm_distill.tools.jobs", "run",
+                      str(generated_project.root), "0123456789abcdef"]
+    multi = launch_command(generated_project, "0123456789abcdef", 4)
+    assert multi[:6] == [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+                         "--num_processes", "4"]
+    assert multi[6:] == single[1:]
+
+
+def test_bad_job_ids_are_refused(generated_project):
+    from slm_distill.tools.errors import UsageError
+
+    for bad in ("../../etc", "abc", "0123456789abcdeg"):
+        with pytest.raises(UsageError):
+            job_status(generated_project, bad)
+
+
+def test_soft_label_distillation_lowers_kl_to_the_teacher(generated_project, tmp_path):
+    """A tiny teacher and a tiny student on the same Qwen2 tokenizer: the student's KL falls."""
+    from slm_distill.tools.students import build_scratch
+
+    teacher, tok = build_scratch("scratch:tiny", seed=123)
+    teacher_dir = tmp_path / "teacher"
+    teacher.save_pretrained(str(teacher_dir))
+    tok.save_pretrained(str(teacher_dir))
+    project = clone_project(generated_project, tmp_path)
+    project.config.teacher = f"hf:{teacher_dir}"
+    tiny_training(project, soft_labels=True, kd_alpha=1.0, kd_temperature=1.0, loss_vocab="full",
+                  learning_rate=5e-3, max_steps=10, eval_steps=10)
+    events = []
+    train_student(project, emit=events.append)
+    kl = [e["kd"] for e in events if e.get("kd") is not None]
+    assert len(kl) >= 5
+    assert kl[-1] < kl[0] * 0.8, kl

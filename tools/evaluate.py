@@ -1,0 +1,227 @@
+"""evaluate: base student vs trained student vs teacher on the held-out test split, side by side.
+
+    report = evaluate(project)        # reports/eval.{json,md} and reports/eval.png
+
+Each model answers every test seed (and any extra test file); answers are scored with the task
+(Text2SQL: execution accuracy, valid SQL, exact match), broken down by difficulty, with Wilson 95%
+confidence intervals because test sets are small. Failures are categorised with examples, and the
+method's red flags are raised with their explanations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from slm_distill.tools.errors import UsageError
+from slm_distill.tools.fileio import read_jsonl
+from slm_distill.tools.progress import ProgressFn, no_progress
+from slm_distill.tools.project import Project, Seed
+from slm_distill.tools.reports import Provenance, md_table, provenance, save_report
+from slm_distill.tools.tasks.base import Score, Task
+
+MODELS = ("base", "student", "teacher")
+EXAMPLES_PER_CATEGORY = 3
+
+
+class Interval(BaseModel):
+    n: int
+    correct: int
+    accuracy: float
+    low: float = Field(description="Wilson 95% lower bound.")
+    high: float = Field(description="Wilson 95% upper bound.")
+
+
+class FailureExample(BaseModel):
+    input: str
+    expected: str
+    predicted: str
+    why: str | None
+
+
+class ModelResult(BaseModel):
+    name: str
+    spec: str
+    overall: Interval
+    metrics: dict[str, float]
+    by_difficulty: dict[str, Interval]
+    failures: dict[str, int]
+    examples: dict[str, list[FailureExample]]
+
+
+class RedFlag(BaseModel):
+    code: str
+    message: str
+    explanation: str
+
+
+class EvalReport(BaseModel):
+    test_set: str
+    n: int
+    results: list[ModelResult]
+    red_flags: list[RedFlag]
+    chart: str | None
+    provenance: Provenance
+
+    def result(self, name: str) -> ModelResult | None:
+        return next((r for r in self.results if r.name == name), None)
+
+
+def wilson(correct: int, n: int, z: float = 1.96) -> Interval:
+    if n == 0:
+        return Interval(n=0, correct=0, accuracy=0.0, low=0.0, high=0.0)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Interval(n=n, correct=correct, accuracy=p, low=max(0.0, centre - half),
+                    high=min(1.0, centre + half))
+
+
+def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], task: Task) -> ModelResult:
+    scores = [task.score(a, s.output) for a, s in zip(answers, seeds, strict=True)]
+    n = len(scores)
+    by: dict[str, list[bool]] = {}
+    failures: dict[str, int] = {}
+    examples: dict[str, list[FailureExample]] = {}
+    for seed, answer, score in zip(seeds, answers, scores, strict=True):
+        by.setdefault(seed.difficulty, []).append(score.correct)
+        if not score.correct:
+            category = score.category or "wrong_result"
+            failures[category] = failures.get(category, 0) + 1
+            if len(examples.setdefault(category, [])) < EXAMPLES_PER_CATEGORY:
+                examples[category].append(FailureExample(input=seed.input, expected=seed.output,
+                                                         predicted=answer, why=score.reason))
+    return ModelResult(
+        name=name, spec=spec, overall=wilson(sum(s.correct for s in scores), n),
+        metrics=_metrics(scores), by_difficulty={k: wilson(sum(v), len(v)) for k, v in sorted(by.items())},
+        failures=dict(sorted(failures.items(), key=lambda kv: -kv[1])), examples=examples,
+    )
+
+
+def _metrics(scores: list[Score]) -> dict[str, float]:
+    n = max(1, len(scores))
+    return {"execution_accuracy": sum(s.correct for s in scores) / n,
+            "valid_sql": sum(s.valid for s in scores) / n,
+            "exact_match": sum(s.exact for s in scores) / n}
+
+
+def red_flags(results: dict[str, ModelResult]) -> list[RedFlag]:
+    """The method's red flags, each with what it usually means."""
+    flags = []
+    student, base, teacher = results.get("student"), results.get("base"), results.get("teacher")
+    if student and student.overall.accuracy < 0.5:
+        flags.append(RedFlag(
+            code="student_below_50", message=f"Student accuracy {student.overall.accuracy:.0%} < 50%.",
+            explanation="The student is not usable yet: more or more varied pairs, a larger student, "
+            "more epochs, or check that the training data's format matches the test inputs."))
+    if student and teacher and student.overall.accuracy > teacher.overall.accuracy:
+        flags.append(RedFlag(
+            code="student_above_teacher",
+            message=f"Student {student.overall.accuracy:.0%} > teacher {teacher.overall.accuracy:.0%}.",
+            explanation="A student rarely beats the teacher that labelled its data: suspect leakage of "
+            "test inputs into training pairs, or overfitting to the test distribution."))
+    if student and base and student.overall.correct == base.overall.correct:
+        flags.append(RedFlag(
+            code="student_equal_base",
+            message=f"Student and base both score {student.overall.accuracy:.0%}.",
+            explanation="Training did not change the model's behaviour: check the learning rate, that "
+            "the loss fell, that labels were not all masked, and that the right weights were saved."))
+    return flags
+
+
+def _seeds(project: Project, extra: Path | None) -> tuple[list[Seed], str]:
+    if extra is not None:
+        return read_jsonl(extra, Seed), str(extra)
+    _, test = project.split()
+    if not test:
+        raise UsageError("No test seeds. Add seeds with `distill seeds add FILE`.")
+    return test, "test split"
+
+
+def _hf_answers(path_or_spec: str, task: Task, seeds: list[Seed], max_new_tokens: int,
+                base: bool, seed: int) -> list[str]:
+    from slm_distill.tools.hf_generate import generate_answers
+    from slm_distill.tools.students import load_pretrained, load_student
+
+    model, tokenizer = (load_student(path_or_spec, seed=seed) if base
+                        else load_pretrained(path_or_spec))
+    return generate_answers(model, tokenizer, task, [s.input for s in seeds],
+                            max_new_tokens=max_new_tokens)
+
+
+def _teacher_answers(project: Project, task: Task, seeds: list[Seed]) -> list[str]:
+    from slm_distill.tools.teachers import project_teacher
+
+    teacher = project_teacher(project)
+
+    async def run() -> list[str]:
+        try:
+            return list(await asyncio.gather(*(teacher.answer(s.input, task) for s in seeds)))
+        finally:
+            await teacher.aclose()
+
+    return asyncio.run(run())
+
+
+def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[str, ...] = MODELS,
+             progress: ProgressFn = no_progress) -> EvalReport:
+    from slm_distill.tools.plots import plot_bars
+
+    seeds, label = _seeds(project, extra_test)
+    cfg = project.config.training
+    merged = project.path("runs", "student", "merged")
+    if "student" in models and not merged.is_dir():
+        raise UsageError("No trained student (runs/student/merged). Run `distill train` first.")
+    task = project.task()
+    results: dict[str, ModelResult] = {}
+    try:
+        for i, name in enumerate(models):
+            progress(i, len(models), f"{name} answering {len(seeds)} test inputs")
+            if name == "teacher":
+                spec, answers = project.config.teacher, _teacher_answers(project, task, seeds)
+            else:
+                spec = project.config.student if name == "base" else str(merged)
+                answers = _hf_answers(spec, task, seeds, cfg.max_new_tokens, name == "base", cfg.seed)
+            results[name] = score_model(name, spec, seeds, answers, task)
+        progress(len(models), len(models), "scored")
+    finally:
+        task.close()
+    chart = project.report_path("eval", "png")
+    chart.parent.mkdir(parents=True, exist_ok=True)
+    plot_bars({n: {"overall": r.overall.accuracy, **{k: v.accuracy for k, v in r.by_difficulty.items()}}
+               for n, r in results.items()}, chart, f"Execution accuracy on the {label}")
+    report = EvalReport(test_set=label, n=len(seeds), results=list(results.values()),
+                        red_flags=red_flags(results), chart=chart.name,
+                        provenance=provenance(project, [project.seeds_path]))
+    save_report(project, "eval", report, render_eval(report))
+    return report
+
+
+def comparison_table(report: EvalReport) -> str:
+    rows = [[r.name, r.spec, f"{r.overall.accuracy:.1%}", f"[{r.overall.low:.0%}, {r.overall.high:.0%}]",
+             f"{r.metrics['valid_sql']:.0%}", f"{r.metrics['exact_match']:.0%}"] for r in report.results]
+    return md_table(["model", "spec", "execution accuracy", "95% CI", "valid SQL", "exact match"], rows)
+
+
+def render_eval(r: EvalReport) -> str:
+    lines = [f"# Evaluation on the {r.test_set} ({r.n} inputs)", "", comparison_table(r), "",
+             f"![accuracy by model and difficulty]({r.chart})", "", "## By difficulty", ""]
+    difficulties = sorted({k for m in r.results for k in m.by_difficulty})
+    lines.append(md_table(["model", *difficulties], [
+        [m.name, *(f"{m.by_difficulty[d].accuracy:.0%} (n={m.by_difficulty[d].n})"
+                   if d in m.by_difficulty else "-" for d in difficulties)] for m in r.results]))
+    lines += ["", "## Red flags", ""]
+    lines += [f"- **{f.code}**: {f.message} {f.explanation}" for f in r.red_flags] or ["None."]
+    for m in r.results:
+        lines += ["", f"## Failures of {m.name}", ""]
+        if not m.failures:
+            lines.append("None.")
+        for category, count in m.failures.items():
+            lines.append(f"- **{category}**: {count}")
+            for ex in m.examples.get(category, []):
+                lines.append(f"  - {ex.input} -> `{ex.predicted[:200] or '(nothing)'}` "
+                             f"(expected `{ex.expected[:200]}`; {ex.why})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,206 @@
+"""export_gguf: the trained student as GGUF for llama.cpp and Ollama, re-checked after export.
+
+    report = export_gguf(project, quants=("q8_0", "q4_k_m"))     # exports/, reports/export.*
+
+Steps: the merged model (runs/student/merged) is converted to GGUF f16 with llama.cpp's own
+converter (from the llama-cpp-python sources matching the installed version, tools/vendor.py),
+quantised with llama-cpp-python's quantize API, and every GGUF answers the test split in
+llama-cpp-python with the same prompt renderer, chat template tokens and stop token as training.
+A quantisation losing more than `margin` points is marked not recommended; an f16 GGUF whose
+accuracy differs from the HF model's is an error (a template or tokenizer mismatch). Also written:
+an Ollama Modelfile matching the training template, the LoRA adapter on its own, and a model card.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from slm_distill.tools.errors import DistillError, UsageError, require
+from slm_distill.tools.evaluate import Interval, wilson
+from slm_distill.tools.progress import ProgressFn, no_progress
+from slm_distill.tools.project import Project, Seed
+from slm_distill.tools.quiet import quiet_native_stderr
+from slm_distill.tools.reports import Provenance, md_table, provenance, save_report
+from slm_distill.tools.vendor import vendor_dir
+
+QUANT_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
+               "q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0"}
+DEFAULT_QUANTS = ("q8_0", "q4_k_m", "q4_0")
+
+
+class QuantResult(BaseModel):
+    quant: str
+    file: str
+    size_mb: float
+    accuracy: Interval
+    agreement: float = Field(description="Share of answers identical to the HF model's.")
+    delta_points: float = Field(description="Accuracy minus the HF model's, in points.")
+    recommended: bool
+    note: str = ""
+
+
+class ExportReport(BaseModel):
+    model_name: str
+    hf_accuracy: Interval
+    margin_points: float
+    results: list[QuantResult]
+    parity_ok: bool = Field(description="The f16 GGUF scores exactly as the HF model does.")
+    files: dict[str, str]
+    provenance: Provenance
+
+
+def convert_to_f16(merged: Path, out: Path) -> Path:
+    script = vendor_dir() / "convert_hf_to_gguf.py"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(script.parent), str(script.parent / "gguf-py")])}
+    env.pop("NO_LOCAL_GGUF", None)
+    cmd = [sys.executable, str(script), str(merged), "--outfile", str(out), "--outtype", "f16"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode != 0 or not out.is_file():
+        raise DistillError(f"llama.cpp's converter failed on {merged}:\n{done.stderr[-1500:]}")
+    return out
+
+
+def quantize(source: Path, target: Path, quant: str) -> Path:
+    llama_cpp = require("llama_cpp", "llama-cpp-python", "llama")
+    if quant not in QUANT_TYPES:
+        raise UsageError(f"Unknown quantisation {quant!r}. Available: {', '.join(QUANT_TYPES)}.")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, QUANT_TYPES[quant])
+    params.nthread = os.cpu_count() or 1
+    with quiet_native_stderr():
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params)
+    if status != 0:
+        raise DistillError(f"Quantising {source.name} to {quant} failed.")
+    return target
+
+
+def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
+                 max_new_tokens: int) -> list[str]:
+    """Greedy answers from a GGUF: the prompt tokens come from the same renderer and template."""
+    llama_cpp = require("llama_cpp", "llama-cpp-python", "llama")
+    from slm_distill.tools.students import end_of_turn_id
+    from slm_distill.tools.training_data import prompt_ids
+
+    end_id = end_of_turn_id(tokenizer)
+    prompts = [prompt_ids(tokenizer, task.student_messages(s.input)) for s in seeds]
+    n_ctx = max(len(p) for p in prompts) + max_new_tokens + 16
+    with quiet_native_stderr():
+        llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0)
+    answers = []
+    try:
+        for tokens in prompts:
+            out: list[int] = []
+            for token in llm.generate(tokens, temp=0.0, top_k=1, top_p=1.0, min_p=0.0,
+                                      repeat_penalty=1.0, reset=True):
+                if token == end_id or len(out) >= max_new_tokens:
+                    break
+                out.append(token)
+            answers.append(task.extract(tokenizer.decode(out, skip_special_tokens=True)))
+    finally:
+        llm.close()
+    return answers
+
+
+def _quant_result(quant: str, path: Path, answers: list[str], hf: list[str], seeds: list[Seed],
+                  task: Any, hf_acc: Interval, margin: float) -> QuantResult:
+    correct = sum(task.score(a, s.output).correct for a, s in zip(answers, seeds, strict=True))
+    acc = wilson(correct, len(seeds))
+    delta = (acc.accuracy - hf_acc.accuracy) * 100
+    agreement = sum(a == b for a, b in zip(answers, hf, strict=True)) / max(1, len(hf))
+    note, recommended = "", True
+    if quant == "f16" and acc.correct != hf_acc.correct:
+        note, recommended = "ERROR: f16 disagrees with the HF model (template/tokenizer mismatch)", False
+    elif -delta > margin:
+        note, recommended = f"loses {-delta:.1f} points (> {margin:g}): not recommended", False
+    return QuantResult(quant=quant, file=path.name, size_mb=path.stat().st_size / 2**20,
+                       accuracy=acc, agreement=agreement, delta_points=delta,
+                       recommended=recommended, note=note)
+
+
+def export_gguf(project: Project, *, quants: tuple[str, ...] = DEFAULT_QUANTS,
+                margin_points: float = 2.0, progress: ProgressFn = no_progress) -> ExportReport:
+    from slm_distill.tools.hf_generate import generate_answers
+    from slm_distill.tools.students import load_pretrained
+
+    run = project.path("runs", "student")
+    merged = run / "merged"
+    if not merged.is_dir():
+        raise UsageError("No trained student (runs/student/merged). Run `distill train` first.")
+    for q in quants:
+        if q not in QUANT_TYPES:
+            raise UsageError(f"Unknown quantisation {q!r}. Available: {', '.join(QUANT_TYPES)}.")
+    out = project.path("exports")
+    out.mkdir(exist_ok=True)
+    name = project.config.name
+    _, seeds = project.split()
+    max_new = project.config.training.max_new_tokens
+    task = project.task()
+    try:
+        progress(0, len(quants) + 2, "HF model answering the test split")
+        model, tokenizer = load_pretrained(merged)
+        hf = generate_answers(model, tokenizer, task, [s.input for s in seeds], max_new_tokens=max_new)
+        hf_acc = wilson(sum(task.score(a, s.output).correct for a, s in zip(hf, seeds, strict=True)),
+                        len(seeds))
+        del model
+        progress(1, len(quants) + 2, "converting to GGUF f16")
+        files = {"f16": convert_to_f16(merged, out / f"{name}-f16.gguf")}
+        for q in quants:
+            files[q] = quantize(files["f16"], out / f"{name}-{q}.gguf", q)
+        results = []
+        for i, (quant, path) in enumerate(files.items()):
+            progress(2 + i, len(files) + 2, f"{quant} GGUF answering the test split")
+            answers = gguf_answers(path, tokenizer, task, seeds, max_new)
+            results.append(_quant_result(quant, path, answers, hf, seeds, task, hf_acc, margin_points))
+        extra = _write_extras(project, out, tokenizer, task, results, hf_acc)
+    finally:
+        task.close()
+    report = ExportReport(
+        model_name=name, hf_accuracy=hf_acc, margin_points=margin_points, results=results,
+        parity_ok=results[0].accuracy.correct == hf_acc.correct,
+        files={**{k: str(v.relative_to(project.root)) for k, v in files.items()}, **extra},
+        provenance=provenance(project, [project.seeds_path]))
+    save_report(project, "export", report, render_export(report))
+    if not report.parity_ok:
+        raise DistillError("The f16 GGUF does not score like the HF model: the exported template or "
+                           "tokenizer differs from training. See reports/export.md.")
+    return report
+
+
+def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
+                  results: list[QuantResult], hf_acc: Interval) -> dict[str, str]:
+    from slm_distill.tools.modelcard import model_card, modelfile
+
+    recommended = [r for r in results if r.recommended and r.quant != "f16"]
+    ship = (recommended[-1] if recommended else results[0]).file
+    (out / "Modelfile").write_text(modelfile(ship, task, project.config.training.max_new_tokens))
+    (out / "README.md").write_text(model_card(project, results, hf_acc))
+    files = {"modelfile": "exports/Modelfile", "model_card": "exports/README.md"}
+    adapter = project.path("runs", "student", "adapter")
+    if adapter.is_dir():
+        shutil.copytree(adapter, out / "adapter", dirs_exist_ok=True)
+        files["adapter"] = "exports/adapter"
+    return files
+
+
+def render_export(r: ExportReport) -> str:
+    rows = [[q.quant, q.file, f"{q.size_mb:.1f}", f"{q.accuracy.accuracy:.1%}",
+             f"{q.delta_points:+.1f}", f"{q.agreement:.0%}", "yes" if q.recommended else "no", q.note]
+            for q in r.results]
+    return "\n".join([
+        f"# GGUF export of {r.model_name}", "",
+        f"HF model accuracy on the test split: {r.hf_accuracy.accuracy:.1%} "
+        f"({r.hf_accuracy.correct}/{r.hf_accuracy.n}). Margin: {r.margin_points:g} points.", "",
+        md_table(["quant", "file", "MB", "accuracy", "Δ points", "same answers", "recommended",
+                  "note"], rows), "",
+        "Parity: " + ("f16 matches the HF model." if r.parity_ok else
+                      "**f16 does NOT match the HF model: template or tokenizer mismatch.**"), "",
+        "Files: " + ", ".join(f"`{v}`" for v in r.files.values()), ""])

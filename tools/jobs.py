@@ -1,0 +1,232 @@
+"""Jobs: stages that take minutes to hours run as detached worker processes.
+
+    job = start_job(project, "train", {})          # returns within a second
+    job_status(project, job.id).status             # queued | running | succeeded | failed | cancelled
+    cancel_job(project, job.id)                     # SIGTERM; checkpoints stay, a rerun resumes
+
+State lives in `jobs/<id>/`: `state.json` (JobState), `events.jsonl` (step, loss, tokens/s, ETA,
+eval score...), `params.json` and `log` (the worker's stdout and stderr). Ids are random and
+checked, jobs survive a restart of whoever started them, and a worker that died is noticed.
+With more than one GPU visible, the worker is launched through `accelerate launch`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from slm_distill.tools.errors import DistillError, UsageError
+from slm_distill.tools.fileio import append_jsonl, read_jsonl_dicts, write_atomic
+from slm_distill.tools.project import Project
+
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL = ("succeeded", "failed", "cancelled")
+_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+class JobState(BaseModel):
+    id: str
+    kind: str
+    status: Status = "queued"
+    pid: int | None = None
+    created_at: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    progress: float | None = Field(None, description="0..1 when known.")
+    eta_s: float | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict, description="Latest metrics.")
+    message: str = ""
+    error: str | None = None
+    result: dict[str, Any] | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def job_dir(project: Project, job_id: str) -> Path:
+    if not _ID.match(job_id):
+        raise UsageError(f"{job_id!r} is not a job id (16 hex characters). See `distill jobs`.")
+    path = project.path("jobs", job_id)
+    if not (path / "state.json").is_file():
+        raise UsageError(f"No job {job_id} in this project. See `distill jobs`.")
+    return path
+
+
+def _save(project: Project, state: JobState) -> None:
+    write_atomic(project.path("jobs", state.id, "state.json"), state.model_dump_json(indent=2))
+
+
+def _load(project: Project, job_id: str) -> JobState:
+    return JobState.model_validate_json((job_dir(project, job_id) / "state.json").read_text())
+
+
+def gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except ImportError:
+        return 0
+
+
+def launch_command(project: Project, job_id: str, gpus: int) -> list[str]:
+    worker = ["-m", "slm_distill.tools.jobs", "run", str(project.root), job_id]
+    if gpus > 1:
+        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+                "--num_processes", str(gpus), *worker]
+    return [sys.executable, *worker]
+
+
+def start_job(project: Project, kind: str, params: dict[str, Any]) -> JobState:
+    if kind not in RUNNERS:
+        raise UsageError(f"Unknown job kind {kind!r}. Available: {', '.join(RUNNERS)}.")
+    state = JobState(id=secrets.token_hex(8), kind=kind, created_at=_now())
+    folder = project.path("jobs", state.id)
+    folder.mkdir(parents=True)
+    write_atomic(folder / "params.json", json.dumps(params))
+    _save(project, state)
+    gpus = gpu_count() if kind == "train" else 0
+    with (folder / "log").open("ab") as log:
+        process = subprocess.Popen(launch_command(project, state.id, gpus), stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, cwd=project.root)
+    state.pid = process.pid
+    _save(project, state)
+    return state
+
+
+def job_status(project: Project, job_id: str) -> JobState:
+    state = _load(project, job_id)
+    if state.status in ("queued", "running") and state.pid and not _alive(state.pid):
+        state = _load(project, job_id)  # it may have finished between the two reads
+        if state.status in ("queued", "running"):
+            state.status, state.ended_at = "failed", _now()
+            state.error = "the worker process died; see the job log. Rerun to resume."
+            _save(project, state)
+    return state
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (exited, not yet reaped by its parent) is not alive
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def list_jobs(project: Project) -> list[JobState]:
+    folder = project.path("jobs")
+    ids = [p.name for p in folder.iterdir() if _ID.match(p.name)] if folder.is_dir() else []
+    return sorted((job_status(project, i) for i in ids), key=lambda s: s.created_at)
+
+
+def cancel_job(project: Project, job_id: str) -> JobState:
+    state = job_status(project, job_id)
+    if state.status in TERMINAL:
+        return state
+    if state.pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(state.pid, signal.SIGTERM)
+    state.status, state.ended_at, state.message = "cancelled", _now(), "cancelled by the user"
+    _save(project, state)
+    return state
+
+
+def events(project: Project, job_id: str) -> list[dict]:
+    return read_jsonl_dicts(job_dir(project, job_id) / "events.jsonl")
+
+
+def log_tail(project: Project, job_id: str, lines: int = 20) -> str:
+    path = job_dir(project, job_id) / "log"
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# -- the worker side -----------------------------------------------------------------------------
+def _emitter(project: Project, state: JobState) -> Callable[[dict], None]:
+    path = project.path("jobs", state.id, "events.jsonl")
+
+    def emit(event: dict) -> None:
+        event = {"time": _now(), **event}
+        append_jsonl(path, [event])
+        state.step = event.get("step", state.step)
+        state.total_steps = event.get("total_steps", state.total_steps)
+        if state.step is not None and state.total_steps:
+            state.progress = min(1.0, state.step / state.total_steps)
+        state.eta_s = event.get("eta_s", state.eta_s)
+        state.metrics.update({k: v for k, v in event.items()
+                              if k in ("loss", "eval_score", "tokens_per_s", "kd", "learning_rate")})
+        state.message = event.get("message", state.message)
+        _save(project, state)
+
+    return emit
+
+
+def run_job(root: Path, job_id: str) -> int:
+    project = Project.load(root)
+    state = _load(project, job_id)
+    if os.environ.get("RANK", "0") != "0":  # other accelerate ranks only train
+        RUNNERS[state.kind](project, json.loads((job_dir(project, job_id) / "params.json").read_text()),
+                            lambda event: None)
+        return 0
+    state.status, state.started_at, state.pid = "running", _now(), os.getpid()
+    _save(project, state)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    params = json.loads((job_dir(project, job_id) / "params.json").read_text())
+    try:
+        result = RUNNERS[state.kind](project, params, _emitter(project, state))
+    except KeyboardInterrupt:
+        state.status, state.message = "cancelled", "cancelled; checkpoints kept, a rerun resumes"
+    except DistillError as exc:
+        state.status, state.error = "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a worker reports every failure in its state
+        state.status, state.error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    else:
+        state.status, state.result = "succeeded", result
+    finally:
+        state.ended_at = _now()
+        _save(project, state)
+    return 0 if state.status == "succeeded" else 1
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_train(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
+    from slm_distill.tools.train_student import train_student
+
+    report = train_student(project, resume=params.get("resume", True), emit=emit)
+    return report.model_dump(mode="json", exclude={"provenance"})
+
+
+RUNNERS: dict[str, Callable[[Project, dict, Callable[[dict], None]], dict]] = {"train": _run_train}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or sys.argv[1] != "run":
+        sys.exit("usage: python -m slm_distill.tools.jobs run PROJECT_DIR JOB_ID")
+    sys.exit(run_job(Path(sys.argv[2]), sys.argv[3]))

@@ -1,0 +1,58 @@
+"""Pictures next to the reports: training curves and accuracy bars (PNG, matplotlib Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _pyplot():  # noqa: ANN202 - the pyplot module
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_training(history: list[dict], path: Path) -> Path:
+    plt = _pyplot()
+    losses = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    scores = [(h["step"], h["eval_score"]) for h in history if "eval_score" in h]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if losses:
+        ax.plot(*zip(*losses, strict=True), color="tab:blue", label="training loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss", color="tab:blue")
+    if scores:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*scores, strict=True), "o-", color="tab:green", label="validation score")
+        ax2.set_ylabel("validation score (generated answers)", color="tab:green")
+        ax2.set_ylim(0, 1)
+    ax.set_title("Student training")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_bars(groups: dict[str, dict[str, float]], path: Path, title: str) -> Path:
+    """Grouped bars: groups = {model: {metric_or_bucket: value}}."""
+    plt = _pyplot()
+    models = list(groups)
+    keys = sorted({k for v in groups.values() for k in v})
+    width = 0.8 / max(1, len(models))
+    fig, ax = plt.subplots(figsize=(max(6, len(keys) * 1.5), 4))
+    for i, model in enumerate(models):
+        xs = [j + i * width for j in range(len(keys))]
+        values = [groups[model].get(k, 0.0) for k in keys]
+        bars = ax.bar(xs, values, width, label=model)
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=8)
+    ax.set_xticks([j + width * (len(models) - 1) / 2 for j in range(len(keys))], keys)
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,221 @@
+"""train_student: fine-tune the student on the generated pairs (LoRA or full), as a job.
+
+    report = train_student(project)         # runs/student/: adapter/, merged/, metrics.jsonl, PNG
+
+What was chosen and why: transformers' `Trainer`, not TRL's `SFTTrainer`. Trainer gives what we
+need and would otherwise hand-write: the cosine schedule with warmup, weight decay, gradient
+accumulation and clipping, bf16 and gradient checkpointing on GPU, checkpoints and resume,
+best-checkpoint selection, early stopping, and multi-GPU through accelerate. SFTTrainer adds chat
+rendering and packing, but renders with its own code (we must use the task's one prompt renderer)
+and computes full-vocabulary logits on every token; `DistillTrainer` (tools/trainer.py) computes
+logits only where labels exist, adds the soft-label KL term, and evaluates by generating answers
+and scoring them with the task. bench/train_throughput.py compares it with SFTTrainer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from slm_distill.tools.errors import UsageError, require
+from slm_distill.tools.fileio import read_jsonl_dicts, write_atomic
+from slm_distill.tools.generate_pairs import Pair
+from slm_distill.tools.project import Project
+from slm_distill.tools.reports import Provenance, provenance, save_report
+from slm_distill.tools.students import default_method, end_of_turn_id, load_student
+from slm_distill.tools.training_data import render_example
+
+RUN = "student"
+
+
+class TrainReport(BaseModel):
+    student: str
+    method: str = Field(description="lora or full")
+    run_dir: str
+    train_examples: int
+    skipped_too_long: int
+    steps: int
+    best_step: int | None
+    best_score: float | None = Field(description="Best validation score (generated answers).")
+    train_seconds: float
+    tokens_per_s: float
+    resumed_from: str | None
+    files: dict[str, str]
+    provenance: Provenance
+
+
+def _pairs(project: Project, name: str) -> list[Pair]:
+    rows = read_jsonl_dicts(project.path("data", name))
+    if not rows:
+        raise UsageError(f"No pairs in data/{name}. Run `distill generate` before training.")
+    return [Pair.model_validate(r) for r in rows]
+
+
+def _examples(project: Project, task: Any, tokenizer: Any, pairs: list[Pair]) -> tuple[list, int]:
+    end_id = end_of_turn_id(tokenizer)
+    limit = project.config.training.max_seq_length
+    rendered = [render_example(tokenizer, task.student_messages(p.input), p.output, end_id)
+                for p in pairs]
+    kept = [{"input_ids": e.input_ids, "labels": e.labels} for e in rendered
+            if len(e.input_ids) <= limit]
+    return kept, len(rendered) - len(kept)
+
+
+def _answer_vocab(examples: list[dict]) -> list[int]:
+    return sorted({t for e in examples for t in e["labels"] if t != -100})
+
+
+def _wrap_lora(model: Any, cfg: Any) -> Any:
+    peft = require("peft", "peft", "train")
+    config = peft.LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                             target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
+    return peft.get_peft_model(model, config)
+
+
+def _arguments(cfg: Any, run_dir: Path, n_examples: int, has_gpu: bool) -> Any:
+    import torch
+    from transformers import TrainingArguments
+
+    per_epoch = math.ceil(n_examples / cfg.batch_size / cfg.gradient_accumulation_steps)
+    total = cfg.max_steps or max(1, math.ceil(per_epoch * cfg.epochs))
+    bf16 = has_gpu and torch.cuda.is_bf16_supported()
+    return TrainingArguments(
+        output_dir=str(run_dir / "checkpoints"), per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_steps=total,
+        lr_scheduler_type=cfg.lr_scheduler, warmup_steps=int(total * cfg.warmup_ratio),
+        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
+        logging_steps=cfg.logging_steps, eval_strategy="steps", eval_steps=cfg.eval_steps,
+        save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=2,
+        load_best_model_at_end=True, metric_for_best_model="score", greater_is_better=True,
+        bf16=bf16, activation_checkpointing=has_gpu, use_cpu=not has_gpu, report_to="none",
+        remove_unused_columns=False, seed=cfg.seed, data_seed=cfg.seed, disable_tqdm=True,
+        dataloader_pin_memory=has_gpu, optim="adamw_torch_fused" if has_gpu else "adamw_torch",
+    )
+
+
+def _teacher_model(project: Project, tokenizer: Any) -> Any:
+    """The local teacher for soft labels: an `hf:` teacher on the student's tokenizer."""
+    from slm_distill.tools.students import load_pretrained
+    from slm_distill.tools.teachers import parse_spec
+
+    spec = parse_spec(project.config.teacher)
+    if spec.backend != "hf":
+        raise UsageError("training.soft_labels needs a local teacher (hf:PATH) whose logits can be "
+                         f"read; the teacher is {spec}. Set soft_labels: false or change teacher.")
+    model, teacher_tok = load_pretrained(spec.model)
+    if teacher_tok.get_vocab() != tokenizer.get_vocab():
+        raise UsageError(f"The teacher {spec} and the student use different tokenizers; soft "
+                         "labels need the same vocabulary. Set training.soft_labels: false.")
+    return model.eval()
+
+
+def train_student(project: Project, *, run: str = RUN, resume: bool = True,
+                  emit: Any = None) -> TrainReport:
+    import torch
+    import transformers
+    from datasets import Dataset
+    from transformers import EarlyStoppingCallback, PrinterCallback
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from slm_distill.tools.trainer import DistillTrainer, EventsCallback
+    from slm_distill.tools.training_data import PackingCollator, PaddingCollator
+
+    transformers.utils.logging.set_verbosity_error()  # e.g. the tied lm_head "missing key" note
+    cfg, student = project.config.training, project.config.student
+    emit = emit or (lambda event: None)
+    run_dir = project.path("runs", run)
+    train_pairs, val_pairs = _pairs(project, "train.jsonl"), _pairs(project, "val.jsonl")
+    has_gpu = torch.cuda.is_available()
+    method = default_method(student, cfg.method)
+    model, tokenizer = load_student(student, seed=cfg.seed)
+    if method == "lora":
+        model = _wrap_lora(model, cfg)
+    task = project.task()
+    try:
+        examples, skipped = _examples(project, task, tokenizer, train_pairs)
+        if not examples:
+            raise UsageError(f"Every training example is longer than max_seq_length={cfg.max_seq_length}.")
+        args = _arguments(cfg, run_dir, len(examples), has_gpu)
+        events = EventsCallback(emit, cfg.max_minutes)
+        callbacks = [events]
+        if cfg.early_stopping_patience:
+            callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience))
+        trainer = DistillTrainer(
+            model=model, args=args, train_dataset=Dataset.from_list(examples),
+            eval_dataset=Dataset.from_list(examples[:1]),
+            data_collator=PackingCollator() if cfg.packing else PaddingCollator(tokenizer.pad_token_id),
+            callbacks=callbacks, task=task, tok=tokenizer, eval_pairs=val_pairs[: cfg.eval_samples],
+            max_new_tokens=cfg.max_new_tokens,
+            teacher_model=_teacher_model(project, tokenizer) if cfg.soft_labels else None,
+            kd_alpha=cfg.kd_alpha, kd_temperature=cfg.kd_temperature,
+            candidate_ids=_answer_vocab(examples) if cfg.loss_vocab == "answers" else None,
+        )
+        events.trainer = trainer
+        trainer.remove_callback(PrinterCallback)  # progress goes to job events, not stdout
+        last = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).is_dir() else None
+        started = time.monotonic()
+        trainer.train(resume_from_checkpoint=last)
+        seconds = time.monotonic() - started
+        if not trainer.is_world_process_zero():  # other accelerate ranks leave saving to rank 0
+            return None  # type: ignore[return-value]
+        files = _save(project, run_dir, trainer, tokenizer, method)
+    finally:
+        task.close()
+    state = trainer.state
+    best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1]) \
+        if state.best_model_checkpoint else None
+    report = TrainReport(
+        student=student, method=method, run_dir=str(run_dir.relative_to(project.root)),
+        train_examples=len(examples), skipped_too_long=skipped, steps=state.global_step,
+        best_step=best_step, best_score=state.best_metric, train_seconds=seconds,
+        tokens_per_s=trainer.tokens_seen / seconds if seconds else 0.0,
+        resumed_from=Path(last).name if last else None, files=files,
+        provenance=provenance(project, [project.path("data", "train.jsonl"),
+                                        project.path("data", "val.jsonl")]),
+    )
+    save_report(project, "train", report, render_train(report))
+    return report
+
+
+def _save(project: Project, run_dir: Path, trainer: Any, tokenizer: Any, method: str) -> dict:
+    from slm_distill.tools.plots import plot_training
+
+    model = trainer.model
+    files = {}
+    if method == "lora":
+        model.save_pretrained(str(run_dir / "adapter"))
+        tokenizer.save_pretrained(str(run_dir / "adapter"))
+        files["adapter"] = "adapter"
+        model = model.merge_and_unload()
+    model.save_pretrained(str(run_dir / "merged"))
+    tokenizer.save_pretrained(str(run_dir / "merged"))
+    files["merged"] = "merged"
+    history = trainer.state.log_history
+    write_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+    write_atomic(run_dir / "config.json", json.dumps({
+        "student": project.config.student, "method": method,
+        "training": project.config.training.model_dump(mode="json"),
+        "task": project.config.task.model_dump(mode="json")}, indent=2))
+    plot_training(history, run_dir / "training.png")
+    files.update({"metrics": "metrics.jsonl", "config": "config.json", "plot": "training.png"})
+    return {k: str((run_dir / v).relative_to(project.root)) for k, v in files.items()}
+
+
+def render_train(r: TrainReport) -> str:
+    best = f"{r.best_score:.1%} at step {r.best_step}" if r.best_score is not None else "n/a"
+    return "\n".join([
+        "# Student training", "",
+        f"Student `{r.student}`, {r.method} fine-tuning, {r.train_examples} examples "
+        f"({r.skipped_too_long} skipped as too long), {r.steps} optimizer steps in "
+        f"{r.train_seconds:.0f}s ({r.tokens_per_s:.0f} tokens/s).",
+        f"Best validation score (generated answers, scored by the task): {best}.",
+        f"Resumed from: {r.resumed_from or 'no (fresh run)'}.", "",
+        f"![loss and validation score]({Path(r.files['plot']).name})" if "plot" in r.files else "",
+        "", "Files: " + ", ".join(f"`{v}`" for v in r.files.values()), "",
+    ])
