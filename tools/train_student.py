@@ -127,6 +127,7 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
     from slm_distill.tools.training_data import PackingCollator, PaddingCollator
 
     transformers.utils.logging.set_verbosity_error()  # e.g. the tied lm_head "missing key" note
+    transformers.utils.logging.disable_progress_bar()
     cfg, student = project.config.training, project.config.student
     emit = emit or (lambda event: None)
     run_dir = project.path("runs", run)
