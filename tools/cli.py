@@ -212,10 +212,6 @@ def train(detach: bool, fresh: bool, project_dir: Path) -> None:
     from slm_distill.tools.jobs import start_job
 
     project = _load(project_dir)
-    if fresh:
-        import shutil
-
-        shutil.rmtree(project.path("runs", "student", "checkpoints"), ignore_errors=True)
     job = start_job(project, "train", {"resume": not fresh})
     if detach:
         click.echo(f"Started training job {job.id}. Follow it with: distill job {job.id} --follow")
@@ -368,6 +364,45 @@ def demo(directory: Path, teacher: str | None, n: int, student: str, steps: int)
     from slm_distill.tools.demo import run_demo
 
     run_demo(directory, teacher=teacher, n=n, student=student, steps=steps)
+
+
+@cli.command()
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="The one workspace the server may read and write.")
+@click.option("--http", is_flag=True, help="Serve streamable HTTP on 127.0.0.1 instead of stdio.")
+@click.option("--port", type=int, default=8765, show_default=True, help="Port for --http.")
+def mcp(root: Path, http: bool, port: int) -> None:
+    """Run the MCP server (stdio by default) over one workspace root."""
+    import anyio
+
+    from slm_distill.server.app import build_server
+
+    if not root.is_dir():
+        raise click.BadParameter(f"{root} is not a directory", param_hint="--root")
+    server = build_server(root)
+    if http:
+        anyio.run(lambda: server.run_streamable_http_async(host="127.0.0.1", port=port))
+    else:
+        anyio.run(server.run_stdio_async)
+
+
+@cli.command("install-skill")
+@click.option("--user", "scope", flag_value="user", help="Into ~/.claude/skills (every project).")
+@click.option("--project", "scope", flag_value="project", default=True,
+              help="Into ./.claude/skills (this project only; the default).")
+def install_skill(scope: str) -> None:
+    """Copy the slm-distill skill where Claude Code finds it."""
+    import shutil
+    from importlib import resources
+
+    base = Path.home() if scope == "user" else Path.cwd()
+    target = base / ".claude" / "skills" / "slm-distill"
+    source = resources.files("slm_distill.skill")
+    target.mkdir(parents=True, exist_ok=True)
+    with resources.as_file(source) as folder:
+        shutil.copy(Path(folder) / "SKILL.md", target / "SKILL.md")
+        shutil.copytree(Path(folder) / "references", target / "references", dirs_exist_ok=True)
+    click.echo(f"Installed the skill in {target}. Restart Claude Code to load it.")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -179,8 +179,10 @@ def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
                   results: list[QuantResult], hf_acc: Interval) -> dict[str, str]:
     from slm_distill.tools.modelcard import model_card, modelfile
 
-    recommended = [r for r in results if r.recommended and r.quant != "f16"]
-    ship = (recommended[-1] if recommended else results[0]).file
+    preference = ("q4_k_m", "q8_0", "q4_0", "f16")  # smallest first, among the recommended
+    recommended = sorted((r for r in results if r.recommended),
+                         key=lambda r: preference.index(r.quant))
+    ship = (recommended[0] if recommended else results[0]).file
     (out / "Modelfile").write_text(modelfile(ship, task, project.config.training.max_new_tokens))
     (out / "README.md").write_text(model_card(project, results, hf_acc))
     files = {"modelfile": "exports/Modelfile", "model_card": "exports/README.md"}

@@ -223,7 +223,38 @@ def _run_train(project: Project, params: dict, emit: Callable[[dict], None]) -> 
     return report.model_dump(mode="json", exclude={"provenance"})
 
 
-RUNNERS: dict[str, Callable[[Project, dict, Callable[[dict], None]], dict]] = {"train": _run_train}
+def _progress_emitter(emit: Callable[[dict], None]) -> Callable[[int, int, str], None]:
+    return lambda done, total, message: emit({"step": done, "total_steps": total, "message": message})
+
+
+def _run_generate(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
+    from slm_distill.tools.generate_pairs import generate_pairs
+
+    report = generate_pairs(project, n=params.get("n"), samples=params.get("samples"),
+                            budget_usd=params.get("budget_usd"), progress=_progress_emitter(emit))
+    return report.model_dump(mode="json", exclude={"provenance"})
+
+
+def _run_evaluate(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
+    from slm_distill.tools.evaluate import evaluate
+
+    report = evaluate(project, progress=_progress_emitter(emit))
+    return report.model_dump(mode="json", exclude={"provenance"})
+
+
+def _run_export(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
+    from slm_distill.tools.export_gguf import DEFAULT_QUANTS, export_gguf
+
+    report = export_gguf(project, quants=tuple(params.get("quants") or DEFAULT_QUANTS),
+                         margin_points=params.get("margin_points", 2.0),
+                         progress=_progress_emitter(emit))
+    return report.model_dump(mode="json", exclude={"provenance"})
+
+
+RUNNERS: dict[str, Callable[[Project, dict, Callable[[dict], None]], dict]] = {
+    "train": _run_train, "generate": _run_generate, "evaluate": _run_evaluate,
+    "export": _run_export,
+}
 
 
 if __name__ == "__main__":

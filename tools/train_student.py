@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,8 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
         )
         events.trainer = trainer
         trainer.remove_callback(PrinterCallback)  # progress goes to job events, not stdout
+        if not resume:
+            shutil.rmtree(args.output_dir, ignore_errors=True)
         last = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).is_dir() else None
         started = time.monotonic()
         trainer.train(resume_from_checkpoint=last)

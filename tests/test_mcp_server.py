@@ -1,0 +1,141 @@
+"""The MCP server through the SDK's in-memory Client: tools, schemas, a run of the bundled example
+through the tools, jobs, path containment and secrets (a first increment of the MCP issue)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from slm_distill.server.app import build_server
+from tests.conftest import EXAMPLE, EXAMPLE_TEACHER
+
+TOOLS = {"init_project", "add_seeds", "validate_teacher", "generate_pairs", "train_student",
+         "evaluate", "export_gguf", "job_status", "cancel_job", "list_jobs", "project_status"}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    shutil.copy(EXAMPLE / "schema.sql", tmp_path / "schema.sql")
+    shutil.copy(EXAMPLE / "seeds.jsonl", tmp_path / "seeds.jsonl")
+    return tmp_path
+
+
+def call(root: Path, *calls: tuple[str, dict]) -> list:
+    async def run() -> list:
+        async with Client(build_server(root)) as client:
+            return [await client.call_tool(name, args) for name, args in calls]
+
+    return asyncio.run(run())
+
+
+def test_tools_have_input_and_output_schemas_and_annotations(workspace):
+    async def run():
+        async with Client(build_server(workspace)) as client:
+            return (await client.list_tools()).tools
+
+    tools = {t.name: t for t in asyncio.run(run())}
+    assert set(tools) >= TOOLS
+    for tool in tools.values():
+        assert tool.input_schema["properties"] and tool.output_schema, tool.name
+        for name, prop in tool.input_schema["properties"].items():
+            assert prop.get("description"), f"{tool.name}.{name} has no description"
+    for name in ("project_status", "job_status", "list_jobs"):
+        assert tools[name].annotations.read_only_hint
+    for name in ("generate_pairs", "validate_teacher", "train_student"):
+        assert not tools[name].annotations.read_only_hint
+    assert "MONEY" in tools["generate_pairs"].description
+
+
+def test_example_through_the_tools(workspace):
+    results = call(
+        workspace,
+        ("init_project", {"project_dir": "proj", "schema_file": "schema.sql",
+                          "teacher": EXAMPLE_TEACHER, "student": "scratch:tiny"}),
+        ("add_seeds", {"project_dir": "proj", "seeds_file": "seeds.jsonl"}),
+        ("validate_teacher", {"project_dir": "proj"}),
+        ("generate_pairs", {"project_dir": "proj", "n": 30}),
+        ("generate_pairs", {"project_dir": "proj", "n": 30, "dry_run": False}),
+    )
+    assert not any(r.is_error for r in results), [r.content for r in results if r.is_error]
+    assert results[1].structured_content["added"] == 80
+    assert results[2].structured_content["passed"] is True
+    assert results[3].structured_content["estimate"]["calls"] > 0
+    job_id = results[4].structured_content["job"]["job_id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        [status] = call(workspace, ("job_status", {"project_dir": "proj", "job_id": job_id}))
+        if status.structured_content["state"]["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.5)
+    state = status.structured_content["state"]
+    assert state["status"] == "succeeded", status.structured_content["log_tail"]
+    assert state["result"]["kept"] == 30
+    [jobs] = call(workspace, ("list_jobs", {"project_dir": "proj"}))
+    assert [j["id"] for j in jobs.structured_content["jobs"]] == [job_id]
+
+
+def test_paths_outside_the_root_are_refused(workspace, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "x.sql").write_text("CREATE TABLE t (a INT);")
+    (workspace / "link").symlink_to(outside)
+    for args in ({"project_dir": "../elsewhere", "schema_file": "schema.sql"},
+                 {"project_dir": str(outside / "p"), "schema_file": "schema.sql"},
+                 {"project_dir": "p", "schema_file": str(outside / "x.sql")},
+                 {"project_dir": "link/p", "schema_file": "schema.sql"},
+                 {"project_dir": "p", "schema_file": "link/x.sql"}):
+        [result] = call(workspace, ("init_project", args))
+        assert result.is_error and "outside the workspace root" in result.content[0].text
+    assert not (workspace / "p").exists() and list(outside.iterdir()) == [outside / "x.sql"]
+
+
+def test_errors_are_tool_errors_that_say_what_to_do(workspace):
+    [missing, bad_job, bad_arg] = call(
+        workspace, ("project_status", {"project_dir": "nothing"}),
+        ("job_status", {"project_dir": ".", "job_id": "../../x"}),
+        ("generate_pairs", {"project_dir": "p", "n": "lots"}))
+    assert missing.is_error and "distill init" in missing.content[0].text
+    assert bad_job.is_error
+    assert bad_arg.is_error
+    for r in (missing, bad_job, bad_arg):
+        assert "Traceback" not in r.content[0].text
+
+
+def test_api_keys_never_appear_in_results(workspace, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-PLANTED-9f8e7d")
+    results = call(
+        workspace,
+        ("init_project", {"project_dir": "proj", "schema_file": "schema.sql"}),
+        ("add_seeds", {"project_dir": "proj", "seeds_file": "seeds.jsonl"}),
+        ("generate_pairs", {"project_dir": "proj", "n": 100}),
+        ("project_status", {"project_dir": "proj"}),
+    )
+    text = json.dumps([r.model_dump(mode="json") for r in results])
+    assert "PLANTED" not in text
+    for path in (workspace / "proj").rglob("*"):
+        if path.is_file():
+            assert b"PLANTED" not in path.read_bytes(), path
+
+
+def test_stdio_server_subprocess(workspace):
+    import sys
+
+    from mcp import StdioServerParameters
+
+    params = StdioServerParameters(command=sys.executable,
+                                   args=["-m", "slm_distill", "mcp", "--root", str(workspace)])
+
+    async def run():
+        async with Client(params) as client:
+            tools = (await client.list_tools()).tools
+            status = await client.call_tool("project_status", {"project_dir": "none"})
+            return tools, status
+
+    tools, status = asyncio.run(run())
+    assert {t.name for t in tools} >= TOOLS
+    assert status.is_error and "distill init" in status.content[0].text
