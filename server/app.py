@@ -220,4 +220,65 @@ def build_server(root: Path) -> MCPServer:
         """Every job of the project with its status."""
         return JobList(jobs=[j.model_dump(mode="json") for j in job_tools.list_jobs(project(project_dir))])
 
+    _resources(server, project)
+    _prompts(server)
     return server
+
+
+REPORTS = ("teacher_validation", "generation", "train", "eval", "export")
+
+
+def _resources(server: MCPServer, project: Any) -> None:
+    """Project config, seeds summary, reports and job logs under stable distill:// URIs."""
+
+    @server.resource("distill://project/{project_dir}/config", mime_type="application/x-yaml")
+    def config_resource(project_dir: str) -> str:
+        """The project's distill.yaml."""
+        return _read(lambda: project(project_dir).path("distill.yaml").read_text())
+
+    @server.resource("distill://project/{project_dir}/seeds", mime_type="application/json")
+    def seeds_resource(project_dir: str) -> str:
+        """Seeds summary: counts by difficulty and split."""
+        def summary() -> str:
+            status = project_status(project(project_dir))
+            return status.model_dump_json(include={"seeds", "seeds_by_difficulty",
+                                                   "validation_seeds", "test_seeds"})
+        return _read(summary)
+
+    @server.resource("distill://project/{project_dir}/report/{name}", mime_type="text/markdown")
+    def report_resource(project_dir: str, name: str) -> str:
+        """A report (teacher_validation, generation, train, eval, export) as Markdown."""
+        if name not in REPORTS:
+            raise ToolError(f"Unknown report {name!r}; reports: {', '.join(REPORTS)}.")
+        return _read(lambda: project(project_dir).report_path(name, "md").read_text())
+
+    @server.resource("distill://project/{project_dir}/job/{job_id}/log", mime_type="text/plain")
+    def job_log_resource(project_dir: str, job_id: str) -> str:
+        """The last 200 lines of a job's log."""
+        return _read(lambda: job_tools.log_tail(project(project_dir), job_id, 200))
+
+
+def _read(fn: Any) -> str:
+    try:
+        return fn()
+    except FileNotFoundError as exc:
+        raise ToolError(f"Not written yet: {Path(exc.filename).name}. Run the stage that writes "
+                        "it first (see project_status).") from None
+    except DistillError as exc:
+        raise ToolError(str(exc)) from None
+
+
+def _prompts(server: MCPServer) -> None:
+    from slm_distill.prompts import render_prompt
+
+    @server.prompt(name="distill", description="Start a distillation from a task description.")
+    def distill_prompt(task: str) -> str:
+        return render_prompt("mcp_distill", task=task)
+
+    @server.prompt(name="diagnose", description="Read the evaluation failures; propose changes.")
+    def diagnose_prompt(project_dir: str) -> str:
+        return render_prompt("mcp_diagnose", project=project_dir)
+
+    @server.prompt(name="improve", description="Run one failure-targeted improvement round.")
+    def improve_prompt(project_dir: str) -> str:
+        return render_prompt("mcp_improve", project=project_dir)

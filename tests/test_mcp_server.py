@@ -139,3 +139,34 @@ def test_stdio_server_subprocess(workspace):
     tools, status = asyncio.run(run())
     assert {t.name for t in tools} >= TOOLS
     assert status.is_error and "distill init" in status.content[0].text
+
+
+def test_resources_and_prompts(workspace):
+    from slm_distill.tools.project import add_seeds, init_project
+    from slm_distill.tools.validate_teacher import validate_teacher
+
+    project = init_project(workspace / "proj", schema=workspace / "schema.sql",
+                           teacher=EXAMPLE_TEACHER, student="scratch:tiny")
+    add_seeds(project, workspace / "seeds.jsonl")
+    validate_teacher(project)
+
+    async def run():
+        async with Client(build_server(workspace)) as client:
+            templates = (await client.list_resource_templates()).resource_templates
+            config = await client.read_resource("distill://project/proj/config")
+            seeds = await client.read_resource("distill://project/proj/seeds")
+            report = await client.read_resource("distill://project/proj/report/teacher_validation")
+            prompts = (await client.list_prompts()).prompts
+            texts = {p.name: await client.get_prompt(
+                p.name, {"task": "SQL for my shop"} if p.name == "distill" else
+                {"project_dir": "proj"}) for p in prompts}
+            return templates, config, seeds, report, texts
+
+    templates, config, seeds, report, texts = asyncio.run(run())
+    assert len(templates) == 4
+    assert "teacher: python:" in config.contents[0].text
+    assert json.loads(seeds.contents[0].text)["seeds"] == 80
+    assert report.contents[0].text.startswith("# Teacher validation: PASSED")
+    assert set(texts) == {"distill", "diagnose", "improve"}
+    assert "SQL for my shop" in texts["distill"].messages[0].content.text
+    assert "distill://project/proj/report/eval" in texts["diagnose"].messages[0].content.text
