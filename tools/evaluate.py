@@ -21,7 +21,7 @@ from slm_distill.tools.fileio import read_jsonl
 from slm_distill.tools.progress import ProgressFn, no_progress
 from slm_distill.tools.project import Project, Seed
 from slm_distill.tools.reports import Provenance, md_table, provenance, save_report
-from slm_distill.tools.tasks.base import Score, Task
+from slm_distill.tools.tasks.base import Task
 
 MODELS = ("base", "student", "teacher")
 EXAMPLES_PER_CATEGORY = 3
@@ -96,16 +96,16 @@ def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], tas
                                                          predicted=answer, why=score.reason))
     return ModelResult(
         name=name, spec=spec, overall=wilson(sum(s.correct for s in scores), n),
-        metrics=_metrics(scores), by_difficulty={k: wilson(sum(v), len(v)) for k, v in sorted(by.items())},
+        metrics=task.summarise(scores),
+        by_difficulty={k: wilson(sum(v), len(v)) for k, v in sorted(by.items())},
         failures=dict(sorted(failures.items(), key=lambda kv: -kv[1])), examples=examples,
     )
 
 
-def _metrics(scores: list[Score]) -> dict[str, float]:
-    n = max(1, len(scores))
-    return {"execution_accuracy": sum(s.correct for s in scores) / n,
-            "valid_sql": sum(s.valid for s in scores) / n,
-            "exact_match": sum(s.exact for s in scores) / n}
+def accuracy(task: Task, answers: list[str], seeds: list[Seed]) -> Interval:
+    """Share of answers the task scores correct, with its Wilson interval."""
+    correct = sum(task.score(a, s.output).correct for a, s in zip(answers, seeds, strict=True))
+    return wilson(correct, len(seeds))
 
 
 def red_flags(results: dict[str, ModelResult]) -> list[RedFlag]:

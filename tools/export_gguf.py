@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from slm_distill.tools.errors import DistillError, UsageError, require
-from slm_distill.tools.evaluate import Interval, wilson
+from slm_distill.tools.evaluate import Interval, accuracy
 from slm_distill.tools.progress import ProgressFn, no_progress
 from slm_distill.tools.project import Project, Seed
 from slm_distill.tools.quiet import quiet_native_stderr
@@ -112,8 +112,7 @@ def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
 
 def _quant_result(quant: str, path: Path, answers: list[str], hf: list[str], seeds: list[Seed],
                   task: Any, hf_acc: Interval, margin: float) -> QuantResult:
-    correct = sum(task.score(a, s.output).correct for a, s in zip(answers, seeds, strict=True))
-    acc = wilson(correct, len(seeds))
+    acc = accuracy(task, answers, seeds)
     delta = (acc.accuracy - hf_acc.accuracy) * 100
     agreement = sum(a == b for a, b in zip(answers, hf, strict=True)) / max(1, len(hf))
     note, recommended = "", True
@@ -148,8 +147,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...] = DEFAULT_QUANTS,
         progress(0, len(quants) + 2, "HF model answering the test split")
         model, tokenizer = load_pretrained(merged)
         hf = generate_answers(model, tokenizer, task, [s.input for s in seeds], max_new_tokens=max_new)
-        hf_acc = wilson(sum(task.score(a, s.output).correct for a, s in zip(hf, seeds, strict=True)),
-                        len(seeds))
+        hf_acc = accuracy(task, hf, seeds)
         del model
         progress(1, len(quants) + 2, "converting to GGUF f16")
         files = {"f16": convert_to_f16(merged, out / f"{name}-f16.gguf")}

@@ -17,6 +17,7 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -208,27 +209,30 @@ class GenerationEstimate(BaseModel):
     note: str
 
 
-def _paths(project: Project) -> dict[str, object]:
+def _paths(project: Project) -> dict[str, Path]:
     d = project.path("data")
     return {"pairs": d / "pairs.jsonl", "rejected": d / "rejected.jsonl",
             "calls": d / "calls.jsonl", "train": d / "train.jsonl", "val": d / "val.jsonl",
             "hf": d / "hf"}
 
 
+def _call_of(row: dict) -> int:
+    return row["metadata"]["call"] if "metadata" in row else row["call"]
+
+
 def _resume(project: Project, ledger: Ledger, fresh: bool) -> int:
     """Load committed state; drop anything from calls that never committed. Returns next call."""
     paths = _paths(project)
+    logs = {key: paths[key] for key in ("pairs", "rejected", "calls")}
     if fresh:
-        for key in ("pairs", "rejected", "calls"):
-            paths[key].unlink(missing_ok=True)  # type: ignore[union-attr]
-    done = len(read_jsonl_dicts(paths["calls"]))  # type: ignore[arg-type]
-    for key in ("pairs", "rejected", "calls"):
-        rows = read_jsonl_dicts(paths[key])  # type: ignore[arg-type]
-        call_of = (lambda r: r["call"]) if key == "calls" else (
-            (lambda r: r["metadata"]["call"]) if key == "pairs" else (lambda r: r["call"]))
-        kept = [r for r in rows if call_of(r) < done]
-        if len(kept) != len(rows) or paths[key].exists():  # type: ignore[union-attr]
-            write_atomic(paths[key], dumps_jsonl(kept))  # type: ignore[arg-type]
+        for path in logs.values():
+            path.unlink(missing_ok=True)
+    done = len(read_jsonl_dicts(logs["calls"]))  # calls commit in order: a prefix 0..done-1
+    for key, path in logs.items():
+        if not path.exists():
+            continue
+        kept = [r for r in read_jsonl_dicts(path) if _call_of(r) < done]
+        write_atomic(path, dumps_jsonl(kept))  # also drops a line torn by a crash
         if key == "pairs":
             for row in kept:
                 ledger.keep(Pair.model_validate(row))
@@ -247,9 +251,9 @@ def _commit(project: Project, ledger: Ledger, result: CallResult, target: int) -
             ledger.keep(pair)
             kept.append(pair)
     paths = _paths(project)
-    append_jsonl(paths["pairs"], kept)  # type: ignore[arg-type]
-    append_jsonl(paths["rejected"], result.rejects)  # type: ignore[arg-type]
-    append_jsonl(paths["calls"], [{"call": result.index, "mode": result.mode,  # type: ignore[arg-type]
+    append_jsonl(paths["pairs"], kept)
+    append_jsonl(paths["rejected"], result.rejects)
+    append_jsonl(paths["calls"], [{"call": result.index, "mode": result.mode,
                                    "proposed": result.proposed, "kept": len(kept),
                                    "rejected": len(result.rejects)}])
     return len(kept)
@@ -331,9 +335,9 @@ def _finalise(project: Project, task: Task, pairs: list[Pair]) -> dict[str, str]
     paths = _paths(project)
     train, val = split_pairs(pairs, project.config.generation.val_fraction,
                              project.config.split.seed)
-    write_atomic(paths["train"], dumps_jsonl(train))  # type: ignore[arg-type]
-    write_atomic(paths["val"], dumps_jsonl(val))  # type: ignore[arg-type]
-    files = {k: str(paths[k].relative_to(project.root))  # type: ignore[union-attr]
+    write_atomic(paths["train"], dumps_jsonl(train))
+    write_atomic(paths["val"], dumps_jsonl(val))
+    files = {k: str(paths[k].relative_to(project.root))
              for k in ("pairs", "rejected", "train", "val")}
     if pairs:
         from slm_distill.tools.hf_export import export_messages
@@ -362,10 +366,10 @@ def coverage_of(pairs: list[Pair]) -> Coverage:
 def _report(project: Project, teacher: Teacher, gate: str, target: int, pairs: list[Pair],
             stopped: str | None, files: dict[str, str]) -> GenerationReport:
     paths = _paths(project)
-    calls = read_jsonl_dicts(paths["calls"])  # type: ignore[arg-type]
-    rejects = read_jsonl_dicts(paths["rejected"])  # type: ignore[arg-type]
+    calls = read_jsonl_dicts(paths["calls"])
+    rejects = read_jsonl_dicts(paths["rejected"])
     by_reason = _counts([r["category"] for r in rejects])
-    train = len(read_jsonl_dicts(paths["train"]))  # type: ignore[arg-type]
+    train = len(read_jsonl_dicts(paths["train"]))
     next_step = ("Next: `distill train` (see the student issue), after reading a few pairs in "
                  "data/train.jsonl." if not stopped else
                  "Generation stopped early; rerun `distill generate` to continue (cached calls are free).")
@@ -376,7 +380,7 @@ def _report(project: Project, teacher: Teacher, gate: str, target: int, pairs: l
         duplicates=by_reason.get("duplicate", 0), leakage_drops=by_reason.get("leakage", 0),
         coverage=coverage_of(pairs), cost=teacher.meter, stopped=stopped, files=files,
         next_step=next_step,
-        provenance=provenance(project, [project.seeds_path, paths["pairs"]]),  # type: ignore[list-item]
+        provenance=provenance(project, [project.seeds_path, paths["pairs"]]),
     )
 
 

@@ -20,7 +20,6 @@ def generate_answers(model: Any, tokenizer: Any, task: Any, inputs: list[str], *
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_id
     was_training = model.training
     model.eval()
-    out: list[str] = []
     prompts = [prompt_ids(tokenizer, task.student_messages(q)) for q in inputs]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # less padding
     results: dict[int, str] = {}
@@ -44,5 +43,4 @@ def generate_answers(model: Any, tokenizer: Any, task: Any, inputs: list[str], *
                 results[i] = tokenizer.decode(row, skip_special_tokens=True)
     finally:
         model.train(was_training)
-    out = [task.extract(results[i]) for i in range(len(inputs))]
-    return out
+    return [task.extract(results[i]) for i in range(len(inputs))]

@@ -155,11 +155,7 @@ def _report(project: Project, teacher: Teacher, task: Task, seeds: list[Seed],
     return TeacherValidationReport(
         teacher=teacher.spec, teacher_description=teacher.description, offline_note=offline,
         task=task.name, n=n, correct=correct, accuracy=accuracy,
-        metrics={
-            "execution_accuracy": accuracy,
-            "valid_sql": sum(s.valid for s in scores) / n,
-            "exact_match": sum(s.exact for s in scores) / n,
-        },
+        metrics=task.summarise(scores),
         by_difficulty=_by_difficulty(seeds, scores), judge=judge_spec, judged_accuracy=judged,
         threshold=threshold, passed=passed, failures=failures, cost=teacher.meter,
         next_step=_next_step(passed, gate_value, threshold),

@@ -73,6 +73,13 @@ class Task(ABC):
     @abstractmethod
     def dedup_key(self, output: str) -> str: ...
 
+    def summarise(self, scores: list[Score]) -> dict[str, float]:
+        """Rates of correct, valid and exact answers, named by the task's metric_names."""
+        n = max(1, len(scores))
+        rates = (sum(s.correct for s in scores) / n, sum(s.valid for s in scores) / n,
+                 sum(s.exact for s in scores) / n)
+        return dict(zip(self.metric_names, rates, strict=True))
+
     def training_problem(self, check: Validation) -> str | None:
         """Why a valid answer still makes a poor training pair (None: it is fine)."""
         return None
