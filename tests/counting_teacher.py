@@ -34,3 +34,21 @@ class CountingTeacher:
 
 
 TEACHER = CountingTeacher()
+
+
+class SpyTeacher:
+    """The example teacher, writing what every propose call was shown to SPY_LOG (JSON lines)."""
+
+    def answer(self, input, context):
+        return EXAMPLE.answer(input, context)
+
+    def propose(self, n, seeds, context):
+        import json
+
+        with open(os.environ["SPY_LOG"], "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"mode": context["augmentation"], "focus": context.get("focus"),
+                                 "examples": seeds}) + "\n")
+        return EXAMPLE.propose(n, seeds, context)
+
+
+SPY = SpyTeacher()

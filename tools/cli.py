@@ -226,7 +226,7 @@ def follow_job(project: Any, job_id: str) -> None:
 
     from slm_distill.tools.jobs import TERMINAL, job_status, log_tail
 
-    with progress_bar("training") as update:
+    with progress_bar(job_status(project, job_id).kind) as update:
         while (state := job_status(project, job_id)).status not in TERMINAL:
             note = "  ".join(f"{k} {v:.3g}" for k, v in state.metrics.items()
                              if isinstance(v, int | float))
@@ -300,10 +300,66 @@ def evaluate_cmd(test_file: Path | None, models: str, project_dir: Path) -> None
     chosen = _csv(models)
     if not chosen or set(chosen) - set(MODELS):
         raise click.BadParameter(f"choose from {', '.join(MODELS)}", param_hint="--models")
+    from slm_distill.tools.evaluate import EvalReport
+    from slm_distill.tools.reports import load_report
+
     project = _load(project_dir)
+    reuse = load_report(project, "eval", EvalReport) if test_file is None else None
     with progress_bar("evaluating") as update:
-        report = evaluate(project, extra_test=test_file, models=chosen, progress=update)
+        report = evaluate(project, extra_test=test_file, models=chosen, reuse=reuse, progress=update)
     print_eval(report, project)
+
+
+@cli.command()
+@click.option("--pairs", type=click.IntRange(min=1), default=200, show_default=True,
+              help="New targeted pairs per round.")
+@click.option("--rounds", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="Rounds of generate, retrain, re-evaluate.")
+@click.option("--max-groups", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Failure groups targeted per round (the largest).")
+@click.option("--budget", type=click.FloatRange(min=0), help="Dollars of teacher calls, all rounds.")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Optimizer steps per retraining (default: the training config).")
+@click.option("--dry-run", is_flag=True, help="Show the failure groups and their pairs; spend nothing.")
+@click.option("--detach", is_flag=True, help="Start the job and return its id at once.")
+@project_option
+def improve(pairs: int, rounds: int, max_groups: int, budget: float | None, steps: int | None,
+            dry_run: bool, detach: bool, project_dir: Path) -> None:
+    """Failure-targeted rounds: new pairs for what the student gets wrong, retrain, re-evaluate."""
+    from slm_distill.tools.generate_pairs import estimate_generation
+    from slm_distill.tools.improve import plan_improvement
+    from slm_distill.tools.jobs import start_job
+    from slm_distill.tools.validate_teacher import check_gate
+
+    project = _load(project_dir)
+    plan = plan_improvement(project, pairs=pairs, max_groups=max_groups)
+    print_plan(plan)
+    if not plan.failures:
+        return
+    estimate = estimate_generation(project, n=plan.pairs)
+    click.echo(f"Teacher cost of {plan.pairs} pairs per round: about {estimate.calls} calls, "
+               f"${estimate.usd:.2f} ({estimate.note}).")
+    if dry_run:
+        return
+    check_gate(project)
+    job = start_job(project, "improve", {"rounds": rounds, "pairs": pairs, "max_groups": max_groups,
+                                         "budget_usd": budget, "train_steps": steps})
+    if detach:
+        click.echo(f"Started improve job {job.id}. Follow it with: distill job {job.id} --follow")
+        return
+    follow_job(project, job.id)
+    click.echo(f"  report: {project.report_path('improve', 'md')}")
+
+
+def print_plan(plan: Any) -> None:
+    click.echo(f"Round {plan.round}: the student scores {plan.student_accuracy:.1%} and fails "
+               f"{plan.failures} test inputs.")
+    for g in plan.groups:
+        cats = ", ".join(f"{k} {v}" for k, v in g.categories.items())
+        click.echo(f"  {g.label:<28} {g.failures}/{g.test_inputs} wrong ({cats}); "
+                   f"{g.training_pairs} training pairs" + (f"; +{g.pairs} pairs" if g.pairs else ""))
+    if not plan.failures:
+        click.echo("Nothing to target: the student answers every test input correctly.")
 
 
 def print_eval(report: Any, project: Any) -> None:

@@ -50,6 +50,8 @@ class ModelResult(BaseModel):
     by_difficulty: dict[str, Interval]
     failures: dict[str, int]
     examples: dict[str, list[FailureExample]]
+    outcomes: dict[str, str] = Field(
+        default_factory=dict, description="Seed id -> 'ok' or its failure category.")
 
 
 class RedFlag(BaseModel):
@@ -86,10 +88,12 @@ def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], tas
     by: dict[str, list[bool]] = {}
     failures: dict[str, int] = {}
     examples: dict[str, list[FailureExample]] = {}
+    outcomes: dict[str, str] = {}
     for seed, answer, score in zip(seeds, answers, scores, strict=True):
         by.setdefault(seed.difficulty, []).append(score.correct)
+        outcomes[seed.id] = "ok" if score.correct else score.category or "wrong_result"
         if not score.correct:
-            category = score.category or "wrong_result"
+            category = outcomes[seed.id]
             failures[category] = failures.get(category, 0) + 1
             if len(examples.setdefault(category, [])) < EXAMPLES_PER_CATEGORY:
                 examples[category].append(FailureExample(input=seed.input, expected=seed.output,
@@ -99,6 +103,7 @@ def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], tas
         metrics=task.summarise(scores),
         by_difficulty={k: wilson(sum(v), len(v)) for k, v in sorted(by.items())},
         failures=dict(sorted(failures.items(), key=lambda kv: -kv[1])), examples=examples,
+        outcomes=outcomes,
     )
 
 
@@ -167,36 +172,47 @@ def _teacher_answers(project: Project, task: Task, seeds: list[Seed]) -> list[st
 
 
 def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[str, ...] = MODELS,
-             progress: ProgressFn = no_progress) -> EvalReport:
-    from slm_distill.tools.plots import plot_bars
+             student_dir: Path | None = None, reuse: EvalReport | None = None,
+             name: str = "eval", progress: ProgressFn = no_progress) -> EvalReport:
+    """Score `models` on the test set; results of other models are taken from `reuse` (the improve
+    loop re-scores only the student). Saves reports/<name>.{json,md,png}."""
 
     seeds, label = _seeds(project, extra_test)
     cfg = project.config.training
-    merged = project.path("runs", "student", "merged")
+    merged = student_dir or project.path("runs", "student", "merged")
     if "student" in models and not merged.is_dir():
         raise UsageError("No trained student (runs/student/merged). Run `distill train` first.")
     task = project.task()
-    results: dict[str, ModelResult] = {}
+    results = {r.name: r for r in reuse.results if r.name not in models} if reuse else {}
     try:
-        for i, name in enumerate(models):
-            progress(i, len(models), f"{name} answering {len(seeds)} test inputs")
-            if name == "teacher":
+        for i, model in enumerate(models):
+            progress(i, len(models), f"{model} answering {len(seeds)} test inputs")
+            if model == "teacher":
                 spec, answers = project.config.teacher, _teacher_answers(project, task, seeds)
             else:
-                spec = project.config.student if name == "base" else str(merged)
-                answers = _hf_answers(spec, task, seeds, cfg.max_new_tokens, name == "base", cfg.seed)
-            results[name] = score_model(name, spec, seeds, answers, task)
+                spec = project.config.student if model == "base" else str(merged)
+                answers = _hf_answers(spec, task, seeds, cfg.max_new_tokens, model == "base", cfg.seed)
+            results[model] = score_model(model, spec, seeds, answers, task)
         progress(len(models), len(models), "scored")
     finally:
         task.close()
-    chart = project.report_path("eval", "png")
+    return save_eval(project, results, label, len(seeds), name)
+
+
+def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: int,
+              name: str = "eval") -> EvalReport:
+    """Red flags, the chart and reports/<name>.{json,md,png} for scored models."""
+    from slm_distill.tools.plots import plot_bars
+
+    results = {m: results[m] for m in MODELS if m in results}
+    chart = project.report_path(name, "png")
     chart.parent.mkdir(parents=True, exist_ok=True)
     plot_bars({n: {"overall": r.overall.accuracy, **{k: v.accuracy for k, v in r.by_difficulty.items()}}
                for n, r in results.items()}, chart, f"Execution accuracy on the {label}")
-    report = EvalReport(test_set=label, n=len(seeds), results=list(results.values()),
+    report = EvalReport(test_set=label, n=n, results=list(results.values()),
                         red_flags=red_flags(results), chart=chart.name,
                         provenance=provenance(project, [project.seeds_path]))
-    save_report(project, "eval", report, render_eval(report))
+    save_report(project, name, report, render_eval(report))
     return report
 
 

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,31 +66,45 @@ def pair_id(input: str, output: str) -> str:
 
 
 # -- planning --------------------------------------------------------------------------------
-def plan_call(index: int, pool: list[Seed], augment_fraction: float) -> tuple[str, list[dict]]:
+@dataclass
+class CallPlan:
+    """What one teacher call asks for. `focus` (targeted mode) names what the pairs must need;
+    `tags` are added to the metadata of every pair the call yields."""
+
+    mode: str
+    examples: list[dict]
+    focus: dict | None = None
+    tags: dict = field(default_factory=dict)
+
+
+Planner = Callable[[int], CallPlan]
+
+
+def plan_call(index: int, pool: list[Seed], augment_fraction: float) -> CallPlan:
     """The mode and examples of call `index`: deterministic, independent of timing and state."""
     rng = random.Random(f"call-{index}")
     mode = rng.choice(AUGMENTATIONS) if rng.random() < augment_fraction else "new"
     chosen = rng.sample(pool, min(EXAMPLES_PER_CALL, len(pool))) if mode == "new" else [rng.choice(pool)]
-    return mode, [{"input": s.input, "output": s.output, "difficulty": s.difficulty}
-                  for s in chosen]
+    return CallPlan(mode, [{"input": s.input, "output": s.output, "difficulty": s.difficulty}
+                           for s in chosen])
 
 
 # -- one call ----------------------------------------------------------------------------------
-async def run_call(index: int, teacher: Teacher, task: Task, project: Project,
-                   pool: list[Seed]) -> CallResult:
+async def run_call(index: int, plan: CallPlan, teacher: Teacher, task: Task,
+                   project: Project) -> CallResult:
     gen = project.config.generation
-    mode, examples = plan_call(index, pool, gen.augment_fraction)
-    items = await teacher.propose(gen.pairs_per_call, examples, task, mode=mode, sample=index,
-                                  temperature=gen.temperature, max_tokens=gen.max_tokens)
-    result = CallResult(index, mode, proposed=len(items))
-    checked = await asyncio.gather(*(_check_item(item, index, mode, teacher, task, gen.samples,
+    items = await teacher.propose(gen.pairs_per_call, plan.examples, task, mode=plan.mode,
+                                  focus=plan.focus, sample=index, temperature=gen.temperature,
+                                  max_tokens=gen.max_tokens)
+    result = CallResult(index, plan.mode, proposed=len(items))
+    checked = await asyncio.gather(*(_check_item(item, index, plan, teacher, task, gen.samples,
                                                  gen.answer_temperature) for item in items))
     for outcome in checked:
         (result.candidates if isinstance(outcome, Pair) else result.rejects).append(outcome)
     return result
 
 
-async def _check_item(item: dict, index: int, mode: str, teacher: Teacher, task: Task,
+async def _check_item(item: dict, index: int, plan: CallPlan, teacher: Teacher, task: Task,
                       samples: int, temperature: float) -> Pair | Reject:
     question, raw = str(item.get("input") or "").strip(), str(item.get("output") or "")
     if not question or not raw.strip():
@@ -112,8 +127,8 @@ async def _check_item(item: dict, index: int, mode: str, teacher: Teacher, task:
                       reason=check.reason or problem or "invalid")
     facts = task.describe(output)
     difficulty = item.get("difficulty") or (item.get("metadata") or {}).get("difficulty")
-    meta = {**facts, "difficulty": difficulty or facts.get("difficulty"), "source": mode,
-            "call": index, "teacher": teacher.spec}
+    meta = {**facts, "difficulty": difficulty or facts.get("difficulty"), "source": plan.mode,
+            "call": index, "teacher": teacher.spec, **plan.tags}
     return Pair(id=pair_id(question, output), input=question, output=output, metadata=meta)
 
 
@@ -260,9 +275,8 @@ def _commit(project: Project, ledger: Ledger, result: CallResult, target: int) -
 
 
 async def _run(project: Project, teacher: Teacher, task: Task, ledger: Ledger, start: int,
-               target: int, progress: ProgressFn) -> str | None:
+               target: int, planner: Planner, progress: ProgressFn) -> str | None:
     gen = project.config.generation
-    pool, _ = project.split()
     need = max(0, target - len(ledger.pairs))
     max_calls = start + math.ceil(need / gen.pairs_per_call * gen.max_calls_factor) + gen.concurrency
     in_flight: dict[int, asyncio.Task] = {}
@@ -275,7 +289,7 @@ async def _run(project: Project, teacher: Teacher, task: Task, ledger: Ledger, s
             while (len(in_flight) < gen.concurrency and next_index < max_calls
                    and len(in_flight) * gen.pairs_per_call * rate < want * 1.1):
                 in_flight[next_index] = asyncio.create_task(
-                    run_call(next_index, teacher, task, project, pool))
+                    run_call(next_index, planner(next_index), teacher, task, project))
                 next_index += 1
             if commit_index not in in_flight:
                 return f"gave up after {max_calls} calls: too few proposals pass validation"
@@ -298,7 +312,10 @@ async def _run(project: Project, teacher: Teacher, task: Task, ledger: Ledger, s
 
 def generate_pairs(project: Project, *, n: int | None = None, samples: int | None = None,
                    budget_usd: float | None = None, batch: bool | None = None,
-                   fresh: bool = False, progress: ProgressFn = no_progress) -> GenerationReport:
+                   fresh: bool = False, planner: Planner | None = None,
+                   progress: ProgressFn = no_progress) -> GenerationReport:
+    """Keep `n` pairs in all (pairs kept by earlier runs count). `planner` decides what each call
+    asks for; the default mixes new pairs and augmentations of validation seeds."""
     gen = project.config.generation
     gate = check_gate(project)
     target = n or gen.n_pairs
@@ -313,7 +330,8 @@ def generate_pairs(project: Project, *, n: int | None = None, samples: int | Non
     try:
         ledger = Ledger(project, task, test)
         start = _resume(project, ledger, fresh)
-        stopped = asyncio.run(_run(project, teacher, task, ledger, start, target, progress))
+        planner = planner or (lambda index: plan_call(index, validation, gen.augment_fraction))
+        stopped = asyncio.run(_run(project, teacher, task, ledger, start, target, planner, progress))
         files = _finalise(project, task, ledger.pairs)
     finally:
         task.close()
@@ -370,8 +388,8 @@ def _report(project: Project, teacher: Teacher, gate: str, target: int, pairs: l
     rejects = read_jsonl_dicts(paths["rejected"])
     by_reason = _counts([r["category"] for r in rejects])
     train = len(read_jsonl_dicts(paths["train"]))
-    next_step = ("Next: `distill train` (see the student issue), after reading a few pairs in "
-                 "data/train.jsonl." if not stopped else
+    next_step = ("Next: `distill train`, after reading a few pairs in data/train.jsonl."
+                 if not stopped else
                  "Generation stopped early; rerun `distill generate` to continue (cached calls are free).")
     return GenerationReport(
         teacher=teacher.spec, teacher_description=teacher.description, gate=gate, target=target,
@@ -398,8 +416,8 @@ def estimate_generation(project: Project, *, n: int | None = None,
         raise UsageError("No seeds yet. Add seeds with `distill seeds add FILE` first.")
     task = project.task()
     try:
-        _, examples = plan_call(0, validation, 0.0)
-        prompt = task.propose_messages(gen.pairs_per_call, examples, "new")
+        plan = plan_call(0, validation, 0.0)
+        prompt = task.propose_messages(gen.pairs_per_call, plan.examples, "new")
         answer_prompt = task.teacher_messages(validation[0].input)
     finally:
         task.close()

@@ -180,8 +180,20 @@ def _emitter(project: Project, state: JobState) -> Callable[[dict], None]:
                               if k in ("loss", "eval_score", "tokens_per_s", "kd", "learning_rate")})
         state.message = event.get("message", state.message)
         _save(project, state)
+        print(_event_line(event), flush=True)  # the worker's stdout is the job log
 
     return emit
+
+
+def _event_line(event: dict) -> str:
+    parts = [event["time"]]
+    if event.get("step") is not None:
+        parts.append(f"step {event['step']}/{event.get('total_steps') or '?'}")
+    parts += [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in event.items()
+              if k not in ("time", "step", "total_steps", "message") and isinstance(v, int | float)]
+    if event.get("message"):
+        parts.append(str(event["message"]))
+    return "  ".join(parts)
 
 
 def run_job(root: Path, job_id: str) -> int:
@@ -251,9 +263,19 @@ def _run_export(project: Project, params: dict, emit: Callable[[dict], None]) ->
     return report.model_dump(mode="json", exclude={"provenance"})
 
 
+def _run_improve(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
+    from slm_distill.tools.improve import improve
+
+    report = improve(project, rounds=params.get("rounds", 1), pairs=params.get("pairs", 200),
+                     max_groups=params.get("max_groups", 4), budget_usd=params.get("budget_usd"),
+                     train_steps=params.get("train_steps"), emit=emit,
+                     progress=_progress_emitter(emit))
+    return report.model_dump(mode="json", exclude={"provenance"})
+
+
 RUNNERS: dict[str, Callable[[Project, dict, Callable[[dict], None]], dict]] = {
     "train": _run_train, "generate": _run_generate, "evaluate": _run_evaluate,
-    "export": _run_export,
+    "export": _run_export, "improve": _run_improve,
 }
 
 

@@ -46,6 +46,7 @@ class TrainReport(BaseModel):
     train_seconds: float
     tokens_per_s: float
     resumed_from: str | None
+    init_from: str | None = Field(None, description="Earlier student this run started from.")
     files: dict[str, str]
     provenance: Provenance
 
@@ -117,7 +118,10 @@ def _teacher_model(project: Project, tokenizer: Any) -> Any:
 
 
 def train_student(project: Project, *, run: str = RUN, resume: bool = True,
-                  emit: Any = None) -> TrainReport:
+                  init_from: Path | None = None, max_steps: int | None = None,
+                  report_name: str = "train", emit: Any = None) -> TrainReport:
+    """Train into runs/<run>/. `init_from` starts from an earlier student's merged weights instead
+    of the configured student (the improve loop retrains from the previous best)."""
     import torch
     import transformers
     from datasets import Dataset
@@ -135,7 +139,14 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
     train_pairs, val_pairs = _pairs(project, "train.jsonl"), _pairs(project, "val.jsonl")
     has_gpu = torch.cuda.is_available()
     method = default_method(student, cfg.method)
-    model, tokenizer = load_student(student, seed=cfg.seed)
+    if init_from is not None:
+        from slm_distill.tools.students import load_pretrained
+
+        model, tokenizer = load_pretrained(str(init_from))
+    else:
+        model, tokenizer = load_student(student, seed=cfg.seed)
+    if max_steps is not None:
+        cfg = cfg.model_copy(update={"max_steps": max_steps})
     if method == "lora":
         model = _wrap_lora(model, cfg)
     task = project.task()
@@ -180,10 +191,11 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
         best_step=best_step, best_score=state.best_metric, train_seconds=seconds,
         tokens_per_s=trainer.tokens_seen / seconds if seconds else 0.0,
         resumed_from=Path(last).name if last else None, files=files,
+        init_from=str(init_from.relative_to(project.root)) if init_from else None,
         provenance=provenance(project, [project.path("data", "train.jsonl"),
                                         project.path("data", "val.jsonl")]),
     )
-    save_report(project, "train", report, render_train(report))
+    save_report(project, report_name, report, render_train(report))
     return report
 
 

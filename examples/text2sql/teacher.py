@@ -569,16 +569,32 @@ class RuleTeacher:
             mode = context.get("augmentation")
             if mode in ("paraphrase", "entities", "complexity"):
                 return self._augment(mode, n, seeds, rng)
+            if mode == "targeted":
+                return self._targeted(n, seeds, rng, context)
             return self._new(n, seeds, rng)
 
-    def _new(self, n: int, seeds: list[dict], rng: random.Random) -> list[dict]:
+    def _targeted(self, n: int, seeds: list[dict], rng: random.Random, context: dict) -> list[dict]:
+        """New pairs from the templates whose SQL uses every feature the focus needs."""
+        needs = set((context.get("focus") or {}).get("needs", []))
+        describe = context.get("describe")
+        if describe is None:
+            return self._new(n, seeds, rng)
+        fitting = [(t, w) for t, w in zip(TEMPLATES, self._weights, strict=True)
+                   if needs <= set(describe(self._sample(t, random.Random(0), {})["output"])["features"])]
+        if not fitting:
+            return []
+        templates, weights = zip(*fitting, strict=True)
+        return self._new(n, seeds, rng, list(templates), list(weights))
+
+    def _new(self, n: int, seeds: list[dict], rng: random.Random,
+             templates: list[Template] | None = None, weights: list[float] | None = None) -> list[dict]:
         seen_q = {_norm(s.get("input", "")).lower() for s in seeds}
         seen_sql = {" ".join(s.get("output", "").lower().split()) for s in seeds}
         out: list[dict] = []
         for _ in range(n * 30):
             if len(out) >= n:
                 break
-            pair = self._sample(rng.choices(TEMPLATES, self._weights)[0], rng, {})
+            pair = self._sample(rng.choices(templates or TEMPLATES, weights or self._weights)[0], rng, {})
             q, sql = _norm(pair["input"]).lower(), " ".join(pair["output"].lower().split())
             if q in seen_q or sql in seen_sql or not self._good(pair):
                 continue

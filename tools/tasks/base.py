@@ -64,7 +64,10 @@ class Task(ABC):
         """What a `python` teacher receives as its `context` argument."""
 
     @abstractmethod
-    def propose_messages(self, n: int, examples: list[dict], mode: str) -> list[Message]: ...
+    def propose_messages(self, n: int, examples: list[dict], mode: str,
+                         focus: dict | None = None) -> list[Message]:
+        """The prompt asking for `n` pairs: new ones like `examples`, an augmentation of one, or
+        (mode "targeted") pairs whose answers need what `focus["needs"]` names."""
 
     @abstractmethod
     def describe(self, output: str) -> dict[str, Any]:

@@ -123,8 +123,16 @@ class Text2SQL(Task):
             {"role": "user", "content": user},
         ]
 
-    def propose_messages(self, n: int, examples: list[dict], mode: str) -> list[Message]:
-        if mode == "new":
+    def propose_messages(self, n: int, examples: list[dict], mode: str,
+                         focus: dict | None = None) -> list[Message]:
+        if mode == "targeted":
+            shown = "\n\n".join(f"Question: {e['input']}\nSQL: {e['output']}" for e in examples)
+            text = render_prompt(
+                "targeted", schema=self.schema_text, n=n, needs=(focus or {}).get("description", ""),
+                mistakes=(focus or {}).get("mistakes", ""),
+                examples=shown or "(none yet: rely on the schema)",
+            )
+        elif mode == "new":
             shown = "\n\n".join(f"Question: {e['input']}\nSQL: {e['output']}" for e in examples)
             text = render_prompt(
                 "generate", schema=self.schema_text, n=n, examples=shown,
@@ -139,11 +147,12 @@ class Text2SQL(Task):
         return [{"role": "user", "content": text}]
 
     def context(self) -> dict[str, Any]:
-        """`query(sql) -> rows` runs read-only SQL in the sandbox. Python teachers should use it
+        """`query(sql) -> rows` runs read-only SQL in the sandbox; `describe(sql)` gives its tables,
+        SQL features and difficulty (what targeted proposals must match). Python teachers should use it
         rather than open `db_path` themselves: DuckDB refuses a second connection to the same file
         with another configuration in one process."""
         return {"task": self.name, "schema": self.schema_text, "db_path": str(self.db_path),
-                "query": self.query}
+                "query": self.query, "describe": self.describe}
 
     def query(self, sql: str) -> list[tuple]:
         """Rows of a read-only query (raises QueryError), for python teachers and tools."""

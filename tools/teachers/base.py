@@ -111,9 +111,9 @@ class Teacher(ABC):
         return task.extract(completion.text)
 
     async def propose(self, n: int, examples: list[dict], task: Task, *, mode: str = "new",
-                      sample: int = 0, temperature: float = 0.9,
+                      focus: dict | None = None, sample: int = 0, temperature: float = 0.9,
                       max_tokens: int = 4096) -> list[dict]:
-        messages = task.propose_messages(n, examples, mode)
+        messages = task.propose_messages(n, examples, mode, focus)
         [completion] = await self.complete(messages, sample=sample, temperature=temperature,
                                            max_tokens=max_tokens)
         return task.parse_proposals(completion.text)

@@ -89,17 +89,17 @@ class PythonTeacher(Teacher):
         return task.extract(await self.cached(key, call))
 
     async def propose(self, n: int, examples: list[dict], task: Task, *, mode: str = "new",
-                      sample: int = 0, temperature: float = 0.9,
+                      focus: dict | None = None, sample: int = 0, temperature: float = 0.9,
                       max_tokens: int = 4096) -> list[dict]:
         if not callable(getattr(self.obj, "propose", None)):
             raise TeacherError(f"{self.spec} has no propose(n, seeds, context) method, so it "
                                "cannot generate pairs. Add one, or use an LLM teacher.")
         augmentation = None if mode == "new" else mode
-        context = self._context(task, augmentation=augmentation, sample=sample,
+        context = self._context(task, augmentation=augmentation, focus=focus, sample=sample,
                                 temperature=temperature)
         key = cache_key(backend=self.backend, model=self.model, version=self.version,
                         method="propose", n=n, examples=examples, mode=mode, sample=sample,
-                        temperature=temperature)
+                        temperature=temperature, **({"focus": focus} if focus else {}))
 
         async def call() -> list[dict]:
             result = await _call(self.obj.propose, n, examples, context)

@@ -1,0 +1,188 @@
+"""The bundled example through every MCP tool in order with scratch:tiny (jobs polled to
+completion), progress notifications, cancelling a job, and a server restarted mid-job."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from slm_distill.server.app import build_server
+from tests.conftest import EXAMPLE, EXAMPLE_TEACHER, tiny_training
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    shutil.copy(EXAMPLE / "schema.sql", tmp_path / "schema.sql")
+    shutil.copy(EXAMPLE / "seeds.jsonl", tmp_path / "seeds.jsonl")
+    return tmp_path
+
+
+async def ok(client: Client, name: str, args: dict, progress: list | None = None) -> dict:
+    async def record(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    result = await client.call_tool(name, args, progress_callback=record if progress is not None
+                                    else None)
+    assert not result.is_error, (name, result.content[0].text)
+    return result.structured_content
+
+
+async def finish(client: Client, job: dict, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while job["status"] not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline, f"job {job} did not finish"
+        await asyncio.sleep(0.5)
+        view = await ok(client, "job_status", {"project_dir": "proj", "job_id": job["job_id"]})
+        job = {**view["state"], "job_id": view["state"]["id"], "log": view["log_tail"]}
+    assert job["status"] == "succeeded", job
+    return job
+
+
+def test_the_example_through_every_tool(workspace):
+    async def run() -> dict:
+        seen: dict = {}
+        async with Client(build_server(workspace)) as c:
+            await ok(c, "init_project", {"project_dir": "proj", "schema_file": "schema.sql",
+                                         "teacher": EXAMPLE_TEACHER, "student": "scratch:tiny"})
+            from slm_distill.tools.project import Project
+
+            tiny_training(Project.load(workspace / "proj"))  # the user's edit of distill.yaml
+            await ok(c, "add_seeds", {"project_dir": "proj", "seeds_file": "seeds.jsonl"})
+            seen["gate_progress"] = []
+            seen["gate"] = await ok(c, "validate_teacher", {"project_dir": "proj"}, seen["gate_progress"])
+            seen["estimate"] = await ok(c, "generate_pairs", {"project_dir": "proj", "n": 60})
+            seen["gen_progress"] = []
+            started = await ok(c, "generate_pairs", {"project_dir": "proj", "n": 60, "dry_run": False,
+                                                     "wait_seconds": 2}, seen["gen_progress"])
+            seen["generate"] = await finish(c, started["job"])
+            seen["train"] = await finish(c, await ok(c, "train_student", {"project_dir": "proj"}))
+            seen["evaluate"] = await finish(c, await ok(c, "evaluate", {"project_dir": "proj"}))
+            seen["plan"] = await ok(c, "improve", {"project_dir": "proj", "pairs": 16})
+            improved = await ok(c, "improve", {"project_dir": "proj", "pairs": 16, "train_steps": 3,
+                                               "dry_run": False, "wait_seconds": 0})
+            seen["improve"] = await finish(c, improved["job"])
+            seen["export"] = await finish(c, await ok(c, "export_gguf", {"project_dir": "proj",
+                                                                          "quants": ["q8_0"]}))
+            seen["status"] = await ok(c, "project_status", {"project_dir": "proj"})
+            seen["jobs"] = await ok(c, "list_jobs", {"project_dir": "proj"})
+            uris = [f"distill://project/proj/{r}" for r in ("config", "seeds")]
+            uris += [f"distill://project/proj/report/{r}" for r in
+                     ("teacher_validation", "generation", "train", "eval", "improve", "export")]
+            uris.append(f"distill://project/proj/job/{seen['train']['job_id']}/log")
+            seen["resources"] = {u: (await c.read_resource(u)).contents[0].text for u in uris}
+        return seen
+
+    seen = asyncio.run(run())
+    assert seen["gate"]["passed"] and seen["gate"]["n"] == 16
+    assert [p[0] for p in seen["gate_progress"]] == list(range(1, 17))  # one per validation seed
+    assert seen["estimate"]["estimate"]["calls"] > 0
+    assert seen["gen_progress"] and seen["gen_progress"][0][1] == 100
+    assert seen["generate"]["result"]["kept"] == 60
+    assert seen["train"]["result"]["steps"] == 6
+    assert {r["name"] for r in seen["evaluate"]["result"]["results"]} == {"base", "student", "teacher"}
+    assert seen["plan"]["job"] is None and seen["plan"]["plan"]["failures"] > 0
+    [rnd] = seen["improve"]["result"]["rounds"]
+    assert rnd["pairs_added"] > 0 and rnd["train_steps"] == 3
+    export = seen["export"]["result"]
+    assert export["parity_ok"] and [r["quant"] for r in export["results"]] == ["f16", "q8_0"]
+    assert [j["kind"] for j in seen["jobs"]["jobs"]] == ["generate", "train", "evaluate", "improve",
+                                                          "export"]
+    assert all(j["status"] == "succeeded" for j in seen["jobs"]["jobs"])
+    texts = seen["resources"]
+    assert texts["distill://project/proj/report/improve"].startswith("# Improve rounds")
+    assert texts["distill://project/proj/report/eval"].startswith("# Evaluation")
+    assert all(texts.values()), [u for u, t in texts.items() if not t]
+    assert seen["status"]["seeds"] == 80
+
+
+def _stdio(workspace: Path) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable,
+                                 args=["-m", "slm_distill", "mcp", "--root", str(workspace)])
+
+
+def _trained_project(workspace: Path, steps: int):
+    from slm_distill.tools.generate_pairs import generate_pairs
+    from slm_distill.tools.project import add_seeds, init_project
+    from slm_distill.tools.validate_teacher import validate_teacher
+
+    project = init_project(workspace / "proj", schema=workspace / "schema.sql",
+                           teacher=EXAMPLE_TEACHER, student="scratch:tiny")
+    add_seeds(project, workspace / "seeds.jsonl")
+    tiny_training(project, max_steps=steps, eval_steps=steps)
+    validate_teacher(project)
+    generate_pairs(project, n=40)
+    return project
+
+
+def test_a_job_outlives_a_killed_server_and_is_cancelled_from_a_new_one(workspace):
+    """Start training through a stdio server, kill that server, find the job from a fresh one,
+    cancel it there; the worker process ends and the job says so."""
+    from slm_distill.tools.jobs import _alive
+
+    _trained_project(workspace, steps=100_000)
+
+    async def start() -> dict:
+        async with Client(_stdio(workspace)) as c:
+            started = await ok(c, "train_student", {"project_dir": "proj", "wait_seconds": 0})
+            # the server process dies with this client: the detached worker must not
+            return started
+
+    started = asyncio.run(start())
+    job_id = started["job_id"]
+
+    async def again() -> tuple[dict, dict, dict]:
+        async with Client(_stdio(workspace)) as c:
+            deadline = time.monotonic() + 120
+            while True:
+                found = await ok(c, "job_status", {"project_dir": "proj", "job_id": job_id})
+                if found["state"]["step"] or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            listed = await ok(c, "list_jobs", {"project_dir": "proj"})
+            cancelled = await ok(c, "cancel_job", {"project_dir": "proj", "job_id": job_id})
+            return found, listed, cancelled
+
+    found, listed, cancelled = asyncio.run(again())
+    assert found["state"]["status"] == "running" and found["state"]["step"] >= 1
+    assert [j["id"] for j in listed["jobs"]] == [job_id]
+    assert cancelled["state"]["status"] == "cancelled"
+    pid = cancelled["state"]["pid"]
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid)
+
+
+def test_cancel_job_stops_the_worker_and_a_rerun_resumes(workspace):
+    """Cancel a training job between checkpoints through MCP, then train again: it resumes."""
+    project = _trained_project(workspace, steps=400)
+    project.config.training.eval_steps = 2
+    project.save()
+
+    async def run() -> tuple[dict, dict]:
+        async with Client(build_server(workspace)) as c:
+            started = await ok(c, "train_student", {"project_dir": "proj", "wait_seconds": 0})
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                view = await ok(c, "job_status", {"project_dir": "proj", "job_id": started["job_id"]})
+                if (view["state"]["step"] or 0) >= 5:
+                    break
+                await asyncio.sleep(0.3)
+            cancelled = await ok(c, "cancel_job", {"project_dir": "proj", "job_id": started["job_id"]})
+            project.config.training.max_steps = (view["state"]["step"] or 0) + 4
+            project.save()
+            await asyncio.sleep(1.0)
+            rerun = await finish(c, await ok(c, "train_student", {"project_dir": "proj"}))
+            return cancelled, rerun
+
+    cancelled, rerun = asyncio.run(run())
+    assert cancelled["state"]["status"] == "cancelled"
+    assert rerun["result"]["resumed_from"].startswith("checkpoint-")

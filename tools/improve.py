@@ -1,0 +1,383 @@
+"""improve: failure-targeted rounds of generation, retraining and re-evaluation.
+
+    plan = plan_improvement(project, pairs=200)     # the groups and their pairs; spends nothing
+    report = improve(project, pairs=200, rounds=1)  # reports/improve.{json,md,png}
+
+One round:
+1. read the latest evaluation's student failures on the test seeds and group them by what the
+   input needs (the SQL features of its expected answer, e.g. `join + group_by`), counting the
+   failure categories (wrong_result, unknown_column, ...) of each group;
+2. ask the teacher for new pairs aimed at the largest groups. The teacher sees the needs, the
+   kinds of mistakes and examples from the validation seeds and training pairs, never a test
+   input, and every pair is validated, de-duplicated and leakage-guarded like any other;
+3. retrain from the previous best student on all pairs;
+4. re-evaluate the student (base and teacher scores are carried over) and keep the better student;
+5. report before/after per group and per failure category.
+
+The test set chooses what to target and which student to keep, so after improve rounds its score
+is an optimistic estimate: the report says so, and a fresh held-out file (`distill evaluate
+--test-file`) gives the clean number.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from slm_distill.tools.errors import UsageError
+from slm_distill.tools.evaluate import EvalReport, Interval, ModelResult, save_eval
+from slm_distill.tools.fileio import read_jsonl_dicts
+from slm_distill.tools.generate_pairs import EXAMPLES_PER_CALL, CallPlan, generate_pairs
+from slm_distill.tools.progress import ProgressFn, no_progress
+from slm_distill.tools.project import Project, Seed
+from slm_distill.tools.reports import Provenance, load_report, md_table, provenance, save_report
+from slm_distill.tools.tasks.base import Task
+
+# Most telling first: a group is named by the first two of these its expected answer uses.
+NEED_ORDER = ("window", "cte", "set_operation", "subquery", "having", "dates", "null_handling",
+              "case", "like", "distinct", "join", "group_by", "limit", "order_by", "aggregate")
+MAX_NEEDS = 2
+PLAIN = "plain select"
+NEED_WORDS = {
+    "window": "window functions (OVER ...)", "cte": "common table expressions (WITH ...)",
+    "set_operation": "UNION / INTERSECT / EXCEPT", "subquery": "a subquery",
+    "having": "HAVING on an aggregate", "dates": "date filters or date arithmetic",
+    "null_handling": "NULL handling (IS NULL, COALESCE)", "case": "CASE expressions",
+    "like": "pattern matching with LIKE", "distinct": "DISTINCT", "join": "joining tables",
+    "group_by": "GROUP BY", "limit": "LIMIT (top-N)", "order_by": "ORDER BY",
+    "aggregate": "aggregates (COUNT, SUM, AVG, ...)",
+}
+CAVEAT = ("The test seeds chose which groups to target and which student to keep, so the test score "
+          "after improve rounds is optimistic. Evaluate on a fresh held-out file for a clean number: "
+          "`distill evaluate --test-file FILE`.")
+
+
+class FailureGroup(BaseModel):
+    label: str = Field(description="What the inputs need, e.g. 'join + group_by'.")
+    needs: list[str]
+    failures: int = Field(description="Test inputs of this group the student got wrong.")
+    test_inputs: int = Field(description="Test inputs of this group in all.")
+    categories: dict[str, int] = Field(description="Failure categories within the group.")
+    training_pairs: int = Field(description="Training pairs whose answers use these features.")
+    pairs: int = Field(0, description="New pairs this round asks for (0: not targeted).")
+
+
+class ImprovePlan(BaseModel):
+    round: int
+    student_accuracy: float = Field(description="The current student's test accuracy.")
+    failures: int
+    groups: list[FailureGroup] = Field(description="Every failing group, targeted ones first.")
+    pairs: int = Field(description="New pairs this round aims to add.")
+    pairs_before: int = Field(description="Pairs kept before this round.")
+
+
+class GroupRow(BaseModel):
+    label: str
+    n: int
+    before: int = Field(description="Correct before the round.")
+    after: int = Field(description="Correct after it.")
+    targeted: bool
+
+
+class CategoryRow(BaseModel):
+    category: str
+    before: int
+    after: int
+
+
+class RoundReport(BaseModel):
+    round: int
+    plan: ImprovePlan
+    pairs_added: int
+    generation_stopped: str | None
+    cost_usd: float
+    train_steps: int
+    train_seconds: float
+    before: Interval
+    after: Interval
+    by_group: list[GroupRow]
+    by_category: list[CategoryRow]
+    kept: Literal["candidate", "previous"] = Field(
+        description="candidate: the retrained student replaced the previous one.")
+    candidate_dir: str
+
+
+class ImproveReport(BaseModel):
+    rounds: list[RoundReport]
+    stopped: str | None = Field(None, description="Why the last call stopped before its rounds.")
+    caveat: str = CAVEAT
+    chart: str | None = None
+    next_step: str
+    provenance: Provenance
+
+
+# -- grouping --------------------------------------------------------------------------------------
+def needs_of(task: Task, output: str) -> tuple[str, ...]:
+    features = set(task.describe(output).get("features", []))
+    return tuple(f for f in NEED_ORDER if f in features)[:MAX_NEEDS]
+
+
+def label_of(needs: tuple[str, ...]) -> str:
+    return " + ".join(needs) or PLAIN
+
+
+def _uses(features: list[str], needs: list[str]) -> bool:
+    return set(needs) <= set(features)
+
+
+def _latest_eval(project: Project) -> tuple[EvalReport, ModelResult]:
+    report = load_report(project, "eval", EvalReport)
+    student = report.result("student") if report else None
+    if report is None or student is None:
+        raise UsageError("No evaluation of the student yet. Run `distill evaluate` (MCP: evaluate) "
+                         "first; improve works from its failures.")
+    if report.test_set != "test split":
+        raise UsageError(f"The latest evaluation was on {report.test_set}. Run `distill evaluate` on "
+                         "the test split first; improve works from its failures.")
+    if not student.outcomes:
+        raise UsageError("The evaluation predates per-input outcomes. Run `distill evaluate` again.")
+    merged = project.path("runs", "student", "merged")
+    if merged.is_dir() and merged.stat().st_mtime > project.report_path("eval").stat().st_mtime:
+        raise UsageError("The student was trained after the last evaluation. Run `distill evaluate` "
+                         "first, so improve targets this student's failures.")
+    return report, student
+
+
+def _round_pairs(project: Project, round_no: int) -> list[dict]:
+    """Pairs kept before round `round_no` (stable when a round is rerun after a crash)."""
+    rows = read_jsonl_dicts(project.path("data", "pairs.jsonl"))
+    return [r for r in rows if r.get("metadata", {}).get("improve_round") != round_no]
+
+
+def _groups(task: Task, test: list[Seed], student: ModelResult,
+            train: list[dict]) -> tuple[list[FailureGroup], dict[str, str]]:
+    """Failing groups (largest first) and each test seed's group label."""
+    by_label: dict[str, FailureGroup] = {}
+    seed_label: dict[str, str] = {}
+    for seed in test:
+        needs = needs_of(task, seed.output)
+        label = seed_label[seed.id] = label_of(needs)
+        group = by_label.setdefault(label, FailureGroup(
+            label=label, needs=list(needs), failures=0, test_inputs=0, categories={},
+            training_pairs=sum(_uses(p.get("metadata", {}).get("features", []), list(needs))
+                               for p in train)))
+        group.test_inputs += 1
+        outcome = student.outcomes.get(seed.id, "ok")
+        if outcome != "ok":
+            group.failures += 1
+            group.categories[outcome] = group.categories.get(outcome, 0) + 1
+    failing = [g for g in by_label.values() if g.failures]
+    failing.sort(key=lambda g: (-g.failures, g.training_pairs, g.label))
+    return failing, seed_label
+
+
+def _allot(groups: list[FailureGroup], pairs: int, max_groups: int) -> None:
+    """Share `pairs` among the largest groups in proportion to their failures."""
+    targets = groups[:max_groups]
+    total = sum(g.failures for g in targets)
+    for g in targets:
+        g.pairs = max(1, round(pairs * g.failures / total))
+
+
+def plan_improvement(project: Project, *, pairs: int = 200, max_groups: int = 4) -> ImprovePlan:
+    if pairs < 1 or max_groups < 1:
+        raise UsageError("pairs and max_groups must be at least 1.")
+    _, student = _latest_eval(project)
+    done = load_report(project, "improve", ImproveReport)
+    round_no = len(done.rounds) + 1 if done else 1
+    before = _round_pairs(project, round_no)
+    train_ids = {r["id"] for r in read_jsonl_dicts(project.path("data", "train.jsonl"))}
+    _, test = project.split()
+    task = project.task()
+    try:
+        groups, _ = _groups(task, test, student, [p for p in before if p["id"] in train_ids])
+    finally:
+        task.close()
+    _allot(groups, pairs, max_groups)
+    return ImprovePlan(round=round_no, student_accuracy=student.overall.accuracy,
+                       failures=sum(g.failures for g in groups), groups=groups,
+                       pairs=sum(g.pairs for g in groups), pairs_before=len(before))
+
+
+# -- generation --------------------------------------------------------------------------------------
+def _focus(group: FailureGroup) -> dict:
+    needs = " and ".join(NEED_WORDS.get(n, n) for n in group.needs) or "a plain SELECT with filters"
+    mistakes = ", ".join(f"{k.replace('_', ' ')} ({v})" for k, v in group.categories.items())
+    return {"needs": group.needs, "label": group.label, "description": needs,
+            "mistakes": f"Its wrong answers were: {mistakes}." if mistakes else ""}
+
+
+def _planner(plan: ImprovePlan, pool: list[dict]) -> Any:
+    targets = [g for g in plan.groups if g.pairs]
+    examples = {g.label: [e for e in pool if _uses(e["features"], g.needs)] for g in targets}
+
+    def planner(index: int) -> CallPlan:
+        rng = random.Random(f"improve-{plan.round}-{index}")
+        group = rng.choices(targets, weights=[g.pairs for g in targets])[0]
+        candidates = examples[group.label]
+        shown = rng.sample(candidates, min(EXAMPLES_PER_CALL, len(candidates)))
+        return CallPlan("targeted", [{k: e[k] for k in ("input", "output", "difficulty")}
+                                     for e in shown], focus=_focus(group),
+                        tags={"improve_round": plan.round, "target": group.label})
+
+    return planner
+
+
+def _example_pool(project: Project, task: Task, before: list[dict]) -> list[dict]:
+    """Validation seeds and earlier training pairs, with their features; never a test seed."""
+    validation, _ = project.split()
+    pool = [{"input": s.input, "output": s.output, "difficulty": s.difficulty,
+             "features": task.describe(s.output).get("features", [])} for s in validation]
+    pool += [{"input": p["input"], "output": p["output"],
+              "difficulty": p.get("metadata", {}).get("difficulty") or "medium",
+              "features": p.get("metadata", {}).get("features", [])} for p in before]
+    return pool
+
+
+# -- one round ----------------------------------------------------------------------------------------
+def _compare(before: ModelResult, after: ModelResult, seed_label: dict[str, str],
+             plan: ImprovePlan) -> tuple[list[GroupRow], list[CategoryRow]]:
+    targeted = {g.label for g in plan.groups if g.pairs}
+    rows: dict[str, GroupRow] = {}
+    for seed_id, label in seed_label.items():
+        row = rows.setdefault(label, GroupRow(label=label, n=0, before=0, after=0,
+                                              targeted=label in targeted))
+        row.n += 1
+        row.before += before.outcomes.get(seed_id) == "ok"
+        row.after += after.outcomes.get(seed_id) == "ok"
+    categories = sorted(set(before.failures) | set(after.failures))
+    return (sorted(rows.values(), key=lambda r: (not r.targeted, -r.n, r.label)),
+            [CategoryRow(category=c, before=before.failures.get(c, 0), after=after.failures.get(c, 0))
+             for c in categories])
+
+
+def _promote(project: Project, round_no: int, candidate: Path, after: EvalReport) -> None:
+    """The candidate becomes runs/student; the previous student is kept beside it."""
+    current = project.path("runs", "student")
+    archive = project.path("runs", f"student-before-improve-{round_no}")
+    shutil.rmtree(archive, ignore_errors=True)
+    current.rename(archive)
+    candidate.rename(current)
+    results = {r.name: r for r in after.results}
+    results["student"] = results["student"].model_copy(
+        update={"spec": str(current / "merged")})
+    save_eval(project, results, after.test_set, after.n, "eval")
+
+
+def run_round(project: Project, plan: ImprovePlan, *, budget_usd: float | None,
+              train_steps: int | None, emit: Any, progress: ProgressFn) -> RoundReport:
+    from slm_distill.tools.evaluate import evaluate
+    from slm_distill.tools.train_student import train_student
+
+    before_eval, before = _latest_eval(project)
+    before_pairs = _round_pairs(project, plan.round)
+    task = project.task()
+    try:
+        pool = _example_pool(project, task, before_pairs)
+        _, seed_label = _groups(task, project.split()[1], before, [])
+    finally:
+        task.close()
+    progress(0, 3, f"round {plan.round}: asking the teacher for {plan.pairs} targeted pairs")
+    generation = generate_pairs(project, n=plan.pairs_before + plan.pairs, budget_usd=budget_usd,
+                                planner=_planner(plan, pool), progress=progress)
+    added = generation.kept - plan.pairs_before
+    progress(1, 3, f"round {plan.round}: retraining from the previous best on {generation.train} pairs")
+    run = f"improve-{plan.round}"
+    train = train_student(project, run=run, init_from=project.path("runs", "student", "merged"),
+                          max_steps=train_steps, report_name=f"{run}-train", emit=emit)
+    progress(2, 3, f"round {plan.round}: re-evaluating the student")
+    candidate = project.path("runs", run)
+    after_eval = evaluate(project, models=("student",), student_dir=candidate / "merged",
+                          reuse=before_eval, name=f"{run}-eval")
+    after = after_eval.result("student")
+    assert after is not None
+    by_group, by_category = _compare(before, after, seed_label, plan)
+    kept = "candidate" if after.overall.correct >= before.overall.correct else "previous"
+    if kept == "candidate":
+        _promote(project, plan.round, candidate, after_eval)
+    progress(3, 3, f"round {plan.round}: {before.overall.accuracy:.1%} -> {after.overall.accuracy:.1%}")
+    return RoundReport(
+        round=plan.round, plan=plan, pairs_added=added, generation_stopped=generation.stopped,
+        cost_usd=generation.cost.cost_usd, train_steps=train.steps, train_seconds=train.train_seconds,
+        before=before.overall, after=after.overall, by_group=by_group, by_category=by_category,
+        kept=kept, candidate_dir=str((project.path("runs", "student") if kept == "candidate"
+                                      else candidate).relative_to(project.root)),
+    )
+
+
+# -- the loop ------------------------------------------------------------------------------------------
+def improve(project: Project, *, rounds: int = 1, pairs: int = 200, max_groups: int = 4,
+            budget_usd: float | None = None, train_steps: int | None = None, emit: Any = None,
+            progress: ProgressFn = no_progress) -> ImproveReport:
+    """Up to `rounds` rounds of `pairs` new pairs each, within `budget_usd` dollars of teacher calls."""
+    if rounds < 1:
+        raise UsageError("rounds must be at least 1.")
+    done = load_report(project, "improve", ImproveReport)
+    history = list(done.rounds) if done else []
+    spent, stopped = 0.0, None
+    for _ in range(rounds):
+        plan = plan_improvement(project, pairs=pairs, max_groups=max_groups)
+        if not plan.failures:
+            stopped = "the student fails no test input: nothing left to target"
+            break
+        left = None if budget_usd is None else budget_usd - spent
+        if left is not None and left <= 0:
+            stopped = f"budget of ${budget_usd:.2f} spent"
+            break
+        result = run_round(project, plan, budget_usd=left, train_steps=train_steps, emit=emit,
+                           progress=progress)
+        spent += result.cost_usd
+        history.append(result)
+        _save(project, history, None)
+        if result.pairs_added == 0:
+            stopped = "the teacher produced no new valid pairs for the targeted groups"
+            break
+    return _save(project, history, stopped)
+
+
+def _save(project: Project, history: list[RoundReport], stopped: str | None) -> ImproveReport:
+    from slm_distill.tools.plots import plot_bars
+
+    chart = None
+    if history:
+        last = history[-1]
+        path = project.report_path("improve", "png")
+        plot_bars({"before": {r.label: r.before / r.n for r in last.by_group},
+                   "after": {r.label: r.after / r.n for r in last.by_group}}, path,
+                  f"Round {last.round}: student accuracy by what the input needs")
+        chart = path.name
+    report = ImproveReport(
+        rounds=history, stopped=stopped, chart=chart,
+        next_step="Read the before/after table; run another round with improve, or export_gguf "
+        "when the student is good enough. " + CAVEAT,
+        provenance=provenance(project, [project.seeds_path, project.path("data", "pairs.jsonl")]))
+    save_report(project, "improve", report, render_improve(report))
+    return report
+
+
+def render_improve(r: ImproveReport) -> str:
+    lines = ["# Improve rounds", ""]
+    if r.stopped:
+        lines += [f"Stopped: {r.stopped}.", ""]
+    if r.chart:
+        lines += [f"![before and after by group]({r.chart})", ""]
+    for rd in r.rounds:
+        kept = "the retrained student" if rd.kept == "candidate" else "the previous student"
+        lines += [f"## Round {rd.round}: {rd.before.accuracy:.1%} -> {rd.after.accuracy:.1%} (kept {kept})",
+                  "", f"{rd.pairs_added} targeted pairs added (${rd.cost_usd:.4f}); retrained "
+                  f"{rd.train_steps} steps in {rd.train_seconds:.0f}s from the previous best."
+                  + (f" Generation stopped: {rd.generation_stopped}." if rd.generation_stopped else ""),
+                  "", "### By what the input needs", ""]
+        lines.append(md_table(["group", "targeted", "test inputs", "before", "after"], [
+            [g.label, "yes" if g.targeted else "", g.n, f"{g.before} ({g.before / g.n:.0%})",
+             f"{g.after} ({g.after / g.n:.0%})"] for g in rd.by_group]))
+        lines += ["", "### Failures by category", ""]
+        lines.append(md_table(["category", "before", "after"],
+                              [[c.category, c.before, c.after] for c in rd.by_category]))
+        lines.append("")
+    lines += ["", f"_{r.caveat}_", ""]
+    return "\n".join(lines)
