@@ -187,7 +187,8 @@ def test_stdio_server_subprocess(workspace):
             return tools, status
 
     tools, status = asyncio.run(run())
-    assert {t.name for t in tools} >= TOOLS
+    assert {t.name for t in tools} == TOOLS
+    assert all(t.input_schema["properties"] and t.output_schema for t in tools)
     assert status.is_error and "distill init" in status.content[0].text
 
 

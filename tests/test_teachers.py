@@ -141,6 +141,18 @@ def test_budget_stops_before_overspending(provider, monkeypatch):
     assert len(provider.requests) == made
 
 
+def test_a_budget_refuses_a_model_it_cannot_price(provider, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    meter = CostMeter(budget_usd=5.0)
+    teacher = make_teacher(f"openai:my-finetune-7b@{provider.url}", meter=meter)
+    with pytest.raises(BudgetExceeded, match="not in the price table"):
+        run(teacher.complete(MESSAGES))
+    assert provider.requests == [] and not meter.priced
+    unbudgeted = make_teacher(f"openai:my-finetune-7b@{provider.url}", meter=CostMeter())
+    run(unbudgeted.complete(MESSAGES))  # without a budget it runs, its cost reported unknown
+    assert len(provider.requests) == 1
+
+
 def test_anthropic_batch_api_gathers_calls(provider, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     provider.responder = lambda m: f"echo {m[-1]['content']}"

@@ -62,7 +62,7 @@ class FailureGroup(BaseModel):
     failures: int = Field(description="Test inputs of this group the student got wrong.")
     test_inputs: int = Field(description="Test inputs of this group in all.")
     categories: dict[str, int] = Field(description="Failure categories within the group.")
-    training_pairs: int = Field(description="Training pairs whose answers use these features.")
+    training_pairs: int = Field(description="Training pairs of the same group.")
     pairs: int = Field(0, description="New pairs this round asks for (0: not targeted).")
 
 
@@ -125,6 +125,11 @@ def label_of(needs: tuple[str, ...]) -> str:
     return " + ".join(needs) or PLAIN
 
 
+def _label_of_pair(pair: dict) -> str:
+    features = set(pair.get("metadata", {}).get("features", []))
+    return label_of(tuple(f for f in NEED_ORDER if f in features)[:MAX_NEEDS])
+
+
 def _uses(features: list[str], needs: list[str]) -> bool:
     return set(needs) <= set(features)
 
@@ -163,8 +168,7 @@ def _groups(task: Task, test: list[Seed], student: ModelResult,
         label = seed_label[seed.id] = label_of(needs)
         group = by_label.setdefault(label, FailureGroup(
             label=label, needs=list(needs), failures=0, test_inputs=0, categories={},
-            training_pairs=sum(_uses(p.get("metadata", {}).get("features", []), list(needs))
-                               for p in train)))
+            training_pairs=sum(_label_of_pair(p) == label for p in train)))
         group.test_inputs += 1
         outcome = student.outcomes.get(seed.id, "ok")
         if outcome != "ok":
@@ -340,15 +344,16 @@ def improve(project: Project, *, rounds: int = 1, pairs: int = 200, max_groups: 
 
 
 def _save(project: Project, history: list[RoundReport], stopped: str | None) -> ImproveReport:
-    from slm_distill.tools.plots import plot_bars
+    from slm_distill.tools.plots import plot_before_after
 
     chart = None
     if history:
         last = history[-1]
         path = project.report_path("improve", "png")
-        plot_bars({"before": {r.label: r.before / r.n for r in last.by_group},
-                   "after": {r.label: r.after / r.n for r in last.by_group}}, path,
-                  f"Round {last.round}: student accuracy by what the input needs")
+        plot_before_after([(f"{r.label}{' *' if r.targeted else ''}", r.n, r.before, r.after)
+                           for r in last.by_group], path,
+                          f"Round {last.round}: student accuracy by what the input needs "
+                          "(* targeted)")
         chart = path.name
     report = ImproveReport(
         rounds=history, stopped=stopped, chart=chart,
@@ -359,6 +364,10 @@ def _save(project: Project, history: list[RoundReport], stopped: str | None) -> 
     return report
 
 
+def _acc(i: Interval) -> str:
+    return f"{i.accuracy:.1%} [{i.low:.0%}, {i.high:.0%}]"
+
+
 def render_improve(r: ImproveReport) -> str:
     lines = ["# Improve rounds", ""]
     if r.stopped:
@@ -367,7 +376,7 @@ def render_improve(r: ImproveReport) -> str:
         lines += [f"![before and after by group]({r.chart})", ""]
     for rd in r.rounds:
         kept = "the retrained student" if rd.kept == "candidate" else "the previous student"
-        lines += [f"## Round {rd.round}: {rd.before.accuracy:.1%} -> {rd.after.accuracy:.1%} (kept {kept})",
+        lines += [f"## Round {rd.round}: {_acc(rd.before)} -> {_acc(rd.after)} (kept {kept})",
                   "", f"{rd.pairs_added} targeted pairs added (${rd.cost_usd:.4f}); retrained "
                   f"{rd.train_steps} steps in {rd.train_seconds:.0f}s from the previous best."
                   + (f" Generation stopped: {rd.generation_stopped}." if rd.generation_stopped else ""),

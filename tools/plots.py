@@ -56,3 +56,24 @@ def plot_bars(groups: dict[str, dict[str, float]], path: Path, title: str) -> Pa
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_before_after(rows: list[tuple[str, int, int, int]], path: Path, title: str) -> Path:
+    """Horizontal before/after bars, one pair per (label, n, correct_before, correct_after) row,
+    in the order given (top to bottom)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.42 * len(rows)))
+    ys = list(range(len(rows)))[::-1]
+    for offset, index, name, color in ((0.2, 2, "before", "tab:gray"), (-0.2, 3, "after", "tab:green")):
+        values = [row[index] / row[1] for row in rows]
+        bars = ax.barh([y + offset for y in ys], values, 0.4, label=name, color=color)
+        ax.bar_label(bars, labels=[f"{row[index]}/{row[1]}" for row in rows], fontsize=7, padding=2)
+    ax.set_yticks(ys, [row[0] for row in rows], fontsize=8)
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("student accuracy on the test inputs of the group")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -53,6 +53,12 @@ class CostMeter(BaseModel):
     priced: bool = True
 
     def check(self) -> None:
+        if self.budget_usd is not None and not self.priced:
+            raise BudgetExceeded(
+                f"A budget of ${self.budget_usd:.2f} was set, but this model is not in the price "
+                "table, so what it costs cannot be counted. Drop the budget (after checking the "
+                "provider's prices yourself) or choose a listed model; nothing was spent."
+            )
         if self.budget_usd is not None and self.cost_usd >= self.budget_usd:
             raise BudgetExceeded(
                 f"Budget of ${self.budget_usd:.2f} reached (spent ${self.cost_usd:.4f}). Raise "

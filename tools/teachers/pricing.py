@@ -1,7 +1,8 @@
 """A small price table (US dollars per million tokens) for cost estimates and budgets.
 
-Prices are list prices noted in 2026; batch APIs cost half. A model not listed costs 0 here, and
-reports say its cost is unknown. Local backends (llama-cpp, python) are free.
+Prices are list prices noted in 2026; batch APIs cost half. A model not listed counts 0 here:
+reports say its cost is unknown, and a dollar budget refuses to run it (nothing could be counted
+against the budget). Local backends (llama-cpp, python) are free.
 """
 
 from __future__ import annotations
