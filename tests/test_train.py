@@ -186,3 +186,20 @@ def test_soft_label_distillation_lowers_kl_to_the_teacher(generated_project, tmp
     kl = [e["kd"] for e in events if e.get("kd") is not None]
     assert len(kl) >= 5
     assert kl[-1] < kl[0] * 0.8, kl
+
+
+def test_activation_checkpointing_only_where_it_pays():
+    from types import SimpleNamespace
+
+    from slm_distill.tools.config import TrainingConfig
+    from slm_distill.tools.train_student import _checkpointing
+
+    def model(params: int) -> SimpleNamespace:
+        return SimpleNamespace(num_parameters=lambda: params)
+
+    auto, on, off = (TrainingConfig(activation_checkpointing=v) for v in ("auto", "on", "off"))
+    assert not _checkpointing(auto, model(500_000_000), has_gpu=True)  # 0.5B: faster without
+    assert _checkpointing(auto, model(3_000_000_000), has_gpu=True)
+    assert _checkpointing(on, model(500_000_000), has_gpu=True)
+    assert not _checkpointing(off, model(3_000_000_000), has_gpu=True)
+    assert not _checkpointing(on, model(3_000_000_000), has_gpu=False)  # never on the CPU

@@ -106,6 +106,9 @@ class TrainingConfig(_Section):
     gradient_accumulation_steps: int = Field(4, ge=1, description="Steps per optimizer update.")
     max_seq_length: int = Field(2048, ge=32, description="Longest training example, in tokens.")
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping.")
+    activation_checkpointing: Literal["auto", "on", "off"] = Field(
+        "auto", description="Recompute activations to save GPU memory. auto: on for students over "
+        "1B parameters (a 0.5B student trains about 1.5x faster without it), never on the CPU.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps.")
     max_minutes: float | None = Field(None, gt=0, description="Stop training after this long.")
     packing: bool = Field(True, description="Padding-free packed batches (no compute on padding).")

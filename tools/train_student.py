@@ -79,7 +79,16 @@ def _wrap_lora(model: Any, cfg: Any) -> Any:
     return peft.get_peft_model(model, config)
 
 
-def _arguments(cfg: Any, run_dir: Path, n_examples: int, has_gpu: bool) -> Any:
+CHECKPOINTING_ABOVE = 1_000_000_000  # parameters; measured in bench/gpu_qwen05b.py
+
+
+def _checkpointing(cfg: Any, model: Any, has_gpu: bool) -> bool:
+    if not has_gpu or cfg.activation_checkpointing == "off":
+        return False
+    return cfg.activation_checkpointing == "on" or model.num_parameters() > CHECKPOINTING_ABOVE
+
+
+def _arguments(cfg: Any, run_dir: Path, n_examples: int, has_gpu: bool, checkpointing: bool) -> Any:
     import torch
     from transformers import TrainingArguments
 
@@ -95,7 +104,7 @@ def _arguments(cfg: Any, run_dir: Path, n_examples: int, has_gpu: bool) -> Any:
         logging_steps=cfg.logging_steps, eval_strategy="steps", eval_steps=cfg.eval_steps,
         save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=2,
         load_best_model_at_end=True, metric_for_best_model="score", greater_is_better=True,
-        bf16=bf16, activation_checkpointing=has_gpu, use_cpu=not has_gpu, report_to="none",
+        bf16=bf16, activation_checkpointing=checkpointing, use_cpu=not has_gpu, report_to="none",
         remove_unused_columns=False, seed=cfg.seed, data_seed=cfg.seed, disable_tqdm=True,
         dataloader_pin_memory=has_gpu, optim="adamw_torch_fused" if has_gpu else "adamw_torch",
     )
@@ -154,7 +163,7 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
         examples, skipped = _examples(project, task, tokenizer, train_pairs)
         if not examples:
             raise UsageError(f"Every training example is longer than max_seq_length={cfg.max_seq_length}.")
-        args = _arguments(cfg, run_dir, len(examples), has_gpu)
+        args = _arguments(cfg, run_dir, len(examples), has_gpu, _checkpointing(cfg, model, has_gpu))
         events = EventsCallback(emit, cfg.max_minutes)
         callbacks = [events]
         if cfg.early_stopping_patience:
