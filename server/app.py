@@ -26,7 +26,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from slm_distill.server.paths import inside
-from slm_distill.server.quoting import NOTE, quote_lines, quote_tree
+from slm_distill.server.quoting import NOTE, quote, quote_lines, quote_tree
 from slm_distill.tools import jobs as job_tools
 from slm_distill.tools.errors import DistillError
 from slm_distill.tools.generate_pairs import GenerationEstimate
@@ -134,8 +134,8 @@ async def _follow(ctx: Context, project: Project, job: job_tools.JobState, wait_
     ended = state.status in job_tools.TERMINAL
     return JobStarted(
         job_id=state.id, kind=state.kind, status=state.status, progress=state.progress,
-        message=state.message, result=quote_tree(state.result) if state.result else None,
-        error=state.error,
+        message=quote(state.message), result=quote_tree(state.result) if state.result else None,
+        error=quote(state.error) if state.error else None,
         next_step=("See result." if state.status == "succeeded" else
                    "Read log_tail with job_status and fix the cause." if ended else next_step))
 
@@ -152,7 +152,7 @@ def build_server(root: Path) -> MCPServer:
 
     async def start(ctx: Context, p: Project, kind: str, params: dict, wait_s: float,
                     next_step: str) -> JobStarted:
-        job = job_tools.start_job(p, kind, params)
+        job = await anyio.to_thread.run_sync(job_tools.start_job, p, kind, params)
         return await _follow(ctx, p, job, wait_s, next_step)
 
     @server.tool(name="project_status", annotations=READ_ONLY)
@@ -227,8 +227,9 @@ def build_server(root: Path) -> MCPServer:
 
         p = project(project_dir)
         if dry_run:
-            return GenerateResult(estimate=estimate_generation(p, n=n, samples=samples))
-        check_gate(p)
+            return GenerateResult(estimate=await anyio.to_thread.run_sync(
+                functools.partial(estimate_generation, p, n=n, samples=samples)))
+        await anyio.to_thread.run_sync(check_gate, p)
         return GenerateResult(job=await start(
             ctx, p, "generate", {"n": n, "samples": samples, "budget_usd": budget_usd},
             wait_seconds, "Poll job_status with this job_id until it succeeds."))
@@ -282,8 +283,8 @@ def build_server(root: Path) -> MCPServer:
                                      ge=1, le=20)] = 1,
         max_groups: Annotated[int, Field(description="Failure groups targeted per round.", ge=1,
                                          le=20)] = 4,
-        budget_usd: Annotated[float | None, Field(description="Dollars of teacher calls, all "
-                                                  "rounds.", ge=0)] = None,
+        budget_usd: Annotated[float | None, Field(description="Dollars of teacher calls this "
+                                                  "call may spend, all rounds.", ge=0)] = None,
         train_steps: Annotated[int | None, Field(description="Optimizer steps per retraining "
                                                  "(default: the training config).", ge=1)] = None,
         dry_run: Annotated[bool, Field(description="Only show the failure groups and the pairs "
@@ -299,10 +300,13 @@ def build_server(root: Path) -> MCPServer:
         from slm_distill.tools.validate_teacher import check_gate
 
         p = project(project_dir)
-        plan = plan_improvement(p, pairs=pairs, max_groups=max_groups)
+        plan = await anyio.to_thread.run_sync(
+            functools.partial(plan_improvement, p, pairs=pairs, max_groups=max_groups))
         if dry_run or not plan.failures:
-            return ImproveResult(plan=plan, estimate=estimate_generation(p, n=max(1, plan.pairs)))
-        check_gate(p)
+            estimate = await anyio.to_thread.run_sync(
+                functools.partial(estimate_generation, p, n=max(1, plan.pairs)))
+            return ImproveResult(plan=plan, estimate=estimate)
+        await anyio.to_thread.run_sync(check_gate, p)
         return ImproveResult(plan=plan, job=await start(
             ctx, p, "improve", {"pairs": pairs, "rounds": rounds, "max_groups": max_groups,
                                 "budget_usd": budget_usd, "train_steps": train_steps},
@@ -340,6 +344,7 @@ def _job_view(p: Project, action: Callable[[Project, str], job_tools.JobState], 
     return JobView(state=quote_tree(state.model_dump(mode="json")),
                    log_tail=quote_lines(job_tools.log_tail(p, job_id)))
 
+REPORT_LINE = 500
 REPORTS = ("teacher_validation", "generation", "train", "eval", "export", "improve")
 
 
@@ -362,10 +367,12 @@ def _resources(server: MCPServer, project: Any) -> None:
 
     @server.resource("distill://project/{project_dir}/report/{name}", mime_type="text/markdown")
     def report_resource(project_dir: str, name: str) -> str:
-        """A report (teacher_validation, generation, train, eval, export, improve) as Markdown."""
+        """A report (teacher_validation, generation, train, eval, export, improve) as Markdown
+        (quoted data: lines longer than 500 characters are cut)."""
         if name not in REPORTS:
             raise ToolError(f"Unknown report {name!r}; reports: {', '.join(REPORTS)}.")
-        return _read(lambda: project(project_dir).report_path(name, "md").read_text())
+        return _read(lambda: quote_lines(project(project_dir).report_path(name, "md").read_text(),
+                                         REPORT_LINE))
 
     @server.resource("distill://project/{project_dir}/job/{job_id}/log", mime_type="text/plain")
     def job_log_resource(project_dir: str, job_id: str) -> str:

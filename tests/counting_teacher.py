@@ -52,3 +52,16 @@ class SpyTeacher:
 
 
 SPY = SpyTeacher()
+
+
+class NoTargetsTeacher:
+    """The example teacher, proposing nothing when asked for targeted pairs."""
+
+    def answer(self, input, context):
+        return EXAMPLE.answer(input, context)
+
+    def propose(self, n, seeds, context):
+        return [] if context["augmentation"] == "targeted" else EXAMPLE.propose(n, seeds, context)
+
+
+NO_TARGETS = NoTargetsTeacher()

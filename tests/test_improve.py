@@ -63,7 +63,11 @@ def test_a_round_adds_targeted_pairs_retrains_and_reports_before_after(evaluated
     spy.unlink(missing_ok=True)
     before_pairs = len(read_jsonl_dicts(evaluated.path("data", "pairs.jsonl")))
 
-    report = improve(evaluated, pairs=24, max_groups=2, train_steps=4)
+    seen = []
+    report = improve(evaluated, pairs=24, max_groups=2, train_steps=4,
+                     progress=lambda done, total, message: seen.append((done, total)))
+    assert seen and {t for _, t in seen} == {300}
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)  # progress only moves forward
 
     [rnd] = report.rounds
     targets = {g.label: g for g in rnd.plan.groups if g.pairs}
@@ -121,3 +125,52 @@ def test_cli_dry_run_prints_the_groups_and_starts_nothing(evaluated):
     after = sorted(p.name for p in evaluated.path("jobs").glob("*")) \
         if evaluated.path("jobs").is_dir() else []
     assert after == before
+
+
+def test_a_round_without_new_pairs_stops_before_training(evaluated, tmp_path):
+    from slm_distill.tools.improve import ImproveReport, improve
+    from slm_distill.tools.reports import load_report
+    from slm_distill.tools.validate_teacher import validate_teacher
+
+    project = clone_project(evaluated, tmp_path)  # reports and pairs, no runs
+    project.config.teacher = "python:tests.counting_teacher:NO_TARGETS"
+    project.save()
+    validate_teacher(project)
+    done = load_report(project, "improve", ImproveReport)
+    rounds_before = len(done.rounds) if done else 0
+    report = improve(project, pairs=10)
+    assert report.stopped and report.stopped.startswith("no new pairs")
+    assert len(report.rounds) == rounds_before
+    assert not project.path("runs").exists()  # nothing was trained
+
+
+def test_changed_seeds_make_the_evaluation_stale(evaluated, tmp_path):
+    from slm_distill.tools.improve import plan_improvement
+
+    project = clone_project(evaluated, tmp_path)
+    line = {"input": "How many albums have an id above zero, counting every artist?",
+            "output": "SELECT COUNT(*) FROM albums WHERE album_id > 0", "metadata": {"difficulty": "easy"}}
+    (tmp_path / "more.jsonl").write_text(json.dumps(line) + "\n")
+    from slm_distill.tools.project import add_seeds
+
+    add_seeds(project, tmp_path / "more.jsonl")
+    with pytest.raises(UsageError, match="seeds changed"):
+        plan_improvement(project)
+
+
+def test_promotion_keeps_every_earlier_student_and_can_be_finished_twice(tmp_path):
+    from types import SimpleNamespace
+
+    from slm_distill.tools.improve import _promote
+
+    root = tmp_path / "p"
+    for name in ("student", "student-before-improve-1", "improve-1"):
+        (root / "runs" / name).mkdir(parents=True)
+        (root / "runs" / name / "who").write_text(name)
+    project = SimpleNamespace(path=lambda *parts: root.joinpath(*parts),
+                              report_path=lambda name, ext="json": root / "reports" / f"{name}.{ext}")
+    _promote(project, 1)
+    _promote(project, 1)  # a rerun after a crash: nothing left to do
+    runs = {p.name: (p / "who").read_text() for p in (root / "runs").iterdir()}
+    assert runs == {"student": "improve-1", "student-before-improve-1": "student-before-improve-1",
+                    "student-before-improve-1~2": "student"}

@@ -170,6 +170,10 @@ def test_cancel_job_stops_the_worker_and_a_rerun_resumes(workspace):
     async def run() -> tuple[dict, dict]:
         async with Client(build_server(workspace)) as c:
             started = await ok(c, "train_student", {"project_dir": "proj", "wait_seconds": 0})
+            second = await c.call_tool("improve", {"project_dir": "proj", "dry_run": False})
+            assert second.is_error  # no evaluation yet
+            twice = await c.call_tool("train_student", {"project_dir": "proj", "wait_seconds": 0})
+            assert twice.is_error and started["job_id"] in twice.content[0].text
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 view = await ok(c, "job_status", {"project_dir": "proj", "job_id": started["job_id"]})

@@ -22,7 +22,6 @@ is an optimistic estimate: the report says so, and a fresh held-out file (`disti
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +33,7 @@ from slm_distill.tools.fileio import read_jsonl_dicts
 from slm_distill.tools.generate_pairs import EXAMPLES_PER_CALL, CallPlan, generate_pairs
 from slm_distill.tools.progress import ProgressFn, no_progress
 from slm_distill.tools.project import Project, Seed
-from slm_distill.tools.reports import Provenance, load_report, md_table, provenance, save_report
+from slm_distill.tools.reports import Provenance, file_hash, load_report, md_table, provenance, save_report
 from slm_distill.tools.tasks.base import Task
 
 # Most telling first: a group is named by the first two of these its expected answer uses.
@@ -145,11 +144,18 @@ def _latest_eval(project: Project) -> tuple[EvalReport, ModelResult]:
                          "the test split first; improve works from its failures.")
     if not student.outcomes:
         raise UsageError("The evaluation predates per-input outcomes. Run `distill evaluate` again.")
+    if report.provenance.inputs.get("seeds.jsonl", "") != file_hash(project.seeds_path):
+        raise UsageError("The seeds changed since the last evaluation. Run `distill evaluate` again "
+                         "first, so improve works from the current test split.")
     merged = project.path("runs", "student", "merged")
-    if merged.is_dir() and merged.stat().st_mtime > project.report_path("eval").stat().st_mtime:
+    if merged.is_dir() and _newest(merged) > project.report_path("eval").stat().st_mtime:
         raise UsageError("The student was trained after the last evaluation. Run `distill evaluate` "
                          "first, so improve targets this student's failures.")
     return report, student
+
+
+def _newest(folder: Path) -> float:
+    return max((f.stat().st_mtime for f in folder.rglob("*") if f.is_file()), default=0.0)
 
 
 def _round_pairs(project: Project, round_no: int) -> list[dict]:
@@ -259,21 +265,46 @@ def _compare(before: ModelResult, after: ModelResult, seed_label: dict[str, str]
              for c in categories])
 
 
-def _promote(project: Project, round_no: int, candidate: Path, after: EvalReport) -> None:
-    """The candidate becomes runs/student; the previous student is kept beside it."""
+def _promote(project: Project, round_no: int) -> None:
+    """The candidate of round `round_no` becomes runs/student; the previous student is kept beside it
+    under a name no earlier archive holds. Idempotent, so a rerun finishes a promotion that a crash
+    or a cancel interrupted."""
+    candidate = project.path("runs", f"improve-{round_no}")
+    if not candidate.is_dir():
+        return
     current = project.path("runs", "student")
-    archive = project.path("runs", f"student-before-improve-{round_no}")
-    shutil.rmtree(archive, ignore_errors=True)
-    current.rename(archive)
+    if current.is_dir():
+        current.rename(_unused(project.path("runs", f"student-before-improve-{round_no}")))
     candidate.rename(current)
-    results = {r.name: r for r in after.results}
-    results["student"] = results["student"].model_copy(
-        update={"spec": str(current / "merged")})
-    save_eval(project, results, after.test_set, after.n, "eval")
+    after = load_report(project, f"improve-{round_no}-eval", EvalReport)
+    if after is not None:
+        results = {r.name: r for r in after.results}
+        results["student"] = results["student"].model_copy(update={"spec": str(current / "merged")})
+        save_eval(project, results, after.test_set, after.n, "eval")
+
+
+def _unused(path: Path) -> Path:
+    k = 1
+    while path.exists():
+        k += 1
+        path = path.with_name(f"{path.name.rsplit('~', 1)[0]}~{k}")
+    return path
+
+
+def _stage(progress: ProgressFn, index: int, rounds: int, stage: int) -> ProgressFn:
+    """Progress of one of a round's three stages (generate, train, evaluate) on one 0..300*rounds
+    scale, so a job's progress only moves forward."""
+    def report(done: int, total: int, message: str) -> None:
+        fraction = min(1.0, max(0.0, done / total)) if total else 0.0
+        progress(index * 300 + stage * 100 + int(100 * fraction), rounds * 300, message)
+
+    return report
 
 
 def run_round(project: Project, plan: ImprovePlan, *, budget_usd: float | None,
-              train_steps: int | None, emit: Any, progress: ProgressFn) -> RoundReport:
+              train_steps: int | None, emit: Any, progress: ProgressFn, index: int = 0,
+              rounds: int = 1) -> RoundReport | str:
+    """One round, without promoting its candidate; a string says why it stopped before training."""
     from slm_distill.tools.evaluate import evaluate
     from slm_distill.tools.train_student import train_student
 
@@ -285,31 +316,46 @@ def run_round(project: Project, plan: ImprovePlan, *, budget_usd: float | None,
         _, seed_label = _groups(task, project.split()[1], before, [])
     finally:
         task.close()
-    progress(0, 3, f"round {plan.round}: asking the teacher for {plan.pairs} targeted pairs")
-    generation = generate_pairs(project, n=plan.pairs_before + plan.pairs, budget_usd=budget_usd,
-                                planner=_planner(plan, pool), progress=progress)
+    generating = _stage(progress, index, rounds, 0)
+    generating(0, 1, f"round {plan.round}: asking the teacher for {plan.pairs} targeted pairs")
+    generation = generate_pairs(
+        project, n=plan.pairs_before + plan.pairs, budget_usd=budget_usd,
+        planner=_planner(plan, pool),
+        progress=lambda done, total, msg: generating(done - plan.pairs_before, plan.pairs, msg))
     added = generation.kept - plan.pairs_before
-    progress(1, 3, f"round {plan.round}: retraining from the previous best on {generation.train} pairs")
+    if added <= 0:
+        return (f"no new pairs in round {plan.round}: "
+                f"{generation.stopped or 'the teacher produced no new valid pairs for these groups'}")
+    training = _stage(progress, index, rounds, 1)
+    training(0, 1, f"round {plan.round}: retraining from the previous best on {generation.train} pairs")
     run = f"improve-{plan.round}"
+
+    def train_event(event: dict) -> None:
+        if emit and event.get("total_steps"):
+            event = {**event, "step": index * 300 + 100 + int(100 * event.get("step", 0)
+                                                                / event["total_steps"]),
+                     "total_steps": rounds * 300}
+        if emit:
+            emit(event)
+
     train = train_student(project, run=run, init_from=project.path("runs", "student", "merged"),
-                          max_steps=train_steps, report_name=f"{run}-train", emit=emit)
-    progress(2, 3, f"round {plan.round}: re-evaluating the student")
+                          max_steps=train_steps, report_name=f"{run}-train", emit=train_event)
+    _stage(progress, index, rounds, 2)(0, 1, f"round {plan.round}: re-evaluating the student")
     candidate = project.path("runs", run)
     after_eval = evaluate(project, models=("student",), student_dir=candidate / "merged",
                           reuse=before_eval, name=f"{run}-eval")
     after = after_eval.result("student")
     assert after is not None
     by_group, by_category = _compare(before, after, seed_label, plan)
-    kept = "candidate" if after.overall.correct >= before.overall.correct else "previous"
-    if kept == "candidate":
-        _promote(project, plan.round, candidate, after_eval)
-    progress(3, 3, f"round {plan.round}: {before.overall.accuracy:.1%} -> {after.overall.accuracy:.1%}")
+    kept = "candidate" if after.overall.accuracy >= before.overall.accuracy else "previous"
+    _stage(progress, index, rounds, 2)(1, 1, f"round {plan.round}: {before.overall.accuracy:.1%} -> "
+                                             f"{after.overall.accuracy:.1%}")
     return RoundReport(
         round=plan.round, plan=plan, pairs_added=added, generation_stopped=generation.stopped,
         cost_usd=generation.cost.cost_usd, train_steps=train.steps, train_seconds=train.train_seconds,
         before=before.overall, after=after.overall, by_group=by_group, by_category=by_category,
-        kept=kept, candidate_dir=str((project.path("runs", "student") if kept == "candidate"
-                                      else candidate).relative_to(project.root)),
+        kept=kept, candidate_dir=str("runs/student" if kept == "candidate"
+                                      else candidate.relative_to(project.root)),
     )
 
 
@@ -317,13 +363,16 @@ def run_round(project: Project, plan: ImprovePlan, *, budget_usd: float | None,
 def improve(project: Project, *, rounds: int = 1, pairs: int = 200, max_groups: int = 4,
             budget_usd: float | None = None, train_steps: int | None = None, emit: Any = None,
             progress: ProgressFn = no_progress) -> ImproveReport:
-    """Up to `rounds` rounds of `pairs` new pairs each, within `budget_usd` dollars of teacher calls."""
+    """Up to `rounds` rounds of `pairs` new pairs each, within `budget_usd` dollars of teacher calls
+    made by this call (calls cached by an earlier, interrupted call are free)."""
     if rounds < 1:
         raise UsageError("rounds must be at least 1.")
     done = load_report(project, "improve", ImproveReport)
     history = list(done.rounds) if done else []
+    if history and history[-1].kept == "candidate":
+        _promote(project, history[-1].round)  # finish one a crash interrupted (no-op otherwise)
     spent, stopped = 0.0, None
-    for _ in range(rounds):
+    for index in range(rounds):
         plan = plan_improvement(project, pairs=pairs, max_groups=max_groups)
         if not plan.failures:
             stopped = "the student fails no test input: nothing left to target"
@@ -333,13 +382,15 @@ def improve(project: Project, *, rounds: int = 1, pairs: int = 200, max_groups: 
             stopped = f"budget of ${budget_usd:.2f} spent"
             break
         result = run_round(project, plan, budget_usd=left, train_steps=train_steps, emit=emit,
-                           progress=progress)
+                           progress=progress, index=index, rounds=rounds)
+        if isinstance(result, str):
+            stopped = result
+            break
         spent += result.cost_usd
         history.append(result)
-        _save(project, history, None)
-        if result.pairs_added == 0:
-            stopped = "the teacher produced no new valid pairs for the targeted groups"
-            break
+        _save(project, history, None)  # the round is on record before the student is replaced
+        if result.kept == "candidate":
+            _promote(project, result.round)
     return _save(project, history, stopped)
 
 

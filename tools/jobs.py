@@ -92,9 +92,19 @@ def launch_command(project: Project, job_id: str, gpus: int) -> list[str]:
     return [sys.executable, *worker]
 
 
+WRITERS = ("generate", "train", "improve")  # jobs that write pairs or runs/: one at a time
+
+
 def start_job(project: Project, kind: str, params: dict[str, Any]) -> JobState:
     if kind not in RUNNERS:
         raise UsageError(f"Unknown job kind {kind!r}. Available: {', '.join(RUNNERS)}.")
+    if kind in WRITERS:
+        for other in list_jobs(project):
+            if other.kind in WRITERS and other.status not in TERMINAL:
+                raise UsageError(
+                    f"Job {other.id} ({other.kind}) is still {other.status} and writes the same "
+                    "files. Wait for it (job_status / `distill job ID --follow`) or cancel it "
+                    "(cancel_job / `distill job ID --cancel`) first.")
     state = JobState(id=secrets.token_hex(8), kind=kind, created_at=_now())
     folder = project.path("jobs", state.id)
     folder.mkdir(parents=True)
@@ -250,8 +260,9 @@ def _run_generate(project: Project, params: dict, emit: Callable[[dict], None]) 
 def _run_evaluate(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
     from slm_distill.tools.evaluate import evaluate
 
-    report = evaluate(project, progress=_progress_emitter(emit))
-    return report.model_dump(mode="json", exclude={"provenance"})
+    report = evaluate(project, progress=_progress_emitter(emit))  # per-seed outcomes stay in the report
+    return report.model_dump(mode="json", exclude={"provenance": True,
+                                                   "results": {"__all__": {"outcomes"}}})
 
 
 def _run_export(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
