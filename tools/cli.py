@@ -300,13 +300,12 @@ def evaluate_cmd(test_file: Path | None, models: str, project_dir: Path) -> None
     chosen = _csv(models)
     if not chosen or set(chosen) - set(MODELS):
         raise click.BadParameter(f"choose from {', '.join(MODELS)}", param_hint="--models")
-    from slm_distill.tools.evaluate import EvalReport
-    from slm_distill.tools.reports import file_hash, load_report
+    from slm_distill.tools.evaluate import EvalReport, seeds_changed
+    from slm_distill.tools.reports import load_report
 
     project = _load(project_dir)
     reuse = load_report(project, "eval", EvalReport) if test_file is None else None
-    if reuse is not None and (reuse.test_set != "test split" or reuse.provenance.inputs.get(
-            "seeds.jsonl") != file_hash(project.seeds_path)):
+    if reuse is not None and (reuse.test_set != "test split" or seeds_changed(reuse, project)):
         reuse = None  # other models' scores are carried over only from the same test set
     with progress_bar("evaluating") as update:
         report = evaluate(project, extra_test=test_file, models=chosen, reuse=reuse, progress=update)

@@ -20,7 +20,7 @@ from slm_distill.tools.errors import UsageError
 from slm_distill.tools.fileio import read_jsonl
 from slm_distill.tools.progress import ProgressFn, no_progress
 from slm_distill.tools.project import Project, Seed
-from slm_distill.tools.reports import Provenance, md_table, provenance, save_report
+from slm_distill.tools.reports import Provenance, file_hash, md_table, provenance, save_report
 from slm_distill.tools.tasks.base import Task
 
 MODELS = ("base", "student", "teacher")
@@ -105,6 +105,11 @@ def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], tas
         failures=dict(sorted(failures.items(), key=lambda kv: -kv[1])), examples=examples,
         outcomes=outcomes,
     )
+
+
+def seeds_changed(report: EvalReport, project: Project) -> bool:
+    """Were seeds added or edited since `report` was scored (so its test split may differ)?"""
+    return report.provenance.inputs.get("seeds.jsonl") != file_hash(project.seeds_path)
 
 
 def accuracy(task: Task, answers: list[str], seeds: list[Seed]) -> Interval:

@@ -28,12 +28,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from slm_distill.tools.errors import UsageError
-from slm_distill.tools.evaluate import EvalReport, Interval, ModelResult, save_eval
+from slm_distill.tools.evaluate import EvalReport, Interval, ModelResult, save_eval, seeds_changed
 from slm_distill.tools.fileio import read_jsonl_dicts
 from slm_distill.tools.generate_pairs import EXAMPLES_PER_CALL, CallPlan, generate_pairs
 from slm_distill.tools.progress import ProgressFn, no_progress
 from slm_distill.tools.project import Project, Seed
-from slm_distill.tools.reports import Provenance, file_hash, load_report, md_table, provenance, save_report
+from slm_distill.tools.reports import Provenance, load_report, md_table, provenance, save_report
 from slm_distill.tools.tasks.base import Task
 
 # Most telling first: a group is named by the first two of these its expected answer uses.
@@ -115,9 +115,12 @@ class ImproveReport(BaseModel):
 
 
 # -- grouping --------------------------------------------------------------------------------------
+def _needs(features: list[str]) -> tuple[str, ...]:
+    return tuple(f for f in NEED_ORDER if f in set(features))[:MAX_NEEDS]
+
+
 def needs_of(task: Task, output: str) -> tuple[str, ...]:
-    features = set(task.describe(output).get("features", []))
-    return tuple(f for f in NEED_ORDER if f in features)[:MAX_NEEDS]
+    return _needs(task.describe(output).get("features", []))
 
 
 def label_of(needs: tuple[str, ...]) -> str:
@@ -125,8 +128,7 @@ def label_of(needs: tuple[str, ...]) -> str:
 
 
 def _label_of_pair(pair: dict) -> str:
-    features = set(pair.get("metadata", {}).get("features", []))
-    return label_of(tuple(f for f in NEED_ORDER if f in features)[:MAX_NEEDS])
+    return label_of(_needs(pair.get("metadata", {}).get("features", [])))
 
 
 def _uses(features: list[str], needs: list[str]) -> bool:
@@ -144,7 +146,7 @@ def _latest_eval(project: Project) -> tuple[EvalReport, ModelResult]:
                          "the test split first; improve works from its failures.")
     if not student.outcomes:
         raise UsageError("The evaluation predates per-input outcomes. Run `distill evaluate` again.")
-    if report.provenance.inputs.get("seeds.jsonl", "") != file_hash(project.seeds_path):
+    if seeds_changed(report, project):
         raise UsageError("The seeds changed since the last evaluation. Run `distill evaluate` again "
                          "first, so improve works from the current test split.")
     merged = project.path("runs", "student", "merged")
@@ -291,12 +293,16 @@ def _unused(path: Path) -> Path:
     return path
 
 
+def _scaled(index: int, stage: int, done: int, total: int) -> int:
+    """Where `done` of `total` in stage `stage` (0 generate, 1 train, 2 evaluate) of round `index`
+    lies on one 0..300*rounds scale, so a job's progress only moves forward."""
+    fraction = min(1.0, max(0.0, done / total)) if total else 0.0
+    return index * 300 + stage * 100 + int(100 * fraction)
+
+
 def _stage(progress: ProgressFn, index: int, rounds: int, stage: int) -> ProgressFn:
-    """Progress of one of a round's three stages (generate, train, evaluate) on one 0..300*rounds
-    scale, so a job's progress only moves forward."""
     def report(done: int, total: int, message: str) -> None:
-        fraction = min(1.0, max(0.0, done / total)) if total else 0.0
-        progress(index * 300 + stage * 100 + int(100 * fraction), rounds * 300, message)
+        progress(_scaled(index, stage, done, total), rounds * 300, message)
 
     return report
 
@@ -332,8 +338,7 @@ def run_round(project: Project, plan: ImprovePlan, *, budget_usd: float | None,
 
     def train_event(event: dict) -> None:
         if emit and event.get("total_steps"):
-            event = {**event, "step": index * 300 + 100 + int(100 * event.get("step", 0)
-                                                                / event["total_steps"]),
+            event = {**event, "step": _scaled(index, 1, event.get("step", 0), event["total_steps"]),
                      "total_steps": rounds * 300}
         if emit:
             emit(event)
