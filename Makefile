@@ -14,8 +14,14 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 WHEEL_DIR := $(SLM_DISTILL_CACHE)/wheels-avx2
 LLAMA_SDIST := $(SDIST_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz
 LLAMA_WHEEL_STAMP := $(WHEEL_DIR)/.llama-cpp-python-$(LLAMA_CPP_VERSION)
+# check-base: the package installed alone (no extras) into its own venv, run on the bundled example.
+BASE_VENV ?= .venv-base
+BASE_BIN = $(abspath $(BASE_VENV))/bin
+EXAMPLE := $(CURDIR)/examples/text2sql
+EXAMPLE_TEACHER := python:slm_distill.examples.text2sql.teacher:TEACHER
+OPTIONAL_MODULES := torch transformers peft trl accelerate datasets pyarrow matplotlib llama_cpp gguf mcp
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test test-fast check-base lint clean
 
 install: $(VENV)/.installed
 
@@ -44,8 +50,28 @@ demo: install
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# No torch, no llama.cpp, no npm: the tests a change of the pipeline's logic needs first.
+test-fast: install
+	SLM_DISTILL_FAST_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider -m "not slow and not network"
+
+# `pip install slm-distill` alone: the light commands must run, and a missing extra must be an
+# install hint, never a traceback. A fresh venv each time, so nothing installed by hand hides a gap.
+check-base:
+	rm -rf $(BASE_VENV)
+	$(PYTHON) -m venv $(BASE_VENV)
+	$(BASE_BIN)/python -m pip install -q --disable-pip-version-check .
+	$(BASE_BIN)/python -c "import importlib.util as u, sys; extra = [m for m in sys.argv[1:] \
+		if u.find_spec(m)]; sys.exit(f'not a base install, found: {extra}' if extra else 0)" $(OPTIONAL_MODULES)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && set -x && \
+	$(BASE_BIN)/distill --help >/dev/null && \
+	$(BASE_BIN)/distill init PROJ --schema $(EXAMPLE)/schema.sql --teacher $(EXAMPLE_TEACHER) \
+		--student scratch:tiny && \
+	$(BASE_BIN)/distill seeds add $(EXAMPLE)/seeds.jsonl --project PROJ && \
+	$(BASE_BIN)/distill validate-teacher --project PROJ && \
+	$(BASE_BIN)/distill generate --dry-run --project PROJ
+
 lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) demo-project build *.egg-info
+	rm -rf $(VENV) $(BASE_VENV) demo-project build *.egg-info

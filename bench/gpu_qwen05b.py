@@ -37,7 +37,7 @@ def batches(rows: int, per_pack: int, prompt: int, answer: int, vocab: int, devi
     trainer does with batch_size=per_pack and gradient accumulation over the micro-batches)."""
     import torch
 
-    from slm_distill.tools.training_data import PackingCollator
+    from slm_distill.tools.training.training_data import PackingCollator
 
     g = torch.Generator().manual_seed(0)
     feats = []

@@ -25,9 +25,9 @@ def _ours(project, student: str, rows: list[dict], steps: int, packing: bool,
     from datasets import Dataset
     from transformers import TrainingArguments
 
-    from slm_distill.tools.students import build_scratch, end_of_turn_id
-    from slm_distill.tools.trainer import DistillTrainer
-    from slm_distill.tools.training_data import PackingCollator, PaddingCollator, render_example
+    from slm_distill.tools.training.students import build_scratch, end_of_turn_id
+    from slm_distill.tools.training.trainer import DistillTrainer
+    from slm_distill.tools.training.training_data import PackingCollator, PaddingCollator, render_example
 
     model, tok = build_scratch(student)
     task = project.task()
@@ -55,7 +55,7 @@ def _trl(project, student: str, rows: list[dict], steps: int) -> float:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from slm_distill.tools.students import build_scratch
+    from slm_distill.tools.training.students import build_scratch
 
     model, tok = build_scratch(student)
     task = project.task()
@@ -75,7 +75,7 @@ def _trl(project, student: str, rows: list[dict], steps: int) -> float:
 
 
 def main() -> None:
-    from slm_distill.tools.project import Project
+    from slm_distill.tools.workspace.project import Project
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--project", type=Path, default=Path("demo-project"))

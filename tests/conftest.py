@@ -1,8 +1,16 @@
-"""Shared fixtures. No test reaches the network: provider SDKs talk to tests/fakeprovider.py."""
+"""Shared fixtures. No test reaches the network: provider SDKs talk to tests/fakeprovider.py.
+
+Markers: `slow` (trains, exports or runs jobs: torch and llama.cpp) and `network` (installs npm
+packages). `make test-fast` runs the rest with SLM_DISTILL_FAST_TESTS=1, and then a test that
+imports a heavy library fails, naming it: mark that test slow. Every test gets a time limit from
+the budgets below, scaled for a loaded machine (see `_time_scale`).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +21,44 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "text2sql"
 SHARED_DATA = REPO.parent / "shared" / "data"
 EXAMPLE_TEACHER = "python:slm_distill.examples.text2sql.teacher:TEACHER"
+
+
+# Per-test limits in seconds. Measured on two idle cores (2026-11-29): the slowest fast test took
+# about 5 s and the slowest slow test about 150 s, besides the demo test (about 5 minutes), which
+# carries its own `budget` marker. The limits leave 4-10x headroom before scaling.
+BUDGET_S = {"fast": 60, "slow": 900}
+HEAVY = ("torch", "transformers", "llama_cpp", "peft", "trl", "accelerate")
+FAST = os.environ.get("SLM_DISTILL_FAST_TESTS") == "1"
+
+
+def _time_scale() -> float:
+    """SLM_DISTILL_TEST_TIME_SCALE (default 1), times the load per core when above 1: the same
+    test takes longer on a machine that is busy with something else."""
+    scale = float(os.environ.get("SLM_DISTILL_TEST_TIME_SCALE", "1"))
+    load = os.getloadavg()[0] / (os.cpu_count() or 1) if hasattr(os, "getloadavg") else 1.0
+    return scale * max(1.0, load)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "budget(seconds): this test's time limit before scaling")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    scale = _time_scale()
+    for item in items:
+        marker = item.get_closest_marker("budget")
+        kind = "slow" if item.get_closest_marker("slow") else "fast"
+        seconds = marker.args[0] if marker else BUDGET_S[kind]
+        item.add_marker(pytest.mark.timeout(int(seconds * scale)))
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_stay_light(request: pytest.FixtureRequest):
+    """In the fast run, a test that loads a heavy library fails: it belongs under `slow`."""
+    yield
+    if FAST:
+        loaded = [m for m in HEAVY if m in sys.modules]
+        assert not loaded, f"{request.node.nodeid} imported {loaded}: mark it @pytest.mark.slow"
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +85,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def example_project(tmp_path: Path):
     """A fresh project built from the bundled example, with its seeds added."""
-    from slm_distill.tools.project import add_seeds, init_project
+    from slm_distill.tools.workspace.project import add_seeds, init_project
 
     project = init_project(tmp_path / "proj", schema=EXAMPLE / "schema.sql",
                            teacher=EXAMPLE_TEACHER, student="scratch:tiny")
@@ -81,12 +127,13 @@ def tiny_training(project, **overrides) -> None:
     project.save()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def generated_project(tmp_path_factory: pytest.TempPathFactory):
-    """The example project with its teacher validated and 60 pairs generated (scratch:tiny)."""
+    """The example project with its teacher validated and 60 pairs generated (scratch:tiny),
+    built once per session: tests read it or work on a `clone_project` of it."""
     from slm_distill.tools.generate_pairs import generate_pairs
-    from slm_distill.tools.project import add_seeds, init_project
     from slm_distill.tools.validate_teacher import validate_teacher
+    from slm_distill.tools.workspace.project import add_seeds, init_project
 
     root = tmp_path_factory.mktemp("gen") / "proj"
     project = init_project(root, schema=EXAMPLE / "schema.sql", teacher=EXAMPLE_TEACHER,
@@ -99,7 +146,7 @@ def generated_project(tmp_path_factory: pytest.TempPathFactory):
 
 
 def clone_project(project, tmp_path: Path):
-    from slm_distill.tools.project import Project
+    from slm_distill.tools.workspace.project import Project
 
     target = tmp_path / "clone"
     shutil.copytree(project.root, target, ignore=shutil.ignore_patterns("runs", "jobs", "exports"))

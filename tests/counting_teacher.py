@@ -4,7 +4,10 @@ able to crash the whole process (os._exit) when asked for a given call, like a k
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 import time
+from pathlib import Path
 
 from slm_distill.examples.text2sql.teacher import TEACHER as EXAMPLE
 
@@ -16,8 +19,21 @@ def _log(line: str) -> None:
             fh.write(line + "\n")
 
 
+def _cached_calls(context: dict) -> int:
+    """Rows in the project's teacher cache (the database lies in the project directory)."""
+    cache = Path(context["db_path"]).parent / ".cache" / "teacher.sqlite"
+    with sqlite3.connect(cache) as conn:
+        return conn.execute("SELECT count(*) FROM calls").fetchone()[0]
+
+
 class CountingTeacher:
-    """Counts completed calls; crashes at call CRASH_AT."""
+    """Counts completed calls; crashes at call CRASH_AT, once every other call in flight has
+    returned and been cached (so no completed call is lost to the crash)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started = self.finished = 0
+        self.rows_before: int | None = None
 
     def answer(self, input, context):
         result = EXAMPLE.answer(input, context)
@@ -25,12 +41,28 @@ class CountingTeacher:
         return result
 
     def propose(self, n, seeds, context):
+        with self.lock:
+            if self.rows_before is None:  # before any call of this process returned
+                self.rows_before = _cached_calls(context)
+            self.started += 1
         if str(context["sample"]) == os.environ.get("CRASH_AT"):
-            time.sleep(0.2)  # let other calls in flight finish (and be cached) first
-            os._exit(17)
+            self._crash_when_the_others_are_cached(context)
         result = EXAMPLE.propose(n, seeds, context)
         _log(f"propose {context['sample']} {context['augmentation']}")
+        with self.lock:
+            self.finished += 1
         return result
+
+    def _crash_when_the_others_are_cached(self, context: dict) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # generation commits in order: no new call starts
+            with self.lock:
+                others_done = self.finished == self.started - 1
+                expected = self.rows_before + self.finished
+            if others_done and _cached_calls(context) >= expected:
+                break
+            time.sleep(0.01)
+        os._exit(17)
 
 
 TEACHER = CountingTeacher()

@@ -17,10 +17,10 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from slm_distill.tools.cli import main
-from slm_distill.tools.project import Project
+from slm_distill.tools.cli.commands import main
 from slm_distill.tools.tasks.sandbox import QueryError, QueryResult
 from slm_distill.tools.tasks.sqlcompare import gold_is_ordered, normalise_rows, results_equal
+from slm_distill.tools.workspace.project import Project
 from tests.conftest import SHARED_DATA
 
 DEFOG = SHARED_DATA / "defog-sql-eval"

@@ -8,6 +8,7 @@ from slm_distill.tools.cli import main
 
 
 @pytest.mark.slow
+@pytest.mark.budget(1800)  # about 5 minutes on two idle cores; it once took over 10 on a busy one
 def test_demo_runs_end_to_end_offline(tmp_path, capsys):
     args = ["demo", "--dir", str(tmp_path / "demo"), "--n", "120", "--student", "scratch:tiny",
             "--steps", "6"]

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from slm_distill.tools.errors import GateError
-from slm_distill.tools.fileio import read_jsonl_dicts
 from slm_distill.tools.generate_pairs import (
     Ledger,
     Pair,
@@ -21,8 +20,10 @@ from slm_distill.tools.generate_pairs import (
     generate_pairs,
     pair_id,
 )
-from slm_distill.tools.project import Project
 from slm_distill.tools.validate_teacher import override_gate, validate_teacher
+from slm_distill.tools.workspace.fileio import read_jsonl_dicts
+from slm_distill.tools.workspace.project import Project
+from tests.conftest import EXAMPLE_TEACHER
 
 REPO = Path(__file__).resolve().parents[1]
 COUNTING = "python:tests.counting_teacher:TEACHER"
@@ -232,7 +233,10 @@ def test_http_teacher_generation_and_budget_stop(validated, provider, monkeypatc
 
 
 def test_dry_run_estimates_without_calling(validated, provider, monkeypatch):
-    validated.config.teacher = "anthropic:claude-sonnet-4-5"
+    """The estimate comes from the price table; the teacher's endpoint (the fake provider, which
+    records every request) is never called."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    validated.config.teacher = f"anthropic:claude-sonnet-4-5@{provider.url}"
     validated.save()
     est = estimate_generation(validated, n=1000)
     assert est.priced and est.calls >= 1000 / 10 and est.usd > 0
@@ -241,9 +245,10 @@ def test_dry_run_estimates_without_calling(validated, provider, monkeypatch):
     assert batch.usd == pytest.approx(est.usd / 2, rel=0.01)
     more = estimate_generation(validated, n=1000, samples=5)
     assert more.calls > est.calls and more.usd > est.usd
-    local = estimate_generation(Project.load(validated.root).__class__.load(validated.root), n=10)
-    assert local.teacher.startswith("anthropic")
     assert provider.requests == []
+    validated.config.teacher = EXAMPLE_TEACHER
+    local = estimate_generation(validated, n=1000)
+    assert local.usd == 0 and local.calls == est.calls and "local teacher" in local.note
 
 
 def test_pair_ids_are_stable():

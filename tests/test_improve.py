@@ -10,6 +10,8 @@ import pytest
 from slm_distill.tools.errors import UsageError
 from tests.conftest import clone_project
 
+pytestmark = pytest.mark.slow  # trains a student
+
 
 @pytest.fixture(scope="module")
 def evaluated(generated_project, tmp_path_factory):
@@ -27,13 +29,13 @@ def test_improve_needs_an_evaluation_of_the_current_student(generated_project, t
 
     project = clone_project(generated_project, tmp_path)
     with pytest.raises(UsageError, match="distill evaluate"):
-        plan_improvement(project)
+        plan_improvement(project, pairs=10, max_groups=2)
 
 
 def test_plan_groups_every_failure_by_what_the_input_needs(evaluated):
     from slm_distill.tools.evaluate import EvalReport
     from slm_distill.tools.improve import plan_improvement
-    from slm_distill.tools.reports import load_report
+    from slm_distill.tools.reporting.reports import load_report
 
     student = load_report(evaluated, "eval", EvalReport).result("student")
     plan = plan_improvement(evaluated, pairs=40, max_groups=2)
@@ -49,9 +51,9 @@ def test_plan_groups_every_failure_by_what_the_input_needs(evaluated):
 def test_a_round_adds_targeted_pairs_retrains_and_reports_before_after(evaluated, tmp_path,
                                                                        monkeypatch):
     from slm_distill.tools.evaluate import EvalReport
-    from slm_distill.tools.fileio import read_jsonl_dicts
     from slm_distill.tools.improve import improve, label_of, needs_of
-    from slm_distill.tools.reports import load_report
+    from slm_distill.tools.reporting.reports import load_report
+    from slm_distill.tools.workspace.fileio import read_jsonl_dicts
 
     spy = tmp_path / "spy.jsonl"
     monkeypatch.setenv("SPY_LOG", str(spy))
@@ -64,7 +66,7 @@ def test_a_round_adds_targeted_pairs_retrains_and_reports_before_after(evaluated
     before_pairs = len(read_jsonl_dicts(evaluated.path("data", "pairs.jsonl")))
 
     seen = []
-    report = improve(evaluated, pairs=24, max_groups=2, train_steps=4,
+    report = improve(evaluated, rounds=1, pairs=24, max_groups=2, train_steps=4,
                      progress=lambda done, total, message: seen.append((done, total)))
     assert seen and {t for _, t in seen} == {300}
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)  # progress only moves forward
@@ -113,7 +115,7 @@ def test_a_round_adds_targeted_pairs_retrains_and_reports_before_after(evaluated
 def test_cli_dry_run_prints_the_groups_and_starts_nothing(evaluated):
     from click.testing import CliRunner
 
-    from slm_distill.tools.cli import cli
+    from slm_distill.tools.cli.commands import cli
 
     before = sorted(p.name for p in evaluated.path("jobs").glob("*")) \
         if evaluated.path("jobs").is_dir() else []
@@ -129,7 +131,7 @@ def test_cli_dry_run_prints_the_groups_and_starts_nothing(evaluated):
 
 def test_a_round_without_new_pairs_stops_before_training(evaluated, tmp_path):
     from slm_distill.tools.improve import ImproveReport, improve
-    from slm_distill.tools.reports import load_report
+    from slm_distill.tools.reporting.reports import load_report
     from slm_distill.tools.validate_teacher import validate_teacher
 
     project = clone_project(evaluated, tmp_path)  # reports and pairs, no runs
@@ -138,7 +140,7 @@ def test_a_round_without_new_pairs_stops_before_training(evaluated, tmp_path):
     validate_teacher(project)
     done = load_report(project, "improve", ImproveReport)
     rounds_before = len(done.rounds) if done else 0
-    report = improve(project, pairs=10)
+    report = improve(project, rounds=1, pairs=10, max_groups=4)
     assert report.stopped and report.stopped.startswith("no new pairs")
     assert len(report.rounds) == rounds_before
     assert not project.path("runs").exists()  # nothing was trained
@@ -151,11 +153,11 @@ def test_changed_seeds_make_the_evaluation_stale(evaluated, tmp_path):
     line = {"input": "How many albums have an id above zero, counting every artist?",
             "output": "SELECT COUNT(*) FROM albums WHERE album_id > 0", "metadata": {"difficulty": "easy"}}
     (tmp_path / "more.jsonl").write_text(json.dumps(line) + "\n")
-    from slm_distill.tools.project import add_seeds
+    from slm_distill.tools.workspace.project import add_seeds
 
     add_seeds(project, tmp_path / "more.jsonl")
     with pytest.raises(UsageError, match="seeds changed"):
-        plan_improvement(project)
+        plan_improvement(project, pairs=10, max_groups=2)
 
 
 def test_promotion_keeps_every_earlier_student_and_can_be_finished_twice(tmp_path):

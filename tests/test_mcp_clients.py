@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from slm_distill.tools.vendor import cache_root
+from slm_distill.tools.llamacpp.vendor import cache_root
 from tests.conftest import EXAMPLE, EXAMPLE_TEACHER
 from tests.test_mcp_server import TOOLS
+
+pytestmark = pytest.mark.slow  # MCP servers in subprocesses
 
 REPO = Path(__file__).resolve().parents[1]
 NPM_PACKAGES = {"@modelcontextprotocol/inspector": "0.15.0", "@anthropic-ai/claude-code": "2.1.197"}
@@ -47,7 +49,7 @@ def npm_bin() -> Path:
 
 @pytest.fixture
 def example_workspace(tmp_path: Path) -> Path:
-    from slm_distill.tools.project import add_seeds, init_project
+    from slm_distill.tools.workspace.project import add_seeds, init_project
 
     project = init_project(tmp_path / "proj", schema=EXAMPLE / "schema.sql", teacher=EXAMPLE_TEACHER,
                            student="scratch:tiny")
@@ -63,6 +65,7 @@ def inspector(npm_bin: Path, root: Path, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.network
 def test_mcp_inspector_cli_lists_and_calls_tools(npm_bin, example_workspace):
     listed = inspector(npm_bin, example_workspace, "--method", "tools/list")
     tools = {t["name"]: t for t in listed["tools"]}
@@ -80,6 +83,7 @@ def test_mcp_inspector_cli_lists_and_calls_tools(npm_bin, example_workspace):
     assert (example_workspace / "proj" / "reports" / "teacher_validation.md").is_file()
 
 
+@pytest.mark.network
 def test_claude_plugin_validate(npm_bin, tmp_path):
     env = {**os.environ, "HOME": str(tmp_path)}  # keep Claude Code's own files out of the real home
 

@@ -16,7 +16,8 @@ from slm_distill.server.app import build_server
 from tests.conftest import EXAMPLE, EXAMPLE_TEACHER
 
 TOOLS = {"init_project", "add_seeds", "validate_teacher", "generate_pairs", "train_student",
-         "evaluate", "export_gguf", "improve", "job_status", "cancel_job", "list_jobs", "project_status"}
+         "evaluate", "export_gguf", "improve", "job_status", "cancel_job", "list_jobs", "project_status",
+         "get_config", "set_config"}
 
 
 @pytest.fixture
@@ -54,6 +55,7 @@ def test_tools_have_input_and_output_schemas_and_annotations(workspace):
         assert tools[name].input_schema["properties"]["dry_run"]["default"] is True
 
 
+@pytest.mark.slow  # a generation job in a worker process
 def test_example_through_the_tools(workspace):
     results = call(
         workspace,
@@ -101,7 +103,8 @@ def test_errors_are_tool_errors_that_say_what_to_do(workspace):
         workspace, ("project_status", {"project_dir": "nothing"}),
         ("job_status", {"project_dir": ".", "job_id": "../../x"}),
         ("generate_pairs", {"project_dir": "p", "n": "lots"}))
-    assert missing.is_error and "distill init" in missing.content[0].text
+    assert missing.is_error and "init_project(" in missing.content[0].text
+    assert "`distill " not in missing.content[0].text  # no CLI syntax in an MCP error
     assert bad_job.is_error
     assert bad_arg.is_error
     for r in (missing, bad_job, bad_arg):
@@ -122,6 +125,8 @@ MALFORMED = {
     "job_status": ({"project_dir": "p"}, "job_id"),
     "cancel_job": ({"project_dir": "p", "job_id": {"id": 1}}, "job_id"),
     "list_jobs": ({}, "project_dir"),
+    "get_config": ({"project_dir": "p", "key": 3.5}, "key"),
+    "set_config": ({"project_dir": "p", "value": 1}, "key"),
 }
 
 
@@ -189,12 +194,12 @@ def test_stdio_server_subprocess(workspace):
     tools, status = asyncio.run(run())
     assert {t.name for t in tools} == TOOLS
     assert all(t.input_schema["properties"] and t.output_schema for t in tools)
-    assert status.is_error and "distill init" in status.content[0].text
+    assert status.is_error and "init_project(" in status.content[0].text
 
 
 def test_resources_and_prompts(workspace):
-    from slm_distill.tools.project import add_seeds, init_project
     from slm_distill.tools.validate_teacher import validate_teacher
+    from slm_distill.tools.workspace.project import add_seeds, init_project
 
     project = init_project(workspace / "proj", schema=workspace / "schema.sql",
                            teacher=EXAMPLE_TEACHER, student="scratch:tiny")

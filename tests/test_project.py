@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slm_distill.tools.cli import main
+from slm_distill.tools.cli.commands import main
 from slm_distill.tools.errors import InputFileError, UsageError
-from slm_distill.tools.project import (
+from slm_distill.tools.workspace.project import (
     CONFIG_FILE,
     Project,
     Seed,
@@ -126,7 +126,7 @@ def test_help_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from slm_distill.tools.cli import main\n"
+    code = ("import sys; from slm_distill.tools.cli.commands import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n"
             "for cmd in ('init', 'generate', 'validate-teacher', 'demo', 'status'):\n"

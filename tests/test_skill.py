@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from slm_distill.tools.cli import main
+from slm_distill.tools.cli.commands import main
 from tests.conftest import REPO
 
 

@@ -28,6 +28,49 @@ def test_parse_spec_forms():
         parse_spec("claude")
 
 
+DEEPSEEK = "openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY"
+
+
+def test_spec_names_the_key_variable_and_round_trips():
+    spec = parse_spec(DEEPSEEK)
+    assert (spec.model, spec.base_url, spec.key_env) == (
+        "deepseek-chat", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY")
+    assert parse_spec("anthropic:claude-sonnet-4-5#TEAM_KEY").key_env == "TEAM_KEY"
+    for text in (DEEPSEEK, "openai:gpt-4o", "anthropic:m@http://h/v1", "anthropic:m#K_2"):
+        assert str(parse_spec(text)) == text
+        assert make_teacher(text).spec == text  # what check_gate compares with config.teacher
+    assert parse_spec("python:pkg.mod:T#x").model == "pkg.mod:T#x"  # only URL backends take #
+
+
+@pytest.mark.parametrize("bad", ["openai:m#sk-live-abc123", "openai:m#", "openai:m#lower",
+                                 "openai:m#VAR@https://h/v1", "openai:#VAR"])
+def test_spec_key_suffix_must_be_a_variable_name(bad):
+    with pytest.raises(UsageError) as raised:
+        parse_spec(bad)
+    assert "sk-live" not in str(raised.value)  # a pasted key is never echoed
+    assert "#DEEPSEEK_API_KEY" in str(raised.value) or "BACKEND:MODEL" in str(raised.value)
+
+
+@pytest.mark.parametrize("backend", ["anthropic", "openai"])
+def test_key_is_read_from_the_named_variable(provider, monkeypatch, backend):
+    monkeypatch.setenv("MY_PROVIDER_KEY", "sk-from-named-var")
+    monkeypatch.setenv(f"{backend.upper()}_API_KEY", "sk-default-var")
+    teacher = make_teacher(f"{backend}:m@{provider.url}#MY_PROVIDER_KEY")
+    run(teacher.complete(MESSAGES))
+    headers = provider.requests[-1]["headers"]
+    sent = headers.get("x-api-key", "") + headers.get("authorization", "")
+    assert "sk-from-named-var" in sent and "sk-default-var" not in sent
+
+
+@pytest.mark.parametrize("spec", ["anthropic:claude-sonnet-4-5#DEEPSEEK_API_KEY", DEEPSEEK])
+def test_missing_named_variable_is_named(spec, monkeypatch):
+    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-this-one")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-not-this-one")
+    with pytest.raises(UsageError, match="set DEEPSEEK_API_KEY"):
+        run(make_teacher(spec).complete(MESSAGES))
+
+
 @pytest.mark.parametrize("backend,env", [("anthropic", "ANTHROPIC_API_KEY"),
                                          ("openai", "OPENAI_API_KEY")])
 def test_http_backend_roundtrip_counts_tokens_and_cost(provider, monkeypatch, backend, env):
@@ -127,6 +170,25 @@ def test_replay_mode_refuses_unrecorded_calls(provider, monkeypatch, tmp_path):
     assert provider.requests == []
 
 
+def test_project_teacher_cache_replay_answers_only_recorded_calls(example_project, provider,
+                                                                  monkeypatch):
+    from slm_distill.tools.teachers import project_teacher
+    from slm_distill.tools.workspace.settings import set_config
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    spec = f"openai:m@{provider.url}"
+    run(project_teacher(example_project, spec).complete(MESSAGES))  # rw (default) records it
+    set_config(example_project, "teacher_cache", "replay")
+    replaying = project_teacher(example_project, spec)
+    run(replaying.complete(MESSAGES))
+    assert replaying.meter.cached_calls == 1
+    with pytest.raises(TeacherError, match="never recorded") as raised:
+        run(replaying.complete(MESSAGES, sample=1))
+    assert "distill config set teacher_cache rw" in raised.value.render("cli")
+    assert 'set_config(key="teacher_cache", value="rw")' in raised.value.render("mcp")
+    assert len(provider.requests) == 1
+
+
 def test_budget_stops_before_overspending(provider, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     provider.responder = lambda m: "word " * 2000
@@ -223,6 +285,7 @@ def test_python_teacher_errors_are_actionable(monkeypatch):
         make_teacher("python:tests.test_teachers:NOPE")
 
 
+@pytest.mark.slow  # llama.cpp
 def test_llama_cpp_teacher_generates_from_a_gguf(tiny_gguf: Path):
     meter = CostMeter()
     teacher = make_teacher(f"llama-cpp:{tiny_gguf}", meter=meter)
@@ -233,7 +296,29 @@ def test_llama_cpp_teacher_generates_from_a_gguf(tiny_gguf: Path):
     run(teacher.aclose())
 
 
+@pytest.mark.slow  # llama.cpp
 def test_llama_cpp_missing_file_is_a_usage_error(tmp_path):
     teacher = make_teacher(f"llama-cpp:{tmp_path / 'none.gguf'}")
     with pytest.raises(UsageError, match="no such GGUF"):
         run(teacher.complete(MESSAGES))
+
+
+def test_soft_labels_need_a_backend_that_supports_logprobs(example_project, monkeypatch):
+    from slm_distill.tools import train_student
+    from slm_distill.tools.teachers import BACKENDS
+    from slm_distill.tools.training import students
+
+    class Stub:  # stands in for a model and its tokenizer
+        def get_vocab(self):
+            return {"a": 0}
+
+        def eval(self):
+            return self
+
+    monkeypatch.setattr(students, "load_pretrained", lambda path: (Stub(), Stub()))
+    with pytest.raises(UsageError, match="soft_labels"):  # the python teacher has no logprobs
+        train_student._teacher_model(example_project, Stub())
+    logits_teacher = type("LogitsTeacher", (), {"supports_logprobs": True})
+    monkeypatch.setitem(BACKENDS, "logits", lambda: logits_teacher)
+    example_project.config.teacher = "logits:./teacher"
+    assert isinstance(train_student._teacher_model(example_project, Stub()), Stub)

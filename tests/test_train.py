@@ -10,10 +10,10 @@ import sys
 import time
 
 import pytest
-import torch
 
-from slm_distill.tools.jobs import cancel_job, job_status, launch_command, list_jobs, start_job
+from slm_distill.tools.requests import TrainRequest
 from slm_distill.tools.train_student import train_student
+from slm_distill.tools.workspace.jobs import cancel_job, job_status, launch_command, list_jobs, start_job
 from tests.conftest import clone_project, tiny_training
 
 pytestmark = pytest.mark.slow
@@ -40,6 +40,7 @@ def test_full_training_writes_every_artifact(generated_project, tmp_path):
 
 def test_lora_changes_adapter_weights_and_not_base_weights(generated_project, tmp_path, monkeypatch):
     import peft
+    import torch
 
     import slm_distill.tools.train_student as ts
 
@@ -77,7 +78,9 @@ def test_lora_changes_adapter_weights_and_not_base_weights(generated_project, tm
 def test_best_checkpoint_follows_the_generated_answer_score(generated_project, tmp_path,
                                                             monkeypatch):
     """Eval 2 of 3 generates the gold answers (score 1.0), the others garbage: step 4 must win."""
-    import slm_distill.tools.trainer as trainer_module
+    import torch
+
+    import slm_distill.tools.training.trainer as trainer_module
 
     project = clone_project(generated_project, tmp_path)
     tiny_training(project, max_steps=6, eval_steps=2)
@@ -89,7 +92,7 @@ def test_best_checkpoint_follows_the_generated_answer_score(generated_project, t
         return [gold[q] if calls["n"] == 2 else "SELECT nonsense" for q in inputs]
 
     import slm_distill.tools.generate_pairs as gp
-    from slm_distill.tools.fileio import read_jsonl_dicts
+    from slm_distill.tools.workspace.fileio import read_jsonl_dicts
 
     for row in read_jsonl_dicts(project.path("data", "val.jsonl")):
         gold[gp.Pair.model_validate(row).input] = row["output"]
@@ -120,13 +123,13 @@ def test_resume_after_a_kill_continues_from_the_checkpoint(generated_project, tm
     project = clone_project(generated_project, tmp_path)
     tiny_training(project, max_steps=40, eval_steps=4)
     ckpt = project.path("runs", "student", "checkpoints", "checkpoint-4")
-    job = start_job(project, "train", {"resume": True})
+    job = start_job(project, "train", TrainRequest())
     try:
         assert _wait_for(lambda: (ckpt / "trainer_state.json").is_file(), 240), "no checkpoint"
     finally:
         os.killpg(job.pid, signal.SIGKILL)
-    time.sleep(0.5)
-    assert job_status(project, job.id).status == "failed"  # noticed the dead worker
+    # the killed worker is noticed as soon as its process is gone
+    assert _wait_for(lambda: job_status(project, job.id).status == "failed", 30)
     tiny_training(project, max_steps=8, eval_steps=4)
     events = []
     report = train_student(project, emit=events.append)
@@ -138,13 +141,13 @@ def test_resume_after_a_kill_continues_from_the_checkpoint(generated_project, tm
 
 def test_training_job_runs_detached_and_can_be_cancelled(generated_project, tmp_path):
     project = clone_project(generated_project, tmp_path)
-    job = start_job(project, "train", {})
+    job = start_job(project, "train", TrainRequest())
     assert _wait_for(lambda: job_status(project, job.id).status in ("succeeded", "failed"), 300)
     done = job_status(project, job.id)
     assert done.status == "succeeded", (project.path("jobs", job.id, "log").read_text())
     assert done.result["steps"] == 6 and done.progress == 1.0 and "loss" in done.metrics
     tiny_training(project, max_steps=500)
-    slow = start_job(project, "train", {"resume": False})
+    slow = start_job(project, "train", TrainRequest(fresh=True))
     assert _wait_for(lambda: job_status(project, slow.id).status == "running", 60)
     cancelled = cancel_job(project, slow.id)
     assert cancelled.status == "cancelled"
@@ -153,7 +156,7 @@ def test_training_job_runs_detached_and_can_be_cancelled(generated_project, tmp_
 
 def test_accelerate_launch_for_several_gpus(generated_project):
     single = launch_command(generated_project, "0123456789abcdef", 1)
-    assert single == [sys.executable, "-m", "slm_distill.tools.jobs", "run",
+    assert single == [sys.executable, "-m", "slm_distill.tools.workspace.jobs", "run",
                       str(generated_project.root), "0123456789abcdef"]
     multi = launch_command(generated_project, "0123456789abcdef", 4)
     assert multi[:6] == [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
@@ -171,7 +174,7 @@ def test_bad_job_ids_are_refused(generated_project):
 
 def test_soft_label_distillation_lowers_kl_to_the_teacher(generated_project, tmp_path):
     """A tiny teacher and a tiny student on the same Qwen2 tokenizer: the student's KL falls."""
-    from slm_distill.tools.students import build_scratch
+    from slm_distill.tools.training.students import build_scratch
 
     teacher, tok = build_scratch("scratch:tiny", seed=123)
     teacher_dir = tmp_path / "teacher"
@@ -191,8 +194,8 @@ def test_soft_label_distillation_lowers_kl_to_the_teacher(generated_project, tmp
 def test_activation_checkpointing_only_where_it_pays():
     from types import SimpleNamespace
 
-    from slm_distill.tools.config import TrainingConfig
     from slm_distill.tools.train_student import _checkpointing
+    from slm_distill.tools.workspace.config import TrainingConfig
 
     def model(params: int) -> SimpleNamespace:
         return SimpleNamespace(num_parameters=lambda: params)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import torch
+import pytest
 
-from slm_distill.tools.students import build_scratch, end_of_turn_id, qwen2_tokenizer
-from slm_distill.tools.training_data import IGNORE, PackingCollator, render_example
+from slm_distill.tools.training.students import build_scratch, end_of_turn_id, qwen2_tokenizer
+from slm_distill.tools.training.training_data import IGNORE, PackingCollator, render_example
+
+pytestmark = pytest.mark.slow  # tokenizers and forward passes: transformers and torch
 
 MESSAGES = [{"role": "system", "content": "Translate."}, {"role": "user", "content": "How many?"}]
 
@@ -43,6 +45,8 @@ def test_every_generated_pair_has_labels_and_the_end_token(generated_project):
 
 
 def test_packed_batch_equals_separate_forward_passes():
+    import torch
+
     model, tok = build_scratch("scratch:tiny")
     model.eval()
     end = end_of_turn_id(tok)

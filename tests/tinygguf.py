@@ -1,7 +1,7 @@
 """Write a tiny random Qwen2-architecture GGUF on the real Qwen2 vocabulary, for llama.cpp tests.
 
 The tokenizer (tokens, merges, special ids) and chat template come from the vocab-only GGUF in
-llama-cpp-python's sources (slm_distill.tools.vendor); the weights are random and small, so the
+llama-cpp-python's sources (slm_distill.tools.llamacpp.vendor); the weights are random and small, so the
 model loads in llama.cpp in a second and produces (meaningless) tokens.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from slm_distill.tools.vendor import vendor_file
+from slm_distill.tools.llamacpp.vendor import vendor_file
 
 HIDDEN, FFN, HEADS, KV_HEADS, CONTEXT = 64, 128, 4, 2, 1024
 

@@ -11,28 +11,28 @@ method's red flags are raised with their explanations.
 from __future__ import annotations
 
 import asyncio
-import math
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from slm_distill.tools.actions import ADD_SEEDS, act
 from slm_distill.tools.errors import UsageError
-from slm_distill.tools.fileio import read_jsonl
-from slm_distill.tools.progress import ProgressFn, no_progress
-from slm_distill.tools.project import Project, Seed
-from slm_distill.tools.reports import Provenance, file_hash, md_table, provenance, save_report
+from slm_distill.tools.reporting.reports import (
+    Provenance,
+    Report,
+    file_hash,
+    md_table,
+    provenance,
+    save_report,
+)
+from slm_distill.tools.reporting.stats import Interval, wilson
+from slm_distill.tools.requests import MODELS
 from slm_distill.tools.tasks.base import Task
+from slm_distill.tools.workspace.fileio import read_jsonl
+from slm_distill.tools.workspace.progress import ProgressFn, no_progress
+from slm_distill.tools.workspace.project import Project, Seed
 
-MODELS = ("base", "student", "teacher")
 EXAMPLES_PER_CATEGORY = 3
-
-
-class Interval(BaseModel):
-    n: int
-    correct: int
-    accuracy: float
-    low: float = Field(description="Wilson 95% lower bound.")
-    high: float = Field(description="Wilson 95% upper bound.")
 
 
 class FailureExample(BaseModel):
@@ -60,7 +60,9 @@ class RedFlag(BaseModel):
     explanation: str
 
 
-class EvalReport(BaseModel):
+class EvalReport(Report):
+    name: str = Field("eval", description="Saved as reports/<name>.{json,md,png}: eval for the "
+                      "test split, eval-<file> for a fresh test file.")
     test_set: str
     n: int
     results: list[ModelResult]
@@ -71,15 +73,36 @@ class EvalReport(BaseModel):
     def result(self, name: str) -> ModelResult | None:
         return next((r for r in self.results if r.name == name), None)
 
+    def summary(self) -> str:
+        lines = [f"Evaluation on the {self.test_set} ({self.n} inputs):",
+                 f"  {'model':<8} {'accuracy':>9}  {'95% CI':<12} {'valid SQL':>9}  spec"]
+        for r in self.results:
+            ci = f"[{r.overall.low:.0%}, {r.overall.high:.0%}]"
+            lines.append(f"  {r.name:<8} {r.overall.accuracy:>9.1%}  {ci:<12} "
+                         f"{r.metrics['valid_sql']:>9.0%}  {r.spec}")
+        lines += [f"  RED FLAG {f.code}: {f.message} {f.explanation}" for f in self.red_flags]
+        lines.append(f"  report: reports/{self.name}.md (chart: reports/{self.chart})")
+        return "\n".join(lines)
 
-def wilson(correct: int, n: int, z: float = 1.96) -> Interval:
-    if n == 0:
-        return Interval(n=0, correct=0, accuracy=0.0, low=0.0, high=0.0)
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Interval(n=n, correct=correct, accuracy=p, low=max(0.0, centre - half),
-                    high=min(1.0, centre + half))
+    def markdown(self) -> str:
+        lines = [f"# Evaluation on the {self.test_set} ({self.n} inputs)", "",
+                 comparison_table(self), "", f"![accuracy by model and difficulty]({self.chart})",
+                 "", "## By difficulty", ""]
+        difficulties = sorted({k for m in self.results for k in m.by_difficulty})
+        lines.append(md_table(["model", *difficulties], [
+            [m.name, *(f"{m.by_difficulty[d].accuracy:.0%} (n={m.by_difficulty[d].n})"
+                       if d in m.by_difficulty else "-" for d in difficulties)] for m in self.results]))
+        lines += ["", "## Red flags", ""]
+        lines += [f"- **{f.code}**: {f.message} {f.explanation}" for f in self.red_flags] or ["None."]
+        for m in self.results:
+            lines += ["", f"## Failures of {m.name}", ""]
+            if not m.failures:
+                lines.append("None.")
+            for category, count in m.failures.items():
+                lines.append(f"- **{category}**: {count}")
+                lines += [f"  - {ex.input} -> `{ex.predicted[:200] or '(nothing)'}` (expected "
+                          f"`{ex.expected[:200]}`; {ex.why})" for ex in m.examples.get(category, [])]
+        return "\n".join(lines) + "\n"
 
 
 def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], task: Task) -> ModelResult:
@@ -147,14 +170,14 @@ def _seeds(project: Project, extra: Path | None) -> tuple[list[Seed], str]:
         return read_jsonl(extra, Seed), str(extra)
     _, test = project.split()
     if not test:
-        raise UsageError("No test seeds. Add seeds with `distill seeds add FILE`.")
+        raise UsageError("No test seeds. Add seeds with {fix}.", fix=ADD_SEEDS)
     return test, "test split"
 
 
 def _hf_answers(path_or_spec: str, task: Task, seeds: list[Seed], max_new_tokens: int,
                 base: bool, seed: int) -> list[str]:
-    from slm_distill.tools.hf_generate import generate_answers
-    from slm_distill.tools.students import load_pretrained, load_student
+    from slm_distill.tools.training.hf_generate import generate_answers
+    from slm_distill.tools.training.students import load_pretrained, load_student
 
     model, tokenizer = (load_student(path_or_spec, seed=seed) if base
                         else load_pretrained(path_or_spec))
@@ -186,7 +209,7 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
     cfg = project.config.training
     merged = student_dir or project.path("runs", "student", "merged")
     if "student" in models and not merged.is_dir():
-        raise UsageError("No trained student (runs/student/merged). Run `distill train` first.")
+        raise UsageError("No trained student (runs/student/merged). Run {fix} first.", fix=act("train"))
     task = project.task()
     results = {r.name: r for r in reuse.results if r.name not in models} if reuse else {}
     try:
@@ -207,17 +230,17 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
 def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: int,
               name: str = "eval") -> EvalReport:
     """Red flags, the chart and reports/<name>.{json,md,png} for scored models."""
-    from slm_distill.tools.plots import plot_bars
+    from slm_distill.tools.reporting.plots import plot_bars
 
     results = {m: results[m] for m in MODELS if m in results}
     chart = project.report_path(name, "png")
     chart.parent.mkdir(parents=True, exist_ok=True)
     plot_bars({n: {"overall": r.overall.accuracy, **{k: v.accuracy for k, v in r.by_difficulty.items()}}
                for n, r in results.items()}, chart, f"Execution accuracy on the {label}")
-    report = EvalReport(test_set=label, n=n, results=list(results.values()),
+    report = EvalReport(name=name, test_set=label, n=n, results=list(results.values()),
                         red_flags=red_flags(results), chart=chart.name,
                         provenance=provenance(project, [project.seeds_path]))
-    save_report(project, name, report, render_eval(report))
+    save_report(project, name, report)
     return report
 
 
@@ -225,24 +248,3 @@ def comparison_table(report: EvalReport) -> str:
     rows = [[r.name, r.spec, f"{r.overall.accuracy:.1%}", f"[{r.overall.low:.0%}, {r.overall.high:.0%}]",
              f"{r.metrics['valid_sql']:.0%}", f"{r.metrics['exact_match']:.0%}"] for r in report.results]
     return md_table(["model", "spec", "execution accuracy", "95% CI", "valid SQL", "exact match"], rows)
-
-
-def render_eval(r: EvalReport) -> str:
-    lines = [f"# Evaluation on the {r.test_set} ({r.n} inputs)", "", comparison_table(r), "",
-             f"![accuracy by model and difficulty]({r.chart})", "", "## By difficulty", ""]
-    difficulties = sorted({k for m in r.results for k in m.by_difficulty})
-    lines.append(md_table(["model", *difficulties], [
-        [m.name, *(f"{m.by_difficulty[d].accuracy:.0%} (n={m.by_difficulty[d].n})"
-                   if d in m.by_difficulty else "-" for d in difficulties)] for m in r.results]))
-    lines += ["", "## Red flags", ""]
-    lines += [f"- **{f.code}**: {f.message} {f.explanation}" for f in r.red_flags] or ["None."]
-    for m in r.results:
-        lines += ["", f"## Failures of {m.name}", ""]
-        if not m.failures:
-            lines.append("None.")
-        for category, count in m.failures.items():
-            lines.append(f"- **{category}**: {count}")
-            for ex in m.examples.get(category, []):
-                lines.append(f"  - {ex.input} -> `{ex.predicted[:200] or '(nothing)'}` "
-                             f"(expected `{ex.expected[:200]}`; {ex.why})")
-    return "\n".join(lines) + "\n"

@@ -3,7 +3,7 @@
     report = export_gguf(project, quants=("q8_0", "q4_k_m"))     # exports/, reports/export.*
 
 Steps: the merged model (runs/student/merged) is converted to GGUF f16 with llama.cpp's own
-converter (from the llama-cpp-python sources matching the installed version, tools/vendor.py),
+converter (from the llama-cpp-python sources matching the installed version, tools/llamacpp/vendor.py),
 quantised with llama-cpp-python's quantize API, and every GGUF answers the test split in
 llama-cpp-python with the same prompt renderer, chat template tokens and stop token as training.
 A quantisation losing more than `margin` points is marked not recommended; an f16 GGUF whose
@@ -22,17 +22,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from slm_distill.tools.actions import act
 from slm_distill.tools.errors import DistillError, UsageError, require
 from slm_distill.tools.evaluate import Interval, accuracy
-from slm_distill.tools.progress import ProgressFn, no_progress
-from slm_distill.tools.project import Project, Seed
-from slm_distill.tools.quiet import quiet_native_stderr
-from slm_distill.tools.reports import Provenance, md_table, provenance, save_report
-from slm_distill.tools.vendor import vendor_dir
+from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
+from slm_distill.tools.llamacpp.vendor import vendor_dir
+from slm_distill.tools.reporting.reports import Provenance, Report, md_table, provenance, save_report
+from slm_distill.tools.workspace.progress import ProgressFn, no_progress
+from slm_distill.tools.workspace.project import Project, Seed
 
 QUANT_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
                "q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0"}
-DEFAULT_QUANTS = ("q8_0", "q4_k_m", "q4_0")
 
 
 class QuantResult(BaseModel):
@@ -46,7 +46,7 @@ class QuantResult(BaseModel):
     note: str = ""
 
 
-class ExportReport(BaseModel):
+class ExportReport(Report):
     model_name: str
     hf_accuracy: Interval
     margin_points: float
@@ -54,6 +54,30 @@ class ExportReport(BaseModel):
     parity_ok: bool = Field(description="The f16 GGUF scores exactly as the HF model does.")
     files: dict[str, str]
     provenance: Provenance
+
+    def summary(self) -> str:
+        lines = [f"GGUF parity on the test split (HF model: {self.hf_accuracy.accuracy:.1%}):",
+                 f"  {'quant':<7} {'MB':>7} {'accuracy':>9} {'Δ pts':>6} {'same':>5}  recommended"]
+        lines += [f"  {q.quant:<7} {q.size_mb:>7.1f} {q.accuracy.accuracy:>9.1%} "
+                  f"{q.delta_points:>+6.1f} {q.agreement:>5.0%}  {'yes' if q.recommended else 'no'}"
+                  f"{'  ' + q.note if q.note else ''}" for q in self.results]
+        lines.append("  files in exports/; report: reports/export.md")
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        rows = [[q.quant, q.file, f"{q.size_mb:.1f}", f"{q.accuracy.accuracy:.1%}",
+                 f"{q.delta_points:+.1f}", f"{q.agreement:.0%}", "yes" if q.recommended else "no",
+                 q.note] for q in self.results]
+        hf = self.hf_accuracy
+        return "\n".join([
+            f"# GGUF export of {self.model_name}", "",
+            f"HF model accuracy on the test split: {hf.accuracy:.1%} ({hf.correct}/{hf.n}). "
+            f"Margin: {self.margin_points:g} points.", "",
+            md_table(["quant", "file", "MB", "accuracy", "Δ points", "same answers", "recommended",
+                      "note"], rows), "",
+            "Parity: " + ("f16 matches the HF model." if self.parity_ok else
+                          "**f16 does NOT match the HF model: template or tokenizer mismatch.**"), "",
+            "Files: " + ", ".join(f"`{v}`" for v in self.files.values()), ""])
 
 
 def convert_to_f16(merged: Path, out: Path) -> Path:
@@ -87,8 +111,8 @@ def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
                  max_new_tokens: int) -> list[str]:
     """Greedy answers from a GGUF: the prompt tokens come from the same renderer and template."""
     llama_cpp = require("llama_cpp", "llama-cpp-python", "llama")
-    from slm_distill.tools.students import end_of_turn_id
-    from slm_distill.tools.training_data import prompt_ids
+    from slm_distill.tools.training.students import end_of_turn_id
+    from slm_distill.tools.training.training_data import prompt_ids
 
     end_id = end_of_turn_id(tokenizer)
     prompts = [prompt_ids(tokenizer, task.student_messages(s.input)) for s in seeds]
@@ -125,15 +149,17 @@ def _quant_result(quant: str, path: Path, answers: list[str], hf: list[str], see
                        recommended=recommended, note=note)
 
 
-def export_gguf(project: Project, *, quants: tuple[str, ...] = DEFAULT_QUANTS,
-                margin_points: float = 2.0, progress: ProgressFn = no_progress) -> ExportReport:
-    from slm_distill.tools.hf_generate import generate_answers
-    from slm_distill.tools.students import load_pretrained
+def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: float,
+                progress: ProgressFn = no_progress) -> ExportReport:
+    """`quants` besides f16; a quantisation losing more than `margin_points` is not recommended
+    (the defaults are ExportRequest's)."""
+    from slm_distill.tools.training.hf_generate import generate_answers
+    from slm_distill.tools.training.students import load_pretrained
 
     run = project.path("runs", "student")
     merged = run / "merged"
     if not merged.is_dir():
-        raise UsageError("No trained student (runs/student/merged). Run `distill train` first.")
+        raise UsageError("No trained student (runs/student/merged). Run {fix} first.", fix=act("train"))
     for q in quants:
         if q not in QUANT_TYPES:
             raise UsageError(f"Unknown quantisation {q!r}. Available: {', '.join(QUANT_TYPES)}.")
@@ -166,7 +192,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...] = DEFAULT_QUANTS,
         parity_ok=results[0].accuracy.correct == hf_acc.correct,
         files={**{k: str(v.relative_to(project.root)) for k, v in files.items()}, **extra},
         provenance=provenance(project, [project.seeds_path]))
-    save_report(project, "export", report, render_export(report))
+    save_report(project, "export", report)
     if not report.parity_ok:
         raise DistillError("The f16 GGUF does not score like the HF model: the exported template or "
                            "tokenizer differs from training. See reports/export.md.")
@@ -175,7 +201,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...] = DEFAULT_QUANTS,
 
 def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
                   results: list[QuantResult], hf_acc: Interval) -> dict[str, str]:
-    from slm_distill.tools.modelcard import model_card, modelfile
+    from slm_distill.tools.reporting.modelcard import model_card, modelfile
 
     preference = ("q4_k_m", "q8_0", "q4_0", "f16")  # smallest first, among the recommended
     recommended = sorted((r for r in results if r.recommended),
@@ -190,17 +216,3 @@ def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
         files["adapter"] = "exports/adapter"
     return files
 
-
-def render_export(r: ExportReport) -> str:
-    rows = [[q.quant, q.file, f"{q.size_mb:.1f}", f"{q.accuracy.accuracy:.1%}",
-             f"{q.delta_points:+.1f}", f"{q.agreement:.0%}", "yes" if q.recommended else "no", q.note]
-            for q in r.results]
-    return "\n".join([
-        f"# GGUF export of {r.model_name}", "",
-        f"HF model accuracy on the test split: {r.hf_accuracy.accuracy:.1%} "
-        f"({r.hf_accuracy.correct}/{r.hf_accuracy.n}). Margin: {r.margin_points:g} points.", "",
-        md_table(["quant", "file", "MB", "accuracy", "Δ points", "same answers", "recommended",
-                  "note"], rows), "",
-        "Parity: " + ("f16 matches the HF model." if r.parity_ok else
-                      "**f16 does NOT match the HF model: template or tokenizer mismatch.**"), "",
-        "Files: " + ", ".join(f"`{v}`" for v in r.files.values()), ""])

@@ -22,19 +22,21 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from slm_distill.tools.actions import ADD_SEEDS, say
 from slm_distill.tools.errors import BudgetExceeded, UsageError
-from slm_distill.tools.fileio import append_jsonl, dumps_jsonl, read_jsonl_dicts, write_atomic
-from slm_distill.tools.neardup import NearDupIndex
-from slm_distill.tools.progress import ProgressFn, no_progress
-from slm_distill.tools.project import Project, Seed
-from slm_distill.tools.reports import Provenance, provenance
+from slm_distill.tools.generation.neardup import NearDupIndex
+from slm_distill.tools.reporting.reports import Provenance, Report, md_table, provenance, save_report
 from slm_distill.tools.tasks.base import Task
 from slm_distill.tools.teachers import CostMeter, Teacher, project_teacher
 from slm_distill.tools.validate_teacher import check_gate
+from slm_distill.tools.workspace.fileio import append_jsonl, dumps_jsonl, read_jsonl_dicts, write_atomic
+from slm_distill.tools.workspace.progress import ProgressFn, no_progress
+from slm_distill.tools.workspace.project import Project, Seed
 
 AUGMENTATIONS = ("paraphrase", "entities", "complexity")
 EXAMPLES_PER_CALL = 5
 EXPECTED_YIELD = 0.7  # share of proposed pairs kept, before the run measures its own
+EXAMPLES_SHOWN = 3  # kept pairs shown in the report
 
 
 class Pair(BaseModel):
@@ -193,7 +195,7 @@ class Coverage(BaseModel):
     sources: dict[str, int]
 
 
-class GenerationReport(BaseModel):
+class GenerationReport(Report):
     teacher: str
     teacher_description: str
     gate: str = Field(description="The teacher gate's status when generation ran.")
@@ -207,14 +209,62 @@ class GenerationReport(BaseModel):
     duplicates: int
     leakage_drops: int
     coverage: Coverage
+    examples: list[Pair] = Field(default_factory=list, description=f"{EXAMPLES_SHOWN} kept pairs "
+                                 "picked at random, to read before training.")
     cost: CostMeter = Field(description="This run's calls, tokens and dollars.")
     stopped: str | None = Field(None, description="Why generation stopped short of the target.")
     files: dict[str, str]
     next_step: str
     provenance: Provenance
 
+    def summary(self) -> str:
+        cov, rejected = self.coverage, ", ".join(f"{k} {v}" for k, v in self.rejected.items())
+        lines = [f"Kept {self.kept}/{self.target} pairs ({self.train} train, {self.validation} "
+                 f"validation) from {self.proposed} proposals in {self.calls} calls. {self.gate}."]
+        if self.stopped:
+            lines.append(f"Stopped early: {self.stopped}")
+        lines += [f"  rejected: {rejected or 'none'}",
+                  f"  duplicates dropped: {self.duplicates}; leakage drops: {self.leakage_drops}",
+                  "  difficulty: " + _counts_text(cov.difficulty),
+                  "  features:   " + _counts_text(cov.features),
+                  "  tables:     " + _counts_text(cov.tables),
+                  f"  this run: {self.cost.calls} new calls, {self.cost.cached_calls} cached, "
+                  f"${self.cost.cost_usd:.4f}", "  report: reports/generation.md",
+                  f"Next: {self.next_step}"]
+        return "\n".join(lines)
 
-class GenerationEstimate(BaseModel):
+    def markdown(self) -> str:
+        lines = [
+            "# Synthetic data generation", "",
+            f"Teacher: `{self.teacher}` ({self.teacher_description})", f"Gate: {self.gate}", "",
+            f"Kept **{self.kept}** of {self.target} wanted ({self.train} train / {self.validation} "
+            f"validation), from {self.proposed} proposals in {self.calls} teacher calls.",
+        ]
+        if self.stopped:
+            lines += ["", f"**Stopped early:** {self.stopped}"]
+        lines += ["", "## Rejected", "",
+                  md_table(["reason", "pairs"], [[k, v] for k, v in self.rejected.items()])
+                  if self.rejected else "Nothing was rejected.",
+                  "", f"Duplicates dropped: {self.duplicates}. Leakage drops (near a test seed): "
+                  f"{self.leakage_drops}.", "", "## Coverage", ""]
+        cov = self.coverage
+        for title, counts in (("difficulty", cov.difficulty), ("source", cov.sources),
+                              ("table", cov.tables), ("SQL feature", cov.features)):
+            lines += [md_table([title, "pairs"], [[k, v] for k, v in counts.items()]), ""]
+        lines += [f"## {len(self.examples)} kept pairs, picked at random", ""]
+        lines += [f"- {p.input}\n  `{p.output}`" for p in self.examples] or ["None yet."]
+        c = self.cost
+        lines += ["", f"This run: {c.calls} new calls, {c.cached_calls} from cache, {c.input_tokens} "
+                  f"input / {c.output_tokens} output tokens, ${c.cost_usd:.4f}.", "", "Files: " +
+                  ", ".join(f"`{v}`" for v in self.files.values()), "", f"Next: {self.next_step}", ""]
+        return "\n".join(lines)
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+class GenerationEstimate(Report):
     teacher: str
     calls: int
     input_tokens: int
@@ -222,6 +272,11 @@ class GenerationEstimate(BaseModel):
     usd: float
     priced: bool = Field(description="False when the model is not in the price table.")
     note: str
+
+    def summary(self) -> str:
+        cost = f"${self.usd:.2f}" if self.priced else "unknown dollars"
+        return (f"Estimate for {self.teacher}: {self.calls} calls, {self.input_tokens:,} input + "
+                f"{self.output_tokens:,} output tokens, {cost} ({self.note}).")
 
 
 def _paths(project: Project) -> dict[str, Path]:
@@ -323,7 +378,7 @@ def generate_pairs(project: Project, *, n: int | None = None, samples: int | Non
         gen.samples = samples
     validation, test = project.split()
     if not validation:
-        raise UsageError("No seeds yet. Add seeds with `distill seeds add FILE` first.")
+        raise UsageError("No seeds yet. Add seeds with {fix} first.", fix=ADD_SEEDS)
     teacher = project_teacher(project, budget_usd=budget_usd if budget_usd is not None
                               else gen.budget_usd, batch=gen.batch if batch is None else batch)
     task = project.task()
@@ -336,9 +391,7 @@ def generate_pairs(project: Project, *, n: int | None = None, samples: int | Non
     finally:
         task.close()
     report = _report(project, teacher, gate, target, ledger.pairs, stopped, files)
-    from slm_distill.tools.generation_report import save_generation_report
-
-    save_generation_report(project, report)
+    save_report(project, "generation", report)
     return report
 
 
@@ -358,7 +411,7 @@ def _finalise(project: Project, task: Task, pairs: list[Pair]) -> dict[str, str]
     files = {k: str(paths[k].relative_to(project.root))
              for k in ("pairs", "rejected", "train", "val")}
     if pairs:
-        from slm_distill.tools.hf_export import export_messages
+        from slm_distill.tools.generation.hf_export import export_messages
 
         files.update(export_messages(project, task, {"train": train, "validation": val}))
     return files
@@ -388,15 +441,17 @@ def _report(project: Project, teacher: Teacher, gate: str, target: int, pairs: l
     rejects = read_jsonl_dicts(paths["rejected"])
     by_reason = _counts([r["category"] for r in rejects])
     train = len(read_jsonl_dicts(paths["train"]))
-    next_step = ("Next: `distill train`, after reading a few pairs in data/train.jsonl."
+    next_step = (f"{say('train')}, after reading a few pairs in data/train.jsonl."
                  if not stopped else
-                 "Generation stopped early; rerun `distill generate` to continue (cached calls are free).")
+                 f"Generation stopped early; rerun {say('generate')} to continue (cached calls "
+                 "are free).")
     return GenerationReport(
         teacher=teacher.spec, teacher_description=teacher.description, gate=gate, target=target,
         kept=len(pairs), train=train, validation=len(pairs) - train, calls=len(calls),
         proposed=sum(c["proposed"] for c in calls), rejected=by_reason,
         duplicates=by_reason.get("duplicate", 0), leakage_drops=by_reason.get("leakage", 0),
         coverage=coverage_of(pairs), cost=teacher.meter, stopped=stopped, files=files,
+        examples=random.Random(0).sample(pairs, min(EXAMPLES_SHOWN, len(pairs))),
         next_step=next_step,
         provenance=provenance(project, [project.seeds_path, paths["pairs"]]),
     )
@@ -413,7 +468,7 @@ def estimate_generation(project: Project, *, n: int | None = None,
     use_batch = gen.batch if batch is None else batch
     validation, _ = project.split()
     if not validation:
-        raise UsageError("No seeds yet. Add seeds with `distill seeds add FILE` first.")
+        raise UsageError("No seeds yet. Add seeds with {fix} first.", fix=ADD_SEEDS)
     task = project.task()
     try:
         plan = plan_call(0, validation, 0.0)

@@ -1,7 +1,7 @@
 """improve: failure-targeted rounds of generation, retraining and re-evaluation.
 
-    plan = plan_improvement(project, pairs=200)     # the groups and their pairs; spends nothing
-    report = improve(project, pairs=200, rounds=1)  # reports/improve.{json,md,png}
+    plan = plan_improvement(project, pairs=120, max_groups=3)  # the groups; spends nothing
+    report = improve(project, rounds=2, pairs=120, max_groups=3)   # reports/improve.{json,md,png}
 
 One round:
 1. read the latest evaluation's student failures on the test seeds and group them by what the
@@ -15,8 +15,8 @@ One round:
 5. report before/after per group and per failure category.
 
 The test set chooses what to target and which student to keep, so after improve rounds its score
-is an optimistic estimate: the report says so, and a fresh held-out file (`distill evaluate
---test-file`) gives the clean number.
+is an optimistic estimate: the report says so, and a fresh held-out file (evaluate with a
+`test_file`) gives the clean number.
 """
 
 from __future__ import annotations
@@ -27,15 +27,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from slm_distill.tools.actions import Blank, act, say
 from slm_distill.tools.errors import UsageError
 from slm_distill.tools.evaluate import EvalReport, Interval, ModelResult, save_eval, seeds_changed
-from slm_distill.tools.fileio import read_jsonl_dicts
 from slm_distill.tools.generate_pairs import EXAMPLES_PER_CALL, CallPlan, generate_pairs
-from slm_distill.tools.progress import ProgressFn, no_progress
-from slm_distill.tools.project import Project, Seed
-from slm_distill.tools.reports import Provenance, load_report, md_table, provenance, save_report
+from slm_distill.tools.reporting.reports import (
+    Provenance,
+    Report,
+    load_report,
+    md_table,
+    provenance,
+    save_report,
+)
 from slm_distill.tools.tasks.base import Task
+from slm_distill.tools.workspace.fileio import read_jsonl_dicts
+from slm_distill.tools.workspace.progress import ProgressFn, no_progress
+from slm_distill.tools.workspace.project import Project, Seed
 
+EVALUATE = act("evaluate")
 # Most telling first: a group is named by the first two of these its expected answer uses.
 NEED_ORDER = ("window", "cte", "set_operation", "subquery", "having", "dates", "null_handling",
               "case", "like", "distinct", "join", "group_by", "limit", "order_by", "aggregate")
@@ -50,9 +59,12 @@ NEED_WORDS = {
     "group_by": "GROUP BY", "limit": "LIMIT (top-N)", "order_by": "ORDER BY",
     "aggregate": "aggregates (COUNT, SUM, AVG, ...)",
 }
-CAVEAT = ("The test seeds chose which groups to target and which student to keep, so the test score "
-          "after improve rounds is optimistic. Evaluate on a fresh held-out file for a clean number: "
-          "`distill evaluate --test-file FILE`.")
+
+
+def caveat() -> str:
+    return ("The test seeds chose which groups to target and which student to keep, so the test "
+            "score after improve rounds is optimistic. Evaluate on a fresh held-out file for a "
+            f"clean number: {say('evaluate', test_file=Blank('file'))}.")
 
 
 class FailureGroup(BaseModel):
@@ -65,13 +77,24 @@ class FailureGroup(BaseModel):
     pairs: int = Field(0, description="New pairs this round asks for (0: not targeted).")
 
 
-class ImprovePlan(BaseModel):
+class ImprovePlan(Report):
     round: int
     student_accuracy: float = Field(description="The current student's test accuracy.")
     failures: int
     groups: list[FailureGroup] = Field(description="Every failing group, targeted ones first.")
     pairs: int = Field(description="New pairs this round aims to add.")
     pairs_before: int = Field(description="Pairs kept before this round.")
+
+    def summary(self) -> str:
+        lines = [f"Round {self.round}: the student scores {self.student_accuracy:.1%} and fails "
+                 f"{self.failures} test inputs."]
+        for g in self.groups:
+            cats = ", ".join(f"{k} {v}" for k, v in g.categories.items())
+            lines.append(f"  {g.label:<28} {g.failures}/{g.test_inputs} wrong ({cats}); "
+                         f"{g.training_pairs} training pairs" + (f"; +{g.pairs} pairs" if g.pairs else ""))
+        if not self.failures:
+            lines.append("Nothing to target: the student answers every test input correctly.")
+        return "\n".join(lines)
 
 
 class GroupRow(BaseModel):
@@ -105,13 +128,34 @@ class RoundReport(BaseModel):
     candidate_dir: str
 
 
-class ImproveReport(BaseModel):
+class ImproveReport(Report):
     rounds: list[RoundReport]
     stopped: str | None = Field(None, description="Why the last call stopped before its rounds.")
-    caveat: str = CAVEAT
+    caveat: str = Field("", description="Why the test score after improve rounds is optimistic.")
     chart: str | None = None
     next_step: str
     provenance: Provenance
+
+    def summary(self) -> str:
+        lines = [f"Round {r.round}: {r.before.text()} -> {r.after.text()}, kept the "
+                 f"{'retrained' if r.kept == 'candidate' else 'previous'} student "
+                 f"({r.pairs_added} pairs added, ${r.cost_usd:.4f})" for r in self.rounds]
+        if self.stopped:
+            lines.append(f"Stopped: {self.stopped}.")
+        lines += ["  report: reports/improve.md", f"  {self.caveat}", f"Next: {self.next_step}"]
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        r = self
+        lines = ["# Improve rounds", ""]
+        if r.stopped:
+            lines += [f"Stopped: {r.stopped}.", ""]
+        if r.chart:
+            lines += [f"![before and after by group]({r.chart})", ""]
+        for rd in r.rounds:
+            lines += _round_markdown(rd)
+        lines += ["", f"_{r.caveat}_", ""]
+        return "\n".join(lines)
 
 
 # -- grouping --------------------------------------------------------------------------------------
@@ -139,20 +183,20 @@ def _latest_eval(project: Project) -> tuple[EvalReport, ModelResult]:
     report = load_report(project, "eval", EvalReport)
     student = report.result("student") if report else None
     if report is None or student is None:
-        raise UsageError("No evaluation of the student yet. Run `distill evaluate` (MCP: evaluate) "
-                         "first; improve works from its failures.")
+        raise UsageError("No evaluation of the student yet. Run {fix} first; improve works from its "
+                         "failures.", fix=EVALUATE)
     if report.test_set != "test split":
-        raise UsageError(f"The latest evaluation was on {report.test_set}. Run `distill evaluate` on "
-                         "the test split first; improve works from its failures.")
+        raise UsageError(f"The latest evaluation was on {report.test_set}. Run {{fix}} on the test "
+                         "split first; improve works from its failures.", fix=EVALUATE)
     if not student.outcomes:
-        raise UsageError("The evaluation predates per-input outcomes. Run `distill evaluate` again.")
+        raise UsageError("The evaluation predates per-input outcomes. Run {fix} again.", fix=EVALUATE)
     if seeds_changed(report, project):
-        raise UsageError("The seeds changed since the last evaluation. Run `distill evaluate` again "
-                         "first, so improve works from the current test split.")
+        raise UsageError("The seeds changed since the last evaluation. Run {fix} again first, so "
+                         "improve works from the current test split.", fix=EVALUATE)
     merged = project.path("runs", "student", "merged")
     if merged.is_dir() and _newest(merged) > project.report_path("eval").stat().st_mtime:
-        raise UsageError("The student was trained after the last evaluation. Run `distill evaluate` "
-                         "first, so improve targets this student's failures.")
+        raise UsageError("The student was trained after the last evaluation. Run {fix} first, so "
+                         "improve targets this student's failures.", fix=EVALUATE)
     return report, student
 
 
@@ -195,7 +239,7 @@ def _allot(groups: list[FailureGroup], pairs: int, max_groups: int) -> None:
         g.pairs = max(1, round(pairs * g.failures / total))
 
 
-def plan_improvement(project: Project, *, pairs: int = 200, max_groups: int = 4) -> ImprovePlan:
+def plan_improvement(project: Project, *, pairs: int, max_groups: int) -> ImprovePlan:
     if pairs < 1 or max_groups < 1:
         raise UsageError("pairs and max_groups must be at least 1.")
     _, student = _latest_eval(project)
@@ -308,9 +352,10 @@ def _stage(progress: ProgressFn, index: int, rounds: int, stage: int) -> Progres
 
 
 def run_round(project: Project, plan: ImprovePlan, *, budget_usd: float | None,
-              train_steps: int | None, emit: Any, progress: ProgressFn, index: int = 0,
-              rounds: int = 1) -> RoundReport | str:
-    """One round, without promoting its candidate; a string says why it stopped before training."""
+              train_steps: int | None, emit: Any, progress: ProgressFn, index: int,
+              rounds: int) -> RoundReport | str:
+    """Round `index` of `rounds`, without promoting its candidate; a string says why it stopped
+    before training."""
     from slm_distill.tools.evaluate import evaluate
     from slm_distill.tools.train_student import train_student
 
@@ -365,11 +410,12 @@ def run_round(project: Project, plan: ImprovePlan, *, budget_usd: float | None,
 
 
 # -- the loop ------------------------------------------------------------------------------------------
-def improve(project: Project, *, rounds: int = 1, pairs: int = 200, max_groups: int = 4,
+def improve(project: Project, *, rounds: int, pairs: int, max_groups: int,
             budget_usd: float | None = None, train_steps: int | None = None, emit: Any = None,
             progress: ProgressFn = no_progress) -> ImproveReport:
     """Up to `rounds` rounds of `pairs` new pairs each, within `budget_usd` dollars of teacher calls
-    made by this call (calls cached by an earlier, interrupted call are free)."""
+    made by this call (calls cached by an earlier, interrupted call are free). The defaults are
+    ImproveRequest's."""
     if rounds < 1:
         raise UsageError("rounds must be at least 1.")
     done = load_report(project, "improve", ImproveReport)
@@ -400,7 +446,7 @@ def improve(project: Project, *, rounds: int = 1, pairs: int = 200, max_groups: 
 
 
 def _save(project: Project, history: list[RoundReport], stopped: str | None) -> ImproveReport:
-    from slm_distill.tools.plots import plot_before_after
+    from slm_distill.tools.reporting.plots import plot_before_after
 
     chart = None
     if history:
@@ -412,37 +458,26 @@ def _save(project: Project, history: list[RoundReport], stopped: str | None) -> 
                           "(* targeted)")
         chart = path.name
     report = ImproveReport(
-        rounds=history, stopped=stopped, chart=chart,
-        next_step="Read the before/after table; run another round with improve, or export_gguf "
-        "when the student is good enough. " + CAVEAT,
+        rounds=history, stopped=stopped, chart=chart, caveat=caveat(),
+        next_step=f"Read the before/after table; run another round with {say('improve')}, or "
+        f"{say('export')} when the student is good enough.",
         provenance=provenance(project, [project.seeds_path, project.path("data", "pairs.jsonl")]))
-    save_report(project, "improve", report, render_improve(report))
+    save_report(project, "improve", report)
     return report
 
 
-def _acc(i: Interval) -> str:
-    return f"{i.accuracy:.1%} [{i.low:.0%}, {i.high:.0%}]"
 
-
-def render_improve(r: ImproveReport) -> str:
-    lines = ["# Improve rounds", ""]
-    if r.stopped:
-        lines += [f"Stopped: {r.stopped}.", ""]
-    if r.chart:
-        lines += [f"![before and after by group]({r.chart})", ""]
-    for rd in r.rounds:
-        kept = "the retrained student" if rd.kept == "candidate" else "the previous student"
-        lines += [f"## Round {rd.round}: {_acc(rd.before)} -> {_acc(rd.after)} (kept {kept})",
-                  "", f"{rd.pairs_added} targeted pairs added (${rd.cost_usd:.4f}); retrained "
-                  f"{rd.train_steps} steps in {rd.train_seconds:.0f}s from the previous best."
-                  + (f" Generation stopped: {rd.generation_stopped}." if rd.generation_stopped else ""),
-                  "", "### By what the input needs", ""]
-        lines.append(md_table(["group", "targeted", "test inputs", "before", "after"], [
-            [g.label, "yes" if g.targeted else "", g.n, f"{g.before} ({g.before / g.n:.0%})",
-             f"{g.after} ({g.after / g.n:.0%})"] for g in rd.by_group]))
-        lines += ["", "### Failures by category", ""]
-        lines.append(md_table(["category", "before", "after"],
-                              [[c.category, c.before, c.after] for c in rd.by_category]))
-        lines.append("")
-    lines += ["", f"_{r.caveat}_", ""]
-    return "\n".join(lines)
+def _round_markdown(rd: RoundReport) -> list[str]:
+    kept = "the retrained student" if rd.kept == "candidate" else "the previous student"
+    lines = [f"## Round {rd.round}: {rd.before.text()} -> {rd.after.text()} (kept {kept})",
+             "", f"{rd.pairs_added} targeted pairs added (${rd.cost_usd:.4f}); retrained "
+             f"{rd.train_steps} steps in {rd.train_seconds:.0f}s from the previous best."
+             + (f" Generation stopped: {rd.generation_stopped}." if rd.generation_stopped else ""),
+             "", "### By what the input needs", ""]
+    lines.append(md_table(["group", "targeted", "test inputs", "before", "after"], [
+        [g.label, "yes" if g.targeted else "", g.n, f"{g.before} ({g.before / g.n:.0%})",
+         f"{g.after} ({g.after / g.n:.0%})"] for g in rd.by_group]))
+    lines += ["", "### Failures by category", ""]
+    lines.append(md_table(["category", "before", "after"],
+                          [[c.category, c.before, c.after] for c in rd.by_category]))
+    return [*lines, ""]

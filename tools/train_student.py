@@ -7,7 +7,7 @@ need and would otherwise hand-write: the cosine schedule with warmup, weight dec
 accumulation and clipping, bf16 and gradient checkpointing on GPU, checkpoints and resume,
 best-checkpoint selection, early stopping, and multi-GPU through accelerate. SFTTrainer adds chat
 rendering and packing, but renders with its own code (we must use the task's one prompt renderer)
-and computes full-vocabulary logits on every token; `DistillTrainer` (tools/trainer.py) computes
+and computes full-vocabulary logits on every token; `DistillTrainer` (tools/training/trainer.py) computes
 logits only where labels exist, adds the soft-label KL term, and evaluates by generating answers
 and scoring them with the task. bench/train_throughput.py compares it with SFTTrainer.
 """
@@ -21,20 +21,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from slm_distill.tools.actions import act
 from slm_distill.tools.errors import UsageError, require
-from slm_distill.tools.fileio import read_jsonl_dicts, write_atomic
 from slm_distill.tools.generate_pairs import Pair
-from slm_distill.tools.project import Project
-from slm_distill.tools.reports import Provenance, provenance, save_report
-from slm_distill.tools.students import default_method, end_of_turn_id, load_student
-from slm_distill.tools.training_data import render_example
+from slm_distill.tools.reporting.reports import Provenance, Report, provenance, save_report
+from slm_distill.tools.training.students import default_method, end_of_turn_id, load_student
+from slm_distill.tools.training.training_data import render_example
+from slm_distill.tools.workspace.fileio import read_jsonl_dicts, write_atomic
+from slm_distill.tools.workspace.project import Project
 
 RUN = "student"
+SOFT_LABELS_OFF = act("set_config", key="training.soft_labels", value=False)
 
 
-class TrainReport(BaseModel):
+class TrainReport(Report):
     student: str
     method: str = Field(description="lora or full")
     run_dir: str
@@ -50,11 +52,33 @@ class TrainReport(BaseModel):
     files: dict[str, str]
     provenance: Provenance
 
+    def _best(self) -> str:
+        return (f"{self.best_score:.1%} at step {self.best_step}" if self.best_score is not None
+                else "n/a")
+
+    def summary(self) -> str:
+        plot = f" Plot: {self.files['plot']}" if "plot" in self.files else ""
+        return (f"Trained {self.steps} steps in {self.train_seconds:.0f}s ({self.tokens_per_s:.0f} "
+                f"tokens/s); best validation score {self._best()}.{plot}")
+
+    def markdown(self) -> str:
+        r = self
+        return "\n".join([
+            "# Student training", "",
+            f"Student `{r.student}`, {r.method} fine-tuning, {r.train_examples} examples "
+            f"({r.skipped_too_long} skipped as too long), {r.steps} optimizer steps in "
+            f"{r.train_seconds:.0f}s ({r.tokens_per_s:.0f} tokens/s).",
+            f"Best validation score (generated answers, scored by the task): {r._best()}.",
+            f"Resumed from: {r.resumed_from or 'no (fresh run)'}.", "",
+            f"![loss and validation score]({Path(r.files['plot']).name})" if "plot" in r.files else "",
+            "", "Files: " + ", ".join(f"`{v}`" for v in r.files.values()), "",
+        ])
+
 
 def _pairs(project: Project, name: str) -> list[Pair]:
     rows = read_jsonl_dicts(project.path("data", name))
     if not rows:
-        raise UsageError(f"No pairs in data/{name}. Run `distill generate` before training.")
+        raise UsageError(f"No pairs in data/{name}. Run {{fix}} before training.", fix=act("generate"))
     return [Pair.model_validate(r) for r in rows]
 
 
@@ -111,18 +135,21 @@ def _arguments(cfg: Any, run_dir: Path, n_examples: int, has_gpu: bool, checkpoi
 
 
 def _teacher_model(project: Project, tokenizer: Any) -> Any:
-    """The local teacher for soft labels: an `hf:` teacher on the student's tokenizer."""
-    from slm_distill.tools.students import load_pretrained
-    from slm_distill.tools.teachers import parse_spec
+    """The local teacher for soft labels: one whose backend `supports_logprobs` (`hf:`), on the
+    student's tokenizer."""
+    from slm_distill.tools.teachers import BACKENDS, parse_spec
+    from slm_distill.tools.training.students import load_pretrained
 
     spec = parse_spec(project.config.teacher)
-    if spec.backend != "hf":
+    if not BACKENDS[spec.backend]().supports_logprobs:
         raise UsageError("training.soft_labels needs a local teacher (hf:PATH) whose logits can be "
-                         f"read; the teacher is {spec}. Set soft_labels: false or change teacher.")
+                         f"read; the teacher is {spec}. Turn soft labels off ({{fix}}) or change "
+                         "the teacher.", fix=SOFT_LABELS_OFF)
     model, teacher_tok = load_pretrained(spec.model)
     if teacher_tok.get_vocab() != tokenizer.get_vocab():
         raise UsageError(f"The teacher {spec} and the student use different tokenizers; soft "
-                         "labels need the same vocabulary. Set training.soft_labels: false.")
+                         "labels need the same vocabulary. Turn them off: {fix}.",
+                         fix=SOFT_LABELS_OFF)
     return model.eval()
 
 
@@ -137,8 +164,8 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
     from transformers import EarlyStoppingCallback, PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
 
-    from slm_distill.tools.trainer import DistillTrainer, EventsCallback
-    from slm_distill.tools.training_data import PackingCollator, PaddingCollator
+    from slm_distill.tools.training.trainer import DistillTrainer, EventsCallback
+    from slm_distill.tools.training.training_data import PackingCollator, PaddingCollator
 
     transformers.utils.logging.set_verbosity_error()  # e.g. the tied lm_head "missing key" note
     transformers.utils.logging.disable_progress_bar()
@@ -149,7 +176,7 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
     has_gpu = torch.cuda.is_available()
     method = default_method(student, cfg.method)
     if init_from is not None:
-        from slm_distill.tools.students import load_pretrained
+        from slm_distill.tools.training.students import load_pretrained
 
         model, tokenizer = load_pretrained(str(init_from))
     else:
@@ -204,12 +231,12 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
         provenance=provenance(project, [project.path("data", "train.jsonl"),
                                         project.path("data", "val.jsonl")]),
     )
-    save_report(project, report_name, report, render_train(report))
+    save_report(project, report_name, report)
     return report
 
 
 def _save(project: Project, run_dir: Path, trainer: Any, tokenizer: Any, method: str) -> dict:
-    from slm_distill.tools.plots import plot_training
+    from slm_distill.tools.reporting.plots import plot_training
 
     model = trainer.model
     files = {}
@@ -232,15 +259,3 @@ def _save(project: Project, run_dir: Path, trainer: Any, tokenizer: Any, method:
     return {k: str((run_dir / v).relative_to(project.root)) for k, v in files.items()}
 
 
-def render_train(r: TrainReport) -> str:
-    best = f"{r.best_score:.1%} at step {r.best_step}" if r.best_score is not None else "n/a"
-    return "\n".join([
-        "# Student training", "",
-        f"Student `{r.student}`, {r.method} fine-tuning, {r.train_examples} examples "
-        f"({r.skipped_too_long} skipped as too long), {r.steps} optimizer steps in "
-        f"{r.train_seconds:.0f}s ({r.tokens_per_s:.0f} tokens/s).",
-        f"Best validation score (generated answers, scored by the task): {best}.",
-        f"Resumed from: {r.resumed_from or 'no (fresh run)'}.", "",
-        f"![loss and validation score]({Path(r.files['plot']).name})" if "plot" in r.files else "",
-        "", "Files: " + ", ".join(f"`{v}`" for v in r.files.values()), "",
-    ])

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from slm_distill.prompts import render_prompt
-from slm_distill.tools.config import GateOverride
+from slm_distill.tools.actions import ADD_SEEDS, OVERRIDE_GATE, act, say
 from slm_distill.tools.errors import GateError, UsageError
-from slm_distill.tools.progress import ProgressFn, no_progress
-from slm_distill.tools.project import Project, Seed
-from slm_distill.tools.reports import Provenance, load_report, md_table, provenance, save_report
+from slm_distill.tools.reporting.reports import (
+    Provenance,
+    Report,
+    load_report,
+    md_table,
+    provenance,
+    save_report,
+)
+from slm_distill.tools.reporting.stats import Interval, wilson
 from slm_distill.tools.tasks.base import Score, Task, parse_json_items
 from slm_distill.tools.teachers import CostMeter, Teacher, project_teacher
+from slm_distill.tools.workspace.config import GateOverride
+from slm_distill.tools.workspace.progress import ProgressFn, no_progress
+from slm_distill.tools.workspace.project import Project, Seed
 
 REPORT = "teacher_validation"
 
@@ -40,7 +50,7 @@ class GroupScore(BaseModel):
     accuracy: float
 
 
-class TeacherValidationReport(BaseModel):
+class TeacherValidationReport(Report):
     teacher: str
     teacher_description: str
     offline_note: str | None = Field(None, description="Set when the teacher is not an LLM.")
@@ -48,6 +58,8 @@ class TeacherValidationReport(BaseModel):
     n: int
     correct: int
     accuracy: float = Field(description="Share of validation seeds answered correctly.")
+    interval: Interval = Field(description="The accuracy with its Wilson 95% interval: with few "
+                               "validation seeds the score is noisy.")
     metrics: dict[str, float]
     by_difficulty: dict[str, GroupScore]
     judge: str | None = Field(None, description="Judge teacher spec, when an LLM judge was used.")
@@ -59,18 +71,28 @@ class TeacherValidationReport(BaseModel):
     next_step: str
     provenance: Provenance
 
+    @model_validator(mode="before")
+    @classmethod
+    def _interval_of_older_reports(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "interval" not in data and "n" in data:
+            data = {**data, "interval": wilson(data["correct"], data["n"])}
+        return data
+
+    def summary(self) -> str:
+        return _summary(self)
+
+    def markdown(self) -> str:
+        return _markdown(self)
+
 
 def validate_teacher(project: Project, *, teacher_spec: str | None = None,
                      judge_spec: str | None = None,
                      progress: ProgressFn = no_progress) -> TeacherValidationReport:
     validation, _ = project.split()
     if not validation:
-        raise UsageError("No seeds yet. Add 10-100 examples with `distill seeds add FILE`.")
-    if teacher_spec and teacher_spec != project.config.teacher:
-        project_teacher(project, teacher_spec)  # checks the spec before it is saved
-        project.config.teacher = teacher_spec
-        project.save()
-    teacher = project_teacher(project)
+        raise UsageError("No seeds yet. Add 10-100 examples with {fix}.", fix=ADD_SEEDS)
+    chosen = teacher_spec or project.config.teacher
+    teacher = project_teacher(project, chosen)  # checks the spec; it is saved once scored
     task = project.task()
     try:
         predictions = asyncio.run(_answer_all(teacher, task, validation, progress))
@@ -80,8 +102,11 @@ def validate_teacher(project: Project, *, teacher_spec: str | None = None,
             asyncio.run(_judge(project_teacher(project, judge_spec), task, failures))
     finally:
         task.close()
+    if chosen != project.config.teacher:
+        project.config.teacher = chosen
+        project.save()
     report = _report(project, teacher, task, validation, scores, failures, judge_spec)
-    save_report(project, REPORT, report, render_markdown(report))
+    save_report(project, REPORT, report)
     return report
 
 
@@ -154,7 +179,7 @@ def _report(project: Project, teacher: Teacher, task: Task, seeds: list[Seed],
     )
     return TeacherValidationReport(
         teacher=teacher.spec, teacher_description=teacher.description, offline_note=offline,
-        task=task.name, n=n, correct=correct, accuracy=accuracy,
+        task=task.name, n=n, correct=correct, accuracy=accuracy, interval=wilson(correct, n),
         metrics=task.summarise(scores),
         by_difficulty=_by_difficulty(seeds, scores), judge=judge_spec, judged_accuracy=judged,
         threshold=threshold, passed=passed, failures=failures, cost=teacher.meter,
@@ -165,16 +190,27 @@ def _report(project: Project, teacher: Teacher, task: Task, seeds: list[Seed],
 
 def _next_step(passed: bool, accuracy: float, threshold: float) -> str:
     if passed:
-        return "The teacher passed the gate. Next: `distill generate --dry-run`, then `distill generate`."
+        return f"{say('generate', dry_run=True)} to see the cost, then {say('generate')}."
     if accuracy >= 0.6:
-        return (f"Below the gate ({accuracy:.0%} < {threshold:.0%}). Read the failures: improve the "
-                "task description or seeds, or try a stronger teacher, then validate again. To go "
-                "on anyway: `distill generate --override-gate \"REASON\"`.")
-    return (f"Far below the gate ({accuracy:.0%} < {threshold:.0%}). Rethink the task or the "
-            "teacher (another model, a clearer task definition) before generating data.")
+        return (f"read the failures and iterate ({accuracy:.0%} is below the gate of {threshold:.0%}): "
+                "improve the task description or seeds, or try a stronger teacher, then validate "
+                f"again. To go on anyway, with the user's own reason: `{OVERRIDE_GATE}`.")
+    return (f"rethink the task or the teacher (another model, a clearer task definition) before "
+            f"generating data: {accuracy:.0%} is far below the gate of {threshold:.0%}.")
 
 
-def render_markdown(r: TeacherValidationReport) -> str:
+def _summary(r: TeacherValidationReport) -> str:
+    verdict = "PASSED" if r.passed else "FAILED"
+    lines = [f"Teacher gate {verdict}: {r.teacher} scored {r.accuracy:.1%} ({r.correct}/{r.n}; 95% "
+             f"interval {r.interval.low:.0%}-{r.interval.high:.0%}) against {r.threshold:.0%}."]
+    if r.offline_note:
+        lines.append(f"  Note: {r.offline_note}")
+    lines += [f"  {name:<12} {g.correct}/{g.n} ({g.accuracy:.0%})" for name, g in r.by_difficulty.items()]
+    lines += [f"  {len(r.failures)} failures listed in reports/{REPORT}.md", f"Next: {r.next_step}"]
+    return "\n".join(lines)
+
+
+def _markdown(r: TeacherValidationReport) -> str:
     verdict = "PASSED" if r.passed else "FAILED"
     lines = [
         f"# Teacher validation: {verdict}",
@@ -185,7 +221,8 @@ def render_markdown(r: TeacherValidationReport) -> str:
         lines += ["", f"> {r.offline_note}"]
     lines += [
         "",
-        f"Accuracy {r.accuracy:.1%} ({r.correct}/{r.n}) against a gate of {r.threshold:.0%}.",
+        f"Accuracy {r.accuracy:.1%} ({r.correct}/{r.n}; 95% interval {r.interval.low:.0%}-"
+        f"{r.interval.high:.0%}) against a gate of {r.threshold:.0%}.",
     ]
     if r.judged_accuracy is not None:
         lines.append(f"With the LLM judge `{r.judge}`: {r.judged_accuracy:.1%}.")
@@ -211,10 +248,11 @@ def check_gate(project: Project) -> str:
     report = load_report(project, REPORT, TeacherValidationReport)
     teacher = project.config.teacher
     if report is None:
-        raise GateError("The teacher has not been validated. Run `distill validate-teacher` first.")
+        raise GateError("The teacher has not been validated. Run {fix} first.",
+                        fix=act("validate_teacher"))
     if report.teacher != teacher:
         raise GateError(f"The teacher changed ({report.teacher} -> {teacher}) since it was "
-                        "validated. Run `distill validate-teacher` again.")
+                        "validated. Run {fix} again.", fix=act("validate_teacher"))
     if report.passed:
         return f"teacher gate passed ({report.accuracy:.0%} >= {report.threshold:.0%})"
     override = project.config.gate.override
@@ -225,17 +263,18 @@ def check_gate(project: Project) -> str:
         f"The teacher scored {report.accuracy:.0%} on the validation seeds, below the gate of "
         f"{report.threshold:.0%}: pairs it generates would teach its mistakes. See "
         "reports/teacher_validation.md. Improve the prompt/seeds or pick another teacher; to go "
-        "on anyway, rerun with --override-gate \"REASON\" (recorded in distill.yaml)."
-    )
+        "on anyway, with the user's own reason, run {fix} (recorded in distill.yaml).",
+        fix=OVERRIDE_GATE)
 
 
 def override_gate(project: Project, reason: str) -> None:
     """Record the user's explicit decision to generate below the gate."""
     if not reason.strip():
-        raise UsageError("An override needs a reason: --override-gate \"why this is acceptable\".")
+        raise UsageError("An override needs a reason, in the user's words: {fix}.", fix=OVERRIDE_GATE)
     report = load_report(project, REPORT, TeacherValidationReport)
     if report is None:
-        raise GateError("Validate the teacher before overriding its gate: `distill validate-teacher`.")
+        raise GateError("Validate the teacher before overriding its gate: {fix}.",
+                        fix=act("validate_teacher"))
     project.config.gate.override = GateOverride(
         reason=reason.strip(), accuracy=report.accuracy, teacher=project.config.teacher,
         at=datetime.now(UTC),

@@ -8,7 +8,7 @@ from slm_distill.tools.errors import UsageError
 from slm_distill.tools.tasks.base import Message, Score, Task, Validation
 
 if TYPE_CHECKING:
-    from slm_distill.tools.project import Project
+    from slm_distill.tools.workspace.project import Project
 
 __all__ = ["Message", "Score", "Task", "Validation", "make_task", "TASKS"]
 

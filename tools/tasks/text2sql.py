@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from slm_distill.prompts import render_prompt
-from slm_distill.tools.config import TaskConfig
 from slm_distill.tools.tasks.base import Message, Score, Task, Validation
 from slm_distill.tools.tasks.sandbox import QueryError, QueryResult, Sandbox, connect_readonly
 from slm_distill.tools.tasks.sqlcheck import (
@@ -32,6 +31,7 @@ from slm_distill.tools.tasks.sqlcheck import (
     tables_used,
 )
 from slm_distill.tools.tasks.sqlcompare import gold_is_ordered, results_equal
+from slm_distill.tools.workspace.config import TaskConfig
 
 _FENCED = re.compile(r"```(?:sql|duckdb|postgresql|sqlite)?\s*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
 _SQL_START = re.compile(r"^\s*(WITH|SELECT|FROM)\b", re.IGNORECASE | re.MULTILINE)

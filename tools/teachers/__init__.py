@@ -3,15 +3,25 @@
 A spec names a backend and a model: `anthropic:claude-sonnet-4-5`, `openai:gpt-4o`,
 `openai:deepseek-chat@https://api.deepseek.com/v1`, `llama-cpp:./teacher.gguf`,
 `python:my_module:TEACHER`, `hf:./local-model`. Built-in backends register in `BACKENDS` like plug-ins would.
+
+The URL backends (anthropic, openai) take two optional suffixes, in this order: `@BASE_URL` for
+another endpoint and `#KEY_ENV` naming the environment variable that holds the key (default
+ANTHROPIC_API_KEY or OPENAI_API_KEY). The spec carries the variable's name, never the key:
+
+    parse_spec("openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY")
+    # TeacherSpec(backend='openai', model='deepseek-chat', base_url='https://api.deepseek.com/v1',
+    #             key_env='DEEPSEEK_API_KEY')
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from slm_distill.tools.actions import act
 from slm_distill.tools.errors import UsageError
-from slm_distill.tools.teachers.base import Completion, CostMeter, Retryable, Teacher
+from slm_distill.tools.teachers.base import Completion, CostMeter, Retryable, Teacher, format_spec
 from slm_distill.tools.teachers.cache import TeacherCache
 
 __all__ = ["BACKENDS", "Completion", "CostMeter", "Retryable", "Teacher", "TeacherCache",
@@ -51,6 +61,7 @@ def _hf() -> type[Teacher]:
 BACKENDS = {"anthropic": _anthropic, "openai": _openai, "llama-cpp": _llama_cpp, "python": _python,
             "hf": _hf}
 _URL_BACKENDS = {"anthropic", "openai"}
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -58,23 +69,48 @@ class TeacherSpec:
     backend: str
     model: str
     base_url: str | None = None
+    key_env: str | None = None  # the environment variable holding the key (URL backends)
 
     def __str__(self) -> str:
-        return f"{self.backend}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
+        return format_spec(self.backend, self.model, self.base_url, self.key_env)
+
+
+def _bad_form(spec: str) -> UsageError:
+    return UsageError(f"Teacher spec {spec!r} should look like BACKEND:MODEL, e.g. "
+                      "anthropic:claude-sonnet-4-5 or python:my_module:TEACHER.")
 
 
 def parse_spec(spec: str) -> TeacherSpec:
     backend, sep, rest = spec.partition(":")
     if not sep or not rest:
-        raise UsageError(f"Teacher spec {spec!r} should look like BACKEND:MODEL, e.g. "
-                         "anthropic:claude-sonnet-4-5 or python:my_module:TEACHER.")
+        raise _bad_form(spec)
     if backend not in BACKENDS:
         raise UsageError(f"Unknown teacher backend {backend!r} in {spec!r}. "
                          f"Available: {', '.join(BACKENDS)}.")
+    if backend not in _URL_BACKENDS:
+        return TeacherSpec(backend, rest)
+    rest, key_env = _split_key_env(spec, rest)
     base_url = None
-    if backend in _URL_BACKENDS and "@" in rest:
+    if "@" in rest:
         rest, base_url = rest.split("@", 1)
-    return TeacherSpec(backend, rest, base_url)
+    if not rest:
+        raise _bad_form(spec)
+    return TeacherSpec(backend, rest, base_url, key_env)
+
+
+def _split_key_env(spec: str, rest: str) -> tuple[str, str | None]:
+    """Split off a `#KEY_ENV` suffix; refuse anything but a variable name (never echo it: it
+    may be a pasted key)."""
+    if "#" not in rest:
+        return rest, None
+    rest, _, key_env = rest.rpartition("#")
+    if not _ENV_NAME.fullmatch(key_env):
+        shown = spec.rpartition("#")[0]
+        raise UsageError(f"Teacher spec {shown}#...: a #KEY_ENV suffix (last, after any @BASE_URL) "
+                         "must name the environment variable that holds the key (capitals, digits "
+                         "and _), e.g. openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY. "
+                         "Put the key itself in that variable, never in the spec.")
+    return rest, key_env
 
 
 def make_teacher(spec: str, *, cache: TeacherCache | None = None, meter: CostMeter | None = None,
@@ -84,20 +120,24 @@ def make_teacher(spec: str, *, cache: TeacherCache | None = None, meter: CostMet
     kwargs: dict[str, Any] = {"cache": cache, "meter": meter, "concurrency": concurrency}
     if parsed.base_url:
         kwargs["base_url"] = parsed.base_url
+    if parsed.key_env:
+        kwargs["key_env"] = parsed.key_env
     if batch:
         if not cls.supports_batch:
-            raise UsageError(f"{parsed.backend} has no batch API; drop --batch.")
+            raise UsageError(f"{parsed.backend} has no batch API; leave batch off: {{fix}}.",
+                             fix=act("set_config", key="generation.batch", value=False))
         kwargs["batch"] = True
     return cls(parsed.model, **kwargs)
 
 
 def project_teacher(project: Any, spec: str | None = None, *, budget_usd: float | None = None,
-                    batch: bool = False, cache_mode: str = "rw") -> Teacher:
-    """The project's teacher (or `spec`), wrapped in the project's SQLite cache."""
+                    batch: bool = False) -> Teacher:
+    """The project's teacher (or `spec`), wrapped in the project's SQLite cache in the project's
+    `teacher_cache` mode (rw, replay or off)."""
     gen = project.config.generation
     return make_teacher(
         spec or project.config.teacher,
-        cache=TeacherCache(project.cache_path, mode=cache_mode),  # type: ignore[arg-type]
+        cache=TeacherCache(project.cache_path, mode=project.config.teacher_cache),
         meter=CostMeter(budget_usd=budget_usd),
         concurrency=gen.concurrency,
         batch=batch,

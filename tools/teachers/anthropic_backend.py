@@ -1,9 +1,10 @@
-"""`anthropic:<model>[@base_url]` — Claude through the Messages API, or Message Batches for bulk.
+"""`anthropic:<model>[@base_url][#KEY_ENV]` — Claude through the Messages API, or Message Batches for bulk.
 
 Current Claude models take no temperature parameter; `temperature` is accepted and ignored.
 With `batch=True`, calls made close together are gathered into one Message Batch (half price),
 polled until it ends, and each caller gets its own result; the pipeline code does not change.
-The key comes from ANTHROPIC_API_KEY and is never logged, cached or reported.
+The key comes from ANTHROPIC_API_KEY, or from the variable a `#KEY_ENV` suffix names
+(`anthropic:claude-sonnet-4-5#TEAM_ANTHROPIC_KEY`); it is never logged, cached or reported.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ class AnthropicTeacher(Teacher):
     key_env_var: ClassVar[str] = "ANTHROPIC_API_KEY"
     timeout_s: ClassVar[float] = 600.0
 
-    def __init__(self, model: str, *, base_url: str | None = None, batch: bool = False,
-                 batch_window_s: float = 2.0, poll_interval_s: float = 30.0, **kw: Any) -> None:
+    def __init__(self, model: str, *, base_url: str | None = None, key_env: str | None = None,
+                 batch: bool = False, batch_window_s: float = 2.0, poll_interval_s: float = 30.0,
+                 **kw: Any) -> None:
         if batch:
             kw["concurrency"] = 100_000  # the batch, not the semaphore, bounds the load
         super().__init__(model, **kw)
         self.base_url = base_url
+        self.key_env = key_env
         self.batch = batch
         self._client: Any = None
         self._batcher = _Batcher(self, batch_window_s, poll_interval_s) if batch else None
@@ -44,7 +47,7 @@ class AnthropicTeacher(Teacher):
         if self._client is None:
             import anthropic
 
-            key = self.api_key(self.key_env_var)
+            key = self.api_key(self.key_var)
             self._client = anthropic.AsyncAnthropic(api_key=key, base_url=self.base_url,
                                                     max_retries=0, timeout=self.timeout_s)
         return self._client
@@ -78,7 +81,7 @@ class AnthropicTeacher(Teacher):
         except (anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
             raise Retryable(f"connection problem: {type(exc).__name__}") from exc
         except anthropic.APIStatusError as exc:
-            raise status_error(exc, self.spec, self.key_env_var) from exc
+            raise status_error(exc, self.spec, self.key_var) from exc
         return to_completion(message)
 
     async def aclose(self) -> None:
@@ -137,7 +140,7 @@ class _Batcher:
             async for item in await client.messages.batches.results(status.id):
                 _resolve(futures.pop(item.custom_id, None), item.result)
         except anthropic.APIStatusError as exc:
-            raise status_error(exc, self.teacher.spec, self.teacher.key_env_var) from exc
+            raise status_error(exc, self.teacher.spec, self.teacher.key_var) from exc
         for future in futures.values():
             future.set_exception(Retryable("missing from batch results"))
 

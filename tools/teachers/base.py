@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from slm_distill.tools.actions import Blank, act
 from slm_distill.tools.errors import BudgetExceeded, TeacherError, UsageError
 from slm_distill.tools.tasks.base import Message, Task
 from slm_distill.tools.teachers.cache import TeacherCache, cache_key
@@ -61,9 +62,9 @@ class CostMeter(BaseModel):
             )
         if self.budget_usd is not None and self.cost_usd >= self.budget_usd:
             raise BudgetExceeded(
-                f"Budget of ${self.budget_usd:.2f} reached (spent ${self.cost_usd:.4f}). Raise "
-                "generation.budget_usd or pass --budget to go on; the work so far is kept."
-            )
+                f"Budget of ${self.budget_usd:.2f} reached (spent ${self.cost_usd:.4f}). Raise it "
+                "to go on ({fix}); the work so far is kept.",
+                fix=act("generate", budget_usd=Blank("usd")))
 
     def add(self, completions: list[Completion], cost: float, *, cached: bool) -> None:
         if cached:
@@ -75,12 +76,20 @@ class CostMeter(BaseModel):
         self.cost_usd += cost
 
 
+def format_spec(backend: str, model: str, base_url: str | None = None,
+                key_env: str | None = None) -> str:
+    """`BACKEND:MODEL[@BASE_URL][#KEY_ENV]`, the one spelling of a teacher spec."""
+    return (f"{backend}:{model}" + (f"@{base_url}" if base_url else "")
+            + (f"#{key_env}" if key_env else ""))
+
+
 class Teacher(ABC):
     backend: ClassVar[str]
     supports_batch: ClassVar[bool] = False
-    supports_logprobs: ClassVar[bool] = False
-    key_env_var: ClassVar[str | None] = None
+    supports_logprobs: ClassVar[bool] = False  # token distributions readable: soft labels
+    key_env_var: ClassVar[str | None] = None  # the variable holding the key, unless a spec names one
     is_local: ClassVar[bool] = False
+    key_env: str | None = None  # set from a spec's `#VAR`
 
     def __init__(self, model: str, *, cache: TeacherCache | None = None,
                  meter: CostMeter | None = None, concurrency: int = 8) -> None:
@@ -93,8 +102,12 @@ class Teacher(ABC):
 
     @property
     def spec(self) -> str:
-        base_url = getattr(self, "base_url", None)
-        return f"{self.backend}:{self.model}" + (f"@{base_url}" if base_url else "")
+        return format_spec(self.backend, self.model, getattr(self, "base_url", None), self.key_env)
+
+    @property
+    def key_var(self) -> str | None:
+        """The environment variable the key is read from: the spec's `#VAR`, else the default."""
+        return self.key_env or self.key_env_var
 
     @property
     def description(self) -> str:
@@ -108,7 +121,7 @@ class Teacher(ABC):
         if local_ok:
             return "not-needed"
         raise UsageError(f"No key for {self.spec}: set {env_var} in the environment, or choose "
-                         "another teacher with --teacher.")
+                         "another teacher: {fix}.", fix=act("validate_teacher", teacher=Blank("spec")))
 
     async def answer(self, input: str, task: Task, *, sample: int = 0,
                      temperature: float = 0.0, max_tokens: int = 1024) -> str:
@@ -139,8 +152,10 @@ class Teacher(ABC):
             self.meter.add([], 0.0, cached=True)
             return hit
         if self.cache is not None and self.cache.mode == "replay":
-            raise TeacherError("Cache miss in replay mode: this call was never recorded. "
-                               "Run with the cache in rw mode (and a teacher key) to record it.")
+            raise TeacherError("Cache miss in replay mode (teacher_cache: replay): this call was "
+                               "never recorded, and replay spends nothing. To let the teacher "
+                               "answer and record it: {fix}.",
+                               fix=act("set_config", key="teacher_cache", value="rw"))
         self.meter.check()
         value = await call()
         if self.cache is not None:

@@ -2,7 +2,8 @@
 
 A call's key is a hash of backend, model, the request (messages or arguments), its parameters and
 the sample index. Modes: "rw" (read, and record misses), "replay" (a miss is an error: offline
-reproducibility), "off". API keys are never part of a key or a value.
+reproducibility, nothing spent), "off". A project picks one with `teacher_cache` in distill.yaml.
+API keys are never part of a key or a value.
 
     cache = TeacherCache(Path(".cache/teacher.sqlite"))
     value = cache.get(key) or compute()
@@ -53,10 +54,6 @@ class TeacherCache:
                 "INSERT OR REPLACE INTO calls (key, backend, model, value) VALUES (?, ?, ?, ?)",
                 (key, backend, model, json.dumps(value, ensure_ascii=False)),
             )
-
-    def __len__(self) -> int:
-        with self._lock:
-            return self._conn.execute("SELECT count(*) FROM calls").fetchone()[0]
 
     def close(self) -> None:
         self._conn.close()

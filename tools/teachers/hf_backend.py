@@ -25,7 +25,7 @@ class HFTeacher(Teacher):
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            from slm_distill.tools.students import load_pretrained
+            from slm_distill.tools.training.students import load_pretrained
 
             model, tokenizer = load_pretrained(self.model)
             self._loaded = (model.eval(), tokenizer)
@@ -35,8 +35,8 @@ class HFTeacher(Teacher):
                   max_tokens: int) -> list[Completion]:
         import torch
 
-        from slm_distill.tools.students import end_of_turn_id
-        from slm_distill.tools.training_data import prompt_ids
+        from slm_distill.tools.training.students import end_of_turn_id
+        from slm_distill.tools.training.training_data import prompt_ids
 
         with self._lock:
             model, tokenizer = self._load()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from slm_distill.tools.errors import UsageError, require
-from slm_distill.tools.quiet import quiet_native_stderr
+from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
 from slm_distill.tools.tasks.base import Message
 from slm_distill.tools.teachers.base import Completion, Teacher
 

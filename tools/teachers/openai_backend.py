@@ -1,8 +1,12 @@
-"""`openai:<model>[@base_url]` — any OpenAI-compatible chat completions endpoint.
+"""`openai:<model>[@base_url][#KEY_ENV]` — any OpenAI-compatible chat completions endpoint.
 
-OpenAI itself, DeepSeek (`openai:deepseek-chat@https://api.deepseek.com/v1`), vLLM, Ollama or a
-llama.cpp server: one class, the endpoint is a parameter. The key comes from OPENAI_API_KEY (or
-the variable named by `key_env`); local endpoints that need no key get a placeholder.
+OpenAI itself, DeepSeek, vLLM, Ollama or a llama.cpp server: one class, the endpoint is a
+parameter. The key comes from OPENAI_API_KEY, or from the variable a `#KEY_ENV` suffix names, so a
+second provider's key need not replace OpenAI's:
+
+    openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY
+
+Local endpoints that need no key get a placeholder. The key is never logged, cached or reported.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ class OpenAITeacher(Teacher):
                  key_env: str | None = None, **kw: Any) -> None:
         super().__init__(model, **kw)
         self.base_url = base_url
-        self.key_env = key_env or self.key_env_var
+        self.key_env = key_env
         self._client: Any = None
 
     @property
@@ -33,7 +37,7 @@ class OpenAITeacher(Teacher):
             import openai
 
             local = bool(self.base_url) and any(h in self.base_url for h in _LOCAL_HOSTS)
-            key = self.api_key(self.key_env, local_ok=local)
+            key = self.api_key(self.key_var, local_ok=local)
             self._client = openai.AsyncOpenAI(api_key=key, base_url=self.base_url,
                                               max_retries=0, timeout=self.timeout_s)
         return self._client
@@ -50,7 +54,7 @@ class OpenAITeacher(Teacher):
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise Retryable(f"connection problem: {type(exc).__name__}") from exc
         except openai.APIStatusError as exc:
-            raise status_error(exc, self.spec, self.key_env) from exc
+            raise status_error(exc, self.spec, self.key_var) from exc
         usage = response.usage
         prompt = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0

@@ -18,14 +18,14 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from slm_distill.tools.config import DEFAULT_STUDENT, DEFAULT_TEACHER, ProjectConfig, TaskConfig
+from slm_distill.tools.actions import Blank, act, arg
 from slm_distill.tools.errors import InputFileError, ProjectError, UsageError
-from slm_distill.tools.fileio import dumps_jsonl, read_jsonl, write_atomic
+from slm_distill.tools.workspace.config import DEFAULT_STUDENT, DEFAULT_TEACHER, ProjectConfig, TaskConfig
+from slm_distill.tools.workspace.fileio import dumps_jsonl, read_jsonl, write_atomic
 
 CONFIG_FILE = "distill.yaml"
 SEEDS_FILE = "seeds.jsonl"
 DB_FILE = "database.duckdb"
-SPLITS = ("validation", "test")
 
 
 class Seed(BaseModel):
@@ -65,9 +65,9 @@ class Project:
         path = root / CONFIG_FILE
         if not path.is_file():
             raise ProjectError(
-                f"No slm-distill project in {root} (no {CONFIG_FILE}). Create one with "
-                "`distill init DIR --task text2sql --db FILE.duckdb`, or pass --project DIR."
-            )
+                f"No slm-distill project in {root} (no {CONFIG_FILE}). Create one with {{fix}}, or "
+                "give the directory of an existing project.",
+                fix=act("init", directory=Blank("dir"), schema_file=Blank("file")))
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             config = ProjectConfig.model_validate(data)
@@ -91,7 +91,8 @@ class Project:
     @property
     def db_path(self) -> Path:
         if not self.config.task.db:
-            raise ProjectError("This project has no database. Set task.db in distill.yaml.")
+            raise ProjectError("This project has no database. Set one: {fix}.",
+                               fix=act("set_config", key="task.db", value=Blank("file")))
         return (self.root / self.config.task.db).resolve()
 
     @property
@@ -154,7 +155,8 @@ def init_project(
     if task != "text2sql":
         raise UsageError(f"Unknown task {task!r}. Available: text2sql.")
     if (db is None) == (schema is None):
-        raise UsageError("Give exactly one of --db FILE.duckdb or --schema FILE.sql.")
+        raise UsageError(f"Give exactly one of {arg('init', 'db_file')} (a DuckDB file) or "
+                         f"{arg('init', 'schema_file')} (a SQL file).")
     parse_spec(teacher)
     built = _build_db(schema, schema_dialect) if schema else None
     if db is not None:
@@ -189,9 +191,11 @@ def _check_db(db: Path) -> None:
     from slm_distill.tools.tasks.sandbox import list_tables
 
     if not db.is_file():
-        raise UsageError(f"{db}: no such database file. Pass an existing .duckdb file to --db.")
+        raise UsageError(f"{db}: no such database file. Pass an existing .duckdb file as "
+                         f"{arg('init', 'db_file')}.")
     if not list_tables(db):
-        raise UsageError(f"{db} holds no tables. Load your schema, or use --schema FILE.sql.")
+        raise UsageError(f"{db} holds no tables. Load your schema, or give a SQL file as "
+                         f"{arg('init', 'schema_file')}.")
 
 
 def _build_db(schema: Path, dialect: str | None) -> Path:
@@ -218,8 +222,8 @@ def add_seeds(project: Project, source: Path) -> int:
     new = read_jsonl(source, Seed)
     problems = _seed_problems(project, source, new)
     if problems:
-        raise InputFileError(problems, "Fix these lines and run `distill seeds add` again; "
-                             "nothing was written.")
+        raise InputFileError(problems, "Fix these lines and run {fix} again; nothing was written.",
+                             fix=act("add_seeds", seeds_file=str(source)))
     text = project.seeds_path.read_text(encoding="utf-8") if project.seeds_path.exists() else ""
     write_atomic(project.seeds_path, text + dumps_jsonl(new))
     return len(new)

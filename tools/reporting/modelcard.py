@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from slm_distill.tools.reports import md_table
+from slm_distill.tools.reporting.reports import md_table
 
 if TYPE_CHECKING:
     from slm_distill.tools.export_gguf import QuantResult
-    from slm_distill.tools.project import Project
+    from slm_distill.tools.workspace.project import Project
 
 TEMPLATE = (
     "{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"

@@ -138,6 +138,13 @@ class ProjectConfig(_Section):
     task: TaskConfig = Field(default_factory=TaskConfig)
     teacher: str = Field(DEFAULT_TEACHER, description="Teacher spec, e.g. anthropic:claude-sonnet-4-5.")
     student: str = Field(DEFAULT_STUDENT, description="Student: model id, local dir or scratch:tiny.")
+    teacher_cache: Literal["rw", "replay", "off"] = Field(
+        "rw",
+        description="Teacher call cache (.cache/teacher.sqlite). rw: answer from the cache, record new "
+        "calls (reruns never pay twice). replay: only recorded calls are answered and a call never "
+        "made before is an error: reproduces a run offline and guarantees nothing is spent. off: no "
+        "cache, every call goes to the teacher.",
+    )
     gate: GateConfig = Field(default_factory=GateConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import click
 
-from slm_distill.tools.project import CONFIG_FILE, Project, add_seeds, init_project
+from slm_distill.tools import stages
+from slm_distill.tools.cli.console import bar_events, progress_bar
+from slm_distill.tools.requests import (
+    EvaluateRequest,
+    ExportRequest,
+    GenerateRequest,
+    Request,
+    TrainRequest,
+    ValidateTeacherRequest,
+)
+from slm_distill.tools.workspace.project import CONFIG_FILE, Project, add_seeds, init_project
 
 EXAMPLE_TEACHER = "python:slm_distill.examples.text2sql.teacher:TEACHER"
 DEMO_STUDENT = "scratch:small"
@@ -57,10 +67,7 @@ def _demo_training(project: Project, steps: int) -> None:
 
 def run_demo(directory: Path, *, teacher: str | None = None, n: int = 1000,
              student: str = DEMO_STUDENT, steps: int = DEMO_STEPS) -> None:
-    from slm_distill.tools.cli import print_generation_report, print_teacher_report, progress_bar
-    from slm_distill.tools.generate_pairs import generate_pairs
-    from slm_distill.tools.status import project_status
-    from slm_distill.tools.validate_teacher import validate_teacher
+    from slm_distill.tools.workspace.status import project_status
 
     started = time.monotonic()
     teacher = teacher or EXAMPLE_TEACHER
@@ -68,47 +75,36 @@ def run_demo(directory: Path, *, teacher: str | None = None, n: int = 1000,
     project = _prepare(directory, teacher, student, steps)
     _step(2, "Validate the teacher on 20% of the seeds (gate: 80%)")
     with progress_bar("validating teacher") as update:
-        report = validate_teacher(project, progress=update)
-    print_teacher_report(report, project)
+        report = stages.validate_teacher(project, ValidateTeacherRequest(), progress=update)
+    click.echo(report.summary())
     if not report.passed:
         raise SystemExit(1)
     _step(3, f"Generate {n} validated pairs")
-    with progress_bar("generating pairs") as update:
-        generation = generate_pairs(project, n=n, progress=update)
-    print_generation_report(generation, project)
+    _run(project, "generate", GenerateRequest(n=n), "generating pairs")
     _step(4, "Status")
-    click.echo(project_status(project).render())
+    click.echo(project_status(project).summary())
     _student_half(project)
     click.echo(f"\nDemo finished in {time.monotonic() - started:.0f}s. Artifacts: "
                f"{project.path('data')}, {project.path('runs')}, {project.path('exports')}, "
                f"{project.path('reports')}")
 
 
+def _run(project: Project, kind: str, request: Request, label: str) -> None:
+    """A stage through the same entry points as the CLI and MCP, inline with a progress bar."""
+    prepared = stages.prepare(project, kind, request)
+    assert prepared.go
+    with progress_bar(label) as update:
+        click.echo(stages.run(project, kind, request, bar_events(update)).summary())
+
+
 def _student_half(project: Project) -> None:
     import shutil
-
-    from slm_distill.tools.cli import print_eval, print_export, progress_bar
-    from slm_distill.tools.evaluate import evaluate
-    from slm_distill.tools.export_gguf import export_gguf
-    from slm_distill.tools.train_student import train_student
 
     t = project.config.training
     _step(5, f"Train the {project.config.student} student ({t.max_steps} steps, CPU)")
     shutil.rmtree(project.path("runs", "student"), ignore_errors=True)
-    with progress_bar("training") as update:
-        def emit(event: dict) -> None:
-            note = f"loss {event['loss']:.3f}" if "loss" in event else (
-                f"val score {event['eval_score']:.0%}" if "eval_score" in event else "")
-            update(event.get("step", 0), event.get("total_steps") or t.max_steps or 0, note)
-
-        report = train_student(project, emit=emit)
-    best = f"{report.best_score:.0%}" if report.best_score is not None else "n/a"
-    click.echo(f"Trained {report.steps} steps in {report.train_seconds:.0f}s "
-               f"({report.tokens_per_s:.0f} tokens/s); best validation score {best} "
-               f"at step {report.best_step}. Plot: {project.path(report.files['plot'])}")
+    _run(project, "train", TrainRequest(fresh=True), "training")
     _step(6, "Evaluate base vs student vs teacher on the test split")
-    with progress_bar("evaluating") as update:
-        print_eval(evaluate(project, progress=update), project)
+    _run(project, "evaluate", EvaluateRequest(), "evaluating")
     _step(7, "Export GGUF (f16, q8_0, q4_k_m, q4_0) and re-evaluate each in llama.cpp")
-    with progress_bar("exporting") as update:
-        print_export(export_gguf(project, progress=update), project)
+    _run(project, "export", ExportRequest(), "exporting")

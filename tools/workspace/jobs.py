@@ -1,11 +1,13 @@
 """Jobs: stages that take minutes to hours run as detached worker processes.
 
-    job = start_job(project, "train", {})          # returns within a second
+    job = start_job(project, "train", TrainRequest())   # returns within a second
     job_status(project, job.id).status             # queued | running | succeeded | failed | cancelled
     cancel_job(project, job.id)                     # SIGTERM; checkpoints stay, a rerun resumes
 
 State lives in `jobs/<id>/`: `state.json` (JobState), `events.jsonl` (step, loss, tokens/s, ETA,
-eval score...), `params.json` and `log` (the worker's stdout and stderr). Ids are random and
+eval score...), `params.json` (the stage's request as JSON, see tools/requests.py) and `log` (the
+worker's stdout and stderr). The worker runs the stage through tools/stages.py, as an inline run
+does, and phrases errors for the surface that started the job. Ids are random and
 checked, jobs survive a restart of whoever started them, and a worker that died is noticed.
 With more than one GPU visible, the worker is launched through `accelerate launch`.
 """
@@ -13,7 +15,6 @@ With more than one GPU visible, the worker is launched through `accelerate launc
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import secrets
@@ -27,9 +28,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from slm_distill.tools.actions import SURFACE, Surface, act, surface
 from slm_distill.tools.errors import DistillError, UsageError
-from slm_distill.tools.fileio import append_jsonl, read_jsonl_dicts, write_atomic
-from slm_distill.tools.project import Project
+from slm_distill.tools.requests import Request
+from slm_distill.tools.workspace.fileio import append_jsonl, write_atomic
+from slm_distill.tools.workspace.project import Project
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -40,6 +43,7 @@ class JobState(BaseModel):
     id: str
     kind: str
     status: Status = "queued"
+    surface: Surface = Field("cli", description="Who started it: errors are phrased for it.")
     pid: int | None = None
     created_at: str
     started_at: str | None = None
@@ -53,6 +57,21 @@ class JobState(BaseModel):
     error: str | None = None
     result: dict[str, Any] | None = None
 
+    def summary(self) -> str:
+        at = f" at step {self.step}/{self.total_steps}" if self.step is not None else ""
+        lines = [f"Job {self.id} ({self.kind}): {self.status}{at}"]
+        if self.metrics:
+            lines.append("  latest: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else
+                                                  f"{k}={v}" for k, v in self.metrics.items()))
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        result = self.result or {}
+        if result.get("best_score") is not None:
+            lines.append(f"  best validation score {result['best_score']:.1%} at step "
+                         f"{result.get('best_step')}")
+        lines += [f"  {name}: {path}" for name, path in (result.get("files") or {}).items()]
+        return "\n".join(lines)
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -60,10 +79,11 @@ def _now() -> str:
 
 def job_dir(project: Project, job_id: str) -> Path:
     if not _ID.match(job_id):
-        raise UsageError(f"{job_id!r} is not a job id (16 hex characters). See `distill jobs`.")
+        raise UsageError(f"{job_id!r} is not a job id (16 hex characters). See {{fix}}.",
+                         fix=act("list_jobs"))
     path = project.path("jobs", job_id)
     if not (path / "state.json").is_file():
-        raise UsageError(f"No job {job_id} in this project. See `distill jobs`.")
+        raise UsageError(f"No job {job_id} in this project. See {{fix}}.", fix=act("list_jobs"))
     return path
 
 
@@ -85,30 +105,28 @@ def gpu_count() -> int:
 
 
 def launch_command(project: Project, job_id: str, gpus: int) -> list[str]:
-    worker = ["-m", "slm_distill.tools.jobs", "run", str(project.root), job_id]
+    worker = ["-m", "slm_distill.tools.workspace.jobs", "run", str(project.root), job_id]
     if gpus > 1:
         return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
                 "--num_processes", str(gpus), *worker]
     return [sys.executable, *worker]
 
 
-WRITERS = ("generate", "train", "improve")  # jobs that write pairs or runs/: one at a time
+def start_job(project: Project, kind: str, request: Request) -> JobState:
+    """Start `kind` (a stage in tools/stages.py) on `request` in a worker process."""
+    from slm_distill.tools.stages import STAGES, stage
 
-
-def start_job(project: Project, kind: str, params: dict[str, Any]) -> JobState:
-    if kind not in RUNNERS:
-        raise UsageError(f"Unknown job kind {kind!r}. Available: {', '.join(RUNNERS)}.")
-    if kind in WRITERS:
+    if stage(kind).writes:
         for other in list_jobs(project):
-            if other.kind in WRITERS and other.status not in TERMINAL:
+            if other.kind in STAGES and STAGES[other.kind].writes and other.status not in TERMINAL:
                 raise UsageError(
                     f"Job {other.id} ({other.kind}) is still {other.status} and writes the same "
-                    "files. Wait for it (job_status / `distill job ID --follow`) or cancel it "
-                    "(cancel_job / `distill job ID --cancel`) first.")
-    state = JobState(id=secrets.token_hex(8), kind=kind, created_at=_now())
+                    "files. Wait for it ({follow}) or cancel it ({cancel}) first.",
+                    follow=act("follow_job", job_id=other.id), cancel=act("cancel_job", job_id=other.id))
+    state = JobState(id=secrets.token_hex(8), kind=kind, created_at=_now(), surface=SURFACE.get())
     folder = project.path("jobs", state.id)
     folder.mkdir(parents=True)
-    write_atomic(folder / "params.json", json.dumps(params))
+    write_atomic(folder / "params.json", request.model_dump_json(indent=2))
     _save(project, state)
     gpus = gpu_count() if kind == "train" else 0
     with (folder / "log").open("ab") as log:
@@ -164,10 +182,6 @@ def cancel_job(project: Project, job_id: str) -> JobState:
     return state
 
 
-def events(project: Project, job_id: str) -> list[dict]:
-    return read_jsonl_dicts(job_dir(project, job_id) / "events.jsonl")
-
-
 def log_tail(project: Project, job_id: str, lines: int = 20) -> str:
     path = job_dir(project, job_id) / "log"
     text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
@@ -207,22 +221,32 @@ def _event_line(event: dict) -> str:
 
 
 def run_job(root: Path, job_id: str) -> int:
+    from slm_distill.tools import stages
+
     project = Project.load(root)
     state = _load(project, job_id)
-    if os.environ.get("RANK", "0") != "0":  # other accelerate ranks only train
-        RUNNERS[state.kind](project, json.loads((job_dir(project, job_id) / "params.json").read_text()),
-                            lambda event: None)
-        return 0
+    with surface(state.surface):
+        request = stages.stage(state.kind).request.model_validate_json(
+            (job_dir(project, job_id) / "params.json").read_text())
+        if os.environ.get("RANK", "0") != "0":  # other accelerate ranks only train
+            stages.run(project, state.kind, request)
+            return 0
+        return _run(project, state, request)
+
+
+def _run(project: Project, state: JobState, request: Request) -> int:
+    from slm_distill.tools import stages
+
     state.status, state.started_at, state.pid = "running", _now(), os.getpid()
     _save(project, state)
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    params = json.loads((job_dir(project, job_id) / "params.json").read_text())
     try:
-        result = RUNNERS[state.kind](project, params, _emitter(project, state))
+        report = stages.run(project, state.kind, request, _emitter(project, state))
+        result = stages.job_result(state.kind, report)
     except KeyboardInterrupt:
         state.status, state.message = "cancelled", "cancelled; checkpoints kept, a rerun resumes"
     except DistillError as exc:
-        state.status, state.error = "failed", str(exc)
+        state.status, state.error = "failed", exc.render()
     except Exception as exc:  # noqa: BLE001 - a worker reports every failure in its state
         state.status, state.error = "failed", f"{type(exc).__name__}: {exc}"
         raise
@@ -238,59 +262,7 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _run_train(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
-    from slm_distill.tools.train_student import train_student
-
-    report = train_student(project, resume=params.get("resume", True), emit=emit)
-    return report.model_dump(mode="json", exclude={"provenance"})
-
-
-def _progress_emitter(emit: Callable[[dict], None]) -> Callable[[int, int, str], None]:
-    return lambda done, total, message: emit({"step": done, "total_steps": total, "message": message})
-
-
-def _run_generate(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
-    from slm_distill.tools.generate_pairs import generate_pairs
-
-    report = generate_pairs(project, n=params.get("n"), samples=params.get("samples"),
-                            budget_usd=params.get("budget_usd"), progress=_progress_emitter(emit))
-    return report.model_dump(mode="json", exclude={"provenance"})
-
-
-def _run_evaluate(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
-    from slm_distill.tools.evaluate import evaluate
-
-    report = evaluate(project, progress=_progress_emitter(emit))  # per-seed outcomes stay in the report
-    return report.model_dump(mode="json", exclude={"provenance": True,
-                                                   "results": {"__all__": {"outcomes"}}})
-
-
-def _run_export(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
-    from slm_distill.tools.export_gguf import DEFAULT_QUANTS, export_gguf
-
-    report = export_gguf(project, quants=tuple(params.get("quants") or DEFAULT_QUANTS),
-                         margin_points=params.get("margin_points", 2.0),
-                         progress=_progress_emitter(emit))
-    return report.model_dump(mode="json", exclude={"provenance"})
-
-
-def _run_improve(project: Project, params: dict, emit: Callable[[dict], None]) -> dict:
-    from slm_distill.tools.improve import improve
-
-    report = improve(project, rounds=params.get("rounds", 1), pairs=params.get("pairs", 200),
-                     max_groups=params.get("max_groups", 4), budget_usd=params.get("budget_usd"),
-                     train_steps=params.get("train_steps"), emit=emit,
-                     progress=_progress_emitter(emit))
-    return report.model_dump(mode="json", exclude={"provenance"})
-
-
-RUNNERS: dict[str, Callable[[Project, dict, Callable[[dict], None]], dict]] = {
-    "train": _run_train, "generate": _run_generate, "evaluate": _run_evaluate,
-    "export": _run_export, "improve": _run_improve,
-}
-
-
 if __name__ == "__main__":
     if len(sys.argv) != 4 or sys.argv[1] != "run":
-        sys.exit("usage: python -m slm_distill.tools.jobs run PROJECT_DIR JOB_ID")
+        sys.exit("usage: python -m slm_distill.tools.workspace.jobs run PROJECT_DIR JOB_ID")
     sys.exit(run_job(Path(sys.argv[2]), sys.argv[3]))

@@ -1,7 +1,9 @@
-"""Reports: every stage's pydantic report is saved as JSON and Markdown under `reports/`, with the
-provenance (resolved config, package versions, input hashes) that produced it.
+"""Reports: every stage's pydantic report renders itself and is saved as JSON and Markdown under
+`reports/`, with the provenance (resolved config, package versions, input hashes) that produced it.
 
-    save_report(project, "teacher_validation", report, markdown_text)
+    report.summary()        # a few lines: what the CLI prints, the first text an MCP client shows
+    report.markdown()       # the whole report, as saved in reports/<name>.md
+    save_report(project, "teacher_validation", report)
 """
 
 from __future__ import annotations
@@ -14,14 +16,24 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, Field
 
-from slm_distill.tools.fileio import write_atomic
+from slm_distill.tools.workspace.fileio import write_atomic
 
 if TYPE_CHECKING:
-    from slm_distill.tools.project import Project
+    from slm_distill.tools.workspace.project import Project
 
 R = TypeVar("R", bound=BaseModel)
 _PACKAGES = ("slm-distill", "duckdb", "sqlglot", "anthropic", "openai", "llama-cpp-python",
              "torch", "transformers", "peft", "trl", "datasets")
+
+
+class Report(BaseModel):
+    """A stage's result. Subclasses render themselves for people."""
+
+    def summary(self) -> str:
+        raise NotImplementedError
+
+    def markdown(self) -> str:
+        return self.summary() + "\n"
 
 
 class Provenance(BaseModel):
@@ -67,10 +79,10 @@ def _name(path: Path, root: Path) -> str:
         return str(path)
 
 
-def save_report(project: Project, name: str, report: BaseModel, markdown: str) -> Path:
+def save_report(project: Project, name: str, report: Report) -> Path:
     path = project.report_path(name)
     write_atomic(path, report.model_dump_json(indent=2))
-    write_atomic(project.report_path(name, "md"), markdown)
+    write_atomic(project.report_path(name, "md"), report.markdown())
     return path
 
 

@@ -19,8 +19,6 @@ from pathlib import Path
 
 from slm_distill.tools.errors import DistillError, MissingDependency
 
-DEFAULT_VERSION = "0.3.36"
-
 
 def cache_root() -> Path:
     return Path(os.environ.get("SLM_DISTILL_CACHE", Path.home() / ".cache" / "slm-distill"))

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback
 
-from slm_distill.tools.hf_generate import generate_answers
+from slm_distill.tools.training.hf_generate import generate_answers
 
 Emit = Callable[[dict], None]
 

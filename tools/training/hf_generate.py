@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from slm_distill.tools.students import end_of_turn_id
-from slm_distill.tools.training_data import prompt_ids
+from slm_distill.tools.training.students import end_of_turn_id
+from slm_distill.tools.training.training_data import prompt_ids
 
 
 def generate_answers(model: Any, tokenizer: Any, task: Any, inputs: list[str], *,

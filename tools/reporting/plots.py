@@ -1,17 +1,22 @@
-"""Pictures next to the reports: training curves and accuracy bars (PNG, matplotlib Agg)."""
+"""Pictures next to the reports: training curves and accuracy bars (PNG, matplotlib Agg).
+
+matplotlib comes with the `train` extra, which every stage that draws (train, evaluate, improve)
+needs anyway; without it the user is told how to install it.
+
+    plot_bars({"student": {"overall": 0.8}}, Path("reports/eval.png"), "Accuracy")
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from slm_distill.tools.errors import require
+
 
 def _pyplot():  # noqa: ANN202 - the pyplot module
-    import matplotlib
-
+    matplotlib = require("matplotlib", "matplotlib", "train")
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return require("matplotlib.pyplot", "matplotlib", "train")
 
 
 def plot_training(history: list[dict], path: Path) -> Path:

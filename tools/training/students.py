@@ -1,10 +1,10 @@
 """Students: a model id, a local directory, or `scratch:<preset>`.
 
-    model, tokenizer = load_student("Qwen/Qwen2.5-0.5B-Instruct")     # on a user's machine
+    model, tokenizer = load_student("Qwen/Qwen2.5-1.5B-Instruct")     # on a user's machine
     model, tokenizer = load_student("scratch:tiny")                    # offline, random weights
 
 A scratch student is a small, randomly initialised Qwen2-architecture model on the real Qwen2
-tokenizer and Qwen2.5 chat template, both taken from llama-cpp-python's sources (tools/vendor.py),
+tokenizer and Qwen2.5 chat template, both taken from llama-cpp-python's sources (tools/llamacpp/vendor.py),
 so the offline path exercises the same tokenizer, template and GGUF conversion as a real Qwen2.5
 student. Scratch students train all their weights (LoRA on random weights learns little).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from slm_distill.tools.errors import UsageError, require
-from slm_distill.tools.vendor import cache_root, vendor_dir
+from slm_distill.tools.llamacpp.vendor import cache_root, vendor_dir
 
 IM_END = "<|im_end|>"
 PAD = "<|endoftext|>"

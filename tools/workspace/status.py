@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from slm_distill.tools.actions import Blank, say
 from slm_distill.tools.errors import GateError
-from slm_distill.tools.fileio import read_jsonl_dicts
-from slm_distill.tools.project import Project
+from slm_distill.tools.reporting.reports import Report
+from slm_distill.tools.workspace.fileio import read_jsonl_dicts
+from slm_distill.tools.workspace.project import Project
 
 
-class ProjectStatus(BaseModel):
+class ProjectStatus(Report):
     name: str
     root: str
     task: str
@@ -30,7 +32,7 @@ class ProjectStatus(BaseModel):
     reports: dict[str, str] = Field(description="Report name -> path of its Markdown.")
     next_step: str
 
-    def render(self) -> str:
+    def summary(self) -> str:
         lines = [
             f"Project {self.name} ({self.task}) at {self.root}",
             f"  database: {self.database}",
@@ -66,7 +68,7 @@ def project_status(project: Project) -> ProjectStatus:
     pairs = len(read_jsonl_dicts(data / "pairs.jsonl"))
     reports = {p.stem: str(p) for p in sorted(project.path("reports").glob("*.md"))}
     trained = project.path("runs", "student", "merged", "config.json").is_file()
-    from slm_distill.tools.jobs import list_jobs
+    from slm_distill.tools.workspace.jobs import list_jobs
 
     jobs = {j.id: f"{j.kind} {j.status}" for j in list_jobs(project)[-5:]}
     return ProjectStatus(
@@ -87,17 +89,18 @@ def project_status(project: Project) -> ProjectStatus:
 def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
           reports: set[str]) -> str:
     if seeds < 10:
-        return "add seeds (10-100 examples): distill seeds add FILE.jsonl"
+        return f"add seeds (10-100 examples): {say('add_seeds', seeds_file=Blank('file'))}"
     if not validated:
-        return "validate the teacher: distill validate-teacher"
+        return f"validate the teacher: {say('validate_teacher')}"
     if not gate_ok:
         return "the teacher is below the gate: see reports/teacher_validation.md"
     if pairs == 0:
-        return "estimate, then generate pairs: distill generate --dry-run; distill generate"
+        return (f"estimate, then generate pairs: {say('generate', dry_run=True)}, then "
+                f"{say('generate')}")
     if not trained:
-        return "train the student on data/train.jsonl: distill train"
+        return f"train the student on data/train.jsonl: {say('train')}"
     if "eval" not in reports:
-        return "compare base, student and teacher on the test split: distill evaluate"
+        return f"compare base, student and teacher on the test split: {say('evaluate')}"
     if "export" not in reports:
-        return "read reports/eval.md; if the student is good enough: distill export"
+        return f"read reports/eval.md; if the student is good enough: {say('export')}"
     return "ship a recommended GGUF from exports/ (see reports/export.md and exports/Modelfile)"

@@ -1,0 +1,1 @@
+"""Generation helpers: near-duplicate detection and the Hugging Face dataset export."""

@@ -1,0 +1,1 @@
+"""Reports: saving with provenance, Markdown tables, charts, the model card."""

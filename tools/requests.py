@@ -1,0 +1,203 @@
+"""What each stage takes: one request model per stage, shared by the CLI, the MCP server and jobs.
+
+    GenerateRequest(n=500, dry_run=True)
+    ExportRequest.model_validate_json(Path("jobs/<id>/params.json").read_text())
+
+Every field is described and every default is stated here, once. The CLI builds its options from
+these models (tools/cli/options.py), the MCP server builds its tools' input schemas from them
+(server/app.py), and a job stores its request as JSON in `jobs/<id>/params.json`.
+
+Annotations beyond pydantic's say how a field appears on a surface: `Cli` (its flag, or a
+positional argument), `WorkspaceFile` (a file path that the MCP server resolves inside its
+workspace root and the CLI against the current directory) and `McpDefault` (the one documented
+place where a surface's default differs: MCP tools that spend start as dry runs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
+
+from slm_distill.tools.workspace.config import DEFAULT_STUDENT, DEFAULT_TEACHER
+
+
+@dataclass(frozen=True)
+class Cli:
+    """How a field appears on the command line: `flag` (default `--field-name`), `argument` for a
+    positional argument, `csv` for a list given as comma-separated text."""
+
+    flag: str | None = None
+    argument: bool = False
+    metavar: str | None = None
+    csv: bool = False
+
+
+@dataclass(frozen=True)
+class WorkspaceFile:
+    """A path to an existing file: the MCP server resolves it inside its workspace root."""
+
+
+@dataclass(frozen=True)
+class McpDefault:
+    """The MCP tool's default differs from the model's, for the reason given."""
+
+    value: Any
+    why: str
+
+
+DRY_RUN_FIRST = McpDefault(True, "an agent shows the user the estimate before anything spends")
+
+Quant = Literal["q8_0", "q4_k_m", "q4_0"]
+Model = Literal["base", "student", "teacher"]
+MODELS: tuple[Model, ...] = ("base", "student", "teacher")
+QUANTS: tuple[Quant, ...] = ("q8_0", "q4_k_m", "q4_0")
+Dialect = Literal["duckdb", "postgres", "mysql", "sqlite"]
+
+
+class Request(BaseModel):
+    """A stage's request; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def surface_fields(cls) -> dict[str, FieldInfo]:
+        return dict(cls.model_fields)
+
+
+def meta(field: FieldInfo, kind: type) -> Any:
+    """The first annotation of `kind` on `field` (Cli, WorkspaceFile, McpDefault), or None."""
+    return next((m for m in field.metadata if isinstance(m, kind)), None)
+
+
+def cli_flag(name: str, field: FieldInfo) -> str:
+    spec = meta(field, Cli)
+    if spec and spec.argument:
+        return (spec.metavar or name).upper()
+    return (spec.flag if spec and spec.flag else "--" + name.replace("_", "-"))
+
+
+# -- the stages ----------------------------------------------------------------------------------
+class InitRequest(Request):
+    """Create a project (the directory is the CLI's DIRECTORY, MCP's project_dir)."""
+
+    task: Annotated[Literal["text2sql"], Field(description="Task type.")] = "text2sql"
+    db_file: Annotated[str | None, Field(description="An existing DuckDB database file."),
+                       Cli(flag="--db"), WorkspaceFile()] = None
+    schema_file: Annotated[str | None, Field(
+        description="A SQL file of CREATE TABLE and INSERT statements to build the database from."),
+        Cli(flag="--schema"), WorkspaceFile()] = None
+    dialect: Annotated[Dialect | None, Field(
+        description="Dialect of schema_file (default: DuckDB, falling back to PostgreSQL).")] = None
+    teacher: Annotated[str, Field(description="Teacher spec, e.g. anthropic:claude-sonnet-4-5 or "
+                                  "openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY.")
+                       ] = DEFAULT_TEACHER
+    student: Annotated[str, Field(description="Student: a model id, a local directory or "
+                                  "scratch:tiny|small.")] = DEFAULT_STUDENT
+    name: Annotated[str | None, Field(description="Project name (default: the directory name).")] = None
+
+
+class AddSeedsRequest(Request):
+    seeds_file: Annotated[str, Field(description="JSONL of {input, output, metadata} lines; every "
+                                     "line is checked and nothing is added if any is bad."),
+                          Cli(argument=True, metavar="FILE"), WorkspaceFile()]
+
+
+class ValidateTeacherRequest(Request):
+    teacher: Annotated[str | None, Field(
+        description="Validate this teacher spec instead of the project's; it becomes the project's "
+        "teacher once its answers are scored.")] = None
+    judge: Annotated[str | None, Field(
+        description="A teacher spec used as an LLM judge of answers that run but differ from the "
+        "expected result.")] = None
+
+
+class GenerateRequest(Request):
+    n: Annotated[int | None, Field(description="Pairs to keep in all (default: generation.n_pairs "
+                                   "in distill.yaml).", ge=1)] = None
+    samples: Annotated[int | None, Field(
+        description="Self-consistency: teacher answers per new input, kept only when a majority "
+        "agree (default: generation.samples).", ge=1, le=15)] = None
+    budget_usd: Annotated[float | None, Field(
+        description="Stop cleanly after this many dollars (default: generation.budget_usd).", ge=0),
+        Cli(flag="--budget", metavar="USD")] = None
+    batch: Annotated[bool | None, Field(
+        description="Use the provider's batch API at batch prices (anthropic; default: "
+        "generation.batch).")] = None
+    dry_run: Annotated[bool, Field(description="Only estimate calls, tokens and dollars; spend "
+                                   "nothing."), DRY_RUN_FIRST] = False
+    override_gate: Annotated[str | None, Field(
+        description="Generate although the teacher failed its gate, for this reason (the user's "
+        "own words); recorded in distill.yaml."), Cli(metavar="REASON")] = None
+    fresh: Annotated[bool, Field(description="Discard pairs from earlier runs and start over "
+                                 "(cached teacher calls stay free).")] = False
+
+
+class TrainRequest(Request):
+    fresh: Annotated[bool, Field(description="Start over instead of resuming from the last "
+                                 "checkpoint (after a smoke run, or for a new iteration).")] = False
+
+
+class EvaluateRequest(Request):
+    test_file: Annotated[str | None, Field(
+        description="A fresh JSONL test file (the seeds' format) to score instead of the test "
+        "split, e.g. to confirm a student after improve rounds."), WorkspaceFile()] = None
+    models: Annotated[list[Model], Field(
+        description="Which models answer; the others' scores are carried over from the latest "
+        "evaluation on the same test split.", min_length=1), Cli(csv=True)] = list(MODELS)
+
+
+class ExportRequest(Request):
+    quants: Annotated[list[Quant], Field(description="Quantisations besides f16."),
+                      Cli(flag="--quant", csv=True)] = list(QUANTS)
+    margin_points: Annotated[float, Field(
+        description="Points of accuracy a quantisation may lose and still be recommended.", ge=0),
+        Cli(flag="--margin")] = 2.0
+
+
+class ImproveRequest(Request):
+    pairs: Annotated[int, Field(description="New targeted pairs per round.", ge=1, le=10_000)] = 200
+    rounds: Annotated[int, Field(description="Rounds of generate, retrain, re-evaluate.",
+                                 ge=1, le=20)] = 1
+    max_groups: Annotated[int, Field(description="Failure groups targeted per round (the largest).",
+                                     ge=1, le=20)] = 4
+    budget_usd: Annotated[float | None, Field(
+        description="Dollars of teacher calls this call may spend, all rounds.", ge=0),
+        Cli(flag="--budget", metavar="USD")] = None
+    train_steps: Annotated[int | None, Field(
+        description="Optimizer steps per retraining (default: the training config).", ge=1),
+        Cli(flag="--steps")] = None
+    dry_run: Annotated[bool, Field(description="Only show the failure groups and the pairs each "
+                                   "would get; spend nothing."), DRY_RUN_FIRST] = False
+
+
+# -- configuration and jobs ------------------------------------------------------------------------
+class ConfigGetRequest(Request):
+    key: Annotated[str | None, Field(description="A dotted key such as training.max_steps, or a "
+                                     "section such as training (default: everything)."),
+                   Cli(argument=True)] = None
+
+
+class ConfigSetRequest(Request):
+    key: Annotated[str, Field(description="A dotted key such as training.max_steps."),
+                   Cli(argument=True)]
+    value: Annotated[Any, Field(description="The new value (null for none). The CLI reads it as "
+                                "YAML: 20, 2e-4, true, null, [q_proj, v_proj]."),
+                     Cli(argument=True)]
+    force: Annotated[bool, Field(description="Change it even though existing artefacts (pairs, a "
+                                 "trained student) were made with the old value.")] = False
+
+
+class JobRequest(Request):
+    job_id: Annotated[str, Field(description="A job id (16 hex characters) from a tool that "
+                                 "started a job, or from list_jobs."), Cli(argument=True)]
+
+
+REQUESTS: dict[str, type[Request]] = {
+    "init": InitRequest, "add_seeds": AddSeedsRequest, "validate_teacher": ValidateTeacherRequest,
+    "generate": GenerateRequest, "train": TrainRequest, "evaluate": EvaluateRequest,
+    "export": ExportRequest, "improve": ImproveRequest, "get_config": ConfigGetRequest,
+    "set_config": ConfigSetRequest, "job_status": JobRequest, "cancel_job": JobRequest,
+}

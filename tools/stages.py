@@ -1,0 +1,250 @@
+"""One entry point per stage, called alike by the CLI, the MCP server and the job worker.
+
+    prepared = prepare(project, "generate", GenerateRequest(n=500, dry_run=True))
+    prepared.answer          # the estimate; prepared.go is False: nothing else happens
+    report = run(project, "generate", GenerateRequest(n=500), emit)   # the work, inline or in a job
+
+`prepare` does what must happen before work starts (recording a gate override, checking the gate,
+the inputs) and may answer on its own (a dry run's estimate, an improve plan). `run` does the work
+and returns the stage's report. A job stores its request as JSON and its worker calls `run` with
+it, so a job and an inline run are the same code. The quick stages (init, seeds, the teacher gate,
+configuration) have a plain function each below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from slm_distill.tools.actions import act, say
+from slm_distill.tools.errors import UsageError, need
+from slm_distill.tools.requests import (
+    AddSeedsRequest,
+    EvaluateRequest,
+    ExportRequest,
+    GenerateRequest,
+    ImproveRequest,
+    InitRequest,
+    Request,
+    TrainRequest,
+    ValidateTeacherRequest,
+)
+from slm_distill.tools.workspace.progress import ProgressFn, no_progress
+from slm_distill.tools.workspace.project import Project
+
+Emit = Callable[[dict], None]
+
+
+def no_events(event: dict) -> None:
+    """The default: events go nowhere."""
+
+
+def progress_of(emit: Emit) -> ProgressFn:
+    """A stage's progress(done, total, message) calls as job events."""
+    return lambda done, total, message: emit({"step": done, "total_steps": total, "message": message})
+
+
+# -- the quick stages ------------------------------------------------------------------------------
+class SeedsAdded(BaseModel):
+    added: int
+    total: int
+    validation: int = Field(description="Seeds that validate the teacher (20%).")
+    test: int = Field(description="Seeds held out as the test set (80%).")
+    next_step: str
+
+    def summary(self) -> str:
+        return (f"Added {self.added} seeds ({self.total} in all: {self.validation} validate the "
+                f"teacher, {self.test} are the test set).\nNext: {self.next_step}")
+
+
+def init(directory: Path, request: InitRequest) -> Project:
+    from slm_distill.tools.workspace.project import init_project
+
+    return init_project(
+        directory, task=request.task, name=request.name, teacher=request.teacher,
+        student=request.student, schema_dialect=request.dialect,
+        db=Path(request.db_file) if request.db_file else None,
+        schema=Path(request.schema_file) if request.schema_file else None)
+
+
+def add_seeds(project: Project, request: AddSeedsRequest) -> SeedsAdded:
+    from slm_distill.tools.workspace.project import add_seeds as add
+
+    added = add(project, Path(request.seeds_file))
+    validation, test = project.split()
+    return SeedsAdded(added=added, total=len(validation) + len(test), validation=len(validation),
+                      test=len(test), next_step=say("validate_teacher"))
+
+
+def validate_teacher(project: Project, request: ValidateTeacherRequest,
+                     progress: ProgressFn = no_progress) -> Any:
+    from slm_distill.tools.validate_teacher import validate_teacher as validate
+
+    return validate(project, teacher_spec=request.teacher, judge_spec=request.judge,
+                    progress=progress)
+
+
+# -- the long stages -------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    """What `prepare` found: an `answer` to show (an estimate, a plan) and whether to `go` on."""
+
+    answer: BaseModel | None = None
+    go: bool = True
+
+
+class ImprovePreview(BaseModel):
+    plan: Any = Field(description="The failure groups and the new pairs each gets (ImprovePlan).")
+    estimate: Any = Field(description="Teacher cost of one round's pairs (GenerationEstimate).")
+
+    def summary(self) -> str:
+        return f"{self.plan.summary()}\n{self.estimate.summary()}"
+
+
+def _prepare_generate(project: Project, request: GenerateRequest) -> Prepared:
+    from slm_distill.tools.generate_pairs import estimate_generation
+    from slm_distill.tools.validate_teacher import check_gate, override_gate
+
+    if request.dry_run:
+        return Prepared(estimate_generation(project, n=request.n, samples=request.samples,
+                                            batch=request.batch), go=False)
+    if request.override_gate is not None:
+        override_gate(project, request.override_gate)
+    check_gate(project)
+    return Prepared()
+
+
+def _run_generate(project: Project, request: GenerateRequest, emit: Emit) -> BaseModel:
+    from slm_distill.tools.generate_pairs import generate_pairs
+
+    return generate_pairs(project, n=request.n, samples=request.samples,
+                          budget_usd=request.budget_usd, batch=request.batch, fresh=request.fresh,
+                          progress=progress_of(emit))
+
+
+TRAINING = ("torch", "transformers", "peft", "datasets", "matplotlib")
+
+
+def _prepare_train(project: Project, request: TrainRequest) -> Prepared:
+    need("train", *TRAINING)
+    train = project.path("data", "train.jsonl")
+    if not train.is_file() or train.stat().st_size == 0:
+        raise UsageError("No training pairs in data/train.jsonl. Run {fix} first.", fix=act("generate"))
+    return Prepared()
+
+
+def _run_train(project: Project, request: TrainRequest, emit: Emit) -> BaseModel:
+    from slm_distill.tools.train_student import train_student
+
+    return train_student(project, resume=not request.fresh, emit=emit)
+
+
+def _prepare_evaluate(project: Project, request: EvaluateRequest) -> Prepared:
+    need("train", "matplotlib", *(("torch", "transformers") if set(request.models) - {"teacher"} else ()))
+    if request.test_file is not None and not Path(request.test_file).is_file():
+        raise UsageError(f"{request.test_file}: no such test file. Give a JSONL file of seeds "
+                         f"({say('evaluate', test_file='FILE.jsonl')}).")
+    if "student" in request.models and not project.path("runs", "student", "merged").is_dir():
+        raise UsageError("No trained student (runs/student/merged). Run {fix} first.", fix=act("train"))
+    return Prepared()
+
+
+def _run_evaluate(project: Project, request: EvaluateRequest, emit: Emit) -> BaseModel:
+    """Scores of models not asked for are carried over only from the same seeds' test split. A
+    fresh test file's scores go to reports/eval-<file>.*, beside the test split's."""
+    from slm_distill.tools.evaluate import EvalReport, evaluate, seeds_changed
+    from slm_distill.tools.reporting.reports import load_report
+
+    extra = Path(request.test_file) if request.test_file else None
+    reuse = load_report(project, "eval", EvalReport) if extra is None else None
+    if reuse is not None and (reuse.test_set != "test split" or seeds_changed(reuse, project)):
+        reuse = None
+    name = "eval" if extra is None else f"eval-{_slug(extra.stem)}"  # the split's report stays
+    return evaluate(project, extra_test=extra, models=tuple(request.models), reuse=reuse,
+                    name=name, progress=progress_of(emit))
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:60] or "file"
+
+
+def _prepare_export(project: Project, request: ExportRequest) -> Prepared:
+    need("train", "torch", "transformers")
+    need("llama", "llama_cpp")
+    if not project.path("runs", "student", "merged").is_dir():
+        raise UsageError("No trained student (runs/student/merged). Run {fix} first.", fix=act("train"))
+    return Prepared()
+
+
+def _run_export(project: Project, request: ExportRequest, emit: Emit) -> BaseModel:
+    from slm_distill.tools.export_gguf import export_gguf
+
+    return export_gguf(project, quants=tuple(request.quants), margin_points=request.margin_points,
+                       progress=progress_of(emit))
+
+
+def _prepare_improve(project: Project, request: ImproveRequest) -> Prepared:
+    from slm_distill.tools.generate_pairs import estimate_generation
+    from slm_distill.tools.improve import plan_improvement
+    from slm_distill.tools.validate_teacher import check_gate
+
+    need("train", *TRAINING)
+    plan = plan_improvement(project, pairs=request.pairs, max_groups=request.max_groups)
+    estimate = estimate_generation(project, n=max(1, plan.pairs))
+    go = not request.dry_run and plan.failures > 0
+    if go:
+        check_gate(project)
+    return Prepared(ImprovePreview(plan=plan, estimate=estimate), go=go)
+
+
+def _run_improve(project: Project, request: ImproveRequest, emit: Emit) -> BaseModel:
+    from slm_distill.tools.improve import improve
+
+    return improve(project, rounds=request.rounds, pairs=request.pairs,
+                   max_groups=request.max_groups, budget_usd=request.budget_usd,
+                   train_steps=request.train_steps, emit=emit, progress=progress_of(emit))
+
+
+@dataclass(frozen=True)
+class Stage:
+    request: type[Request]
+    prepare: Callable[[Project, Any], Prepared]
+    run: Callable[[Project, Any, Emit], BaseModel]
+    writes: bool = False  # writes pairs or runs/: one such job per project at a time
+    keep_out: Any = None  # parts of the report left out of a job's result (they stay in reports/)
+
+
+STAGES: dict[str, Stage] = {
+    "generate": Stage(GenerateRequest, _prepare_generate, _run_generate, writes=True),
+    "train": Stage(TrainRequest, _prepare_train, _run_train, writes=True),
+    "evaluate": Stage(EvaluateRequest, _prepare_evaluate, _run_evaluate,
+                      keep_out={"results": {"__all__": {"outcomes"}}}),
+    "export": Stage(ExportRequest, _prepare_export, _run_export),
+    "improve": Stage(ImproveRequest, _prepare_improve, _run_improve, writes=True),
+}
+
+
+def stage(kind: str) -> Stage:
+    if kind not in STAGES:
+        raise UsageError(f"Unknown stage {kind!r}. Stages: {', '.join(STAGES)}.")
+    return STAGES[kind]
+
+
+def prepare(project: Project, kind: str, request: Request) -> Prepared:
+    return stage(kind).prepare(project, request)
+
+
+def run(project: Project, kind: str, request: Request, emit: Emit = no_events) -> BaseModel:
+    return stage(kind).run(project, request, emit)
+
+
+def job_result(kind: str, report: BaseModel) -> dict:
+    """A report as a job's result: JSON without provenance (and whatever the stage keeps out)."""
+    exclude: dict = {"provenance": True}
+    if stage(kind).keep_out:
+        exclude.update(stage(kind).keep_out)
+    return report.model_dump(mode="json", exclude=exclude)

@@ -1,0 +1,1 @@
+"""Training machinery: students, rendering, the trainer, generation with transformers."""

@@ -1,0 +1,1 @@
+"""The project workspace: configuration, files, jobs and status."""
