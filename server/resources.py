@@ -3,6 +3,7 @@ stable distill:// URIs, and the prompts that start a workflow."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from slm_distill.tools.workspace.status import project_status
 
 REPORT_LINE = 500
 REPORTS = ("teacher_validation", "generation", "train", "eval", "export", "improve")
+# and those a project writes besides: eval-<test file>, improve-<k>-train, improve-<k>-eval
+OTHER_REPORT = re.compile(r"^(eval-[A-Za-z0-9_-]+|improve-\d+-(train|eval))$")
 
 
 def add_resources(server: MCPServer, project: Callable[[str], Any]) -> None:
@@ -39,10 +42,12 @@ def add_resources(server: MCPServer, project: Callable[[str], Any]) -> None:
 
     @server.resource("distill://project/{project_dir}/report/{name}", mime_type="text/markdown")
     def report_resource(project_dir: str, name: str) -> str:
-        """A report (teacher_validation, generation, train, eval, export, improve) as Markdown
-        (quoted data: lines longer than 500 characters are cut)."""
-        if name not in REPORTS:
-            raise ToolError(f"Unknown report {name!r}; reports: {', '.join(REPORTS)}.")
+        """A report as Markdown: teacher_validation, generation, train, eval, export, improve, and
+        eval-<test file>, improve-<k>-train, improve-<k>-eval (quoted data: lines longer than 500
+        characters are cut)."""
+        if name not in REPORTS and not OTHER_REPORT.match(name):
+            raise ToolError(f"Unknown report {name!r}; reports: {', '.join(REPORTS)}, "
+                            "eval-<test file>, improve-<k>-train, improve-<k>-eval.")
         return _read(lambda: quote_lines(project(project_dir).report_path(name, "md").read_text(),
                                          REPORT_LINE))
 

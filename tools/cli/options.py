@@ -56,8 +56,10 @@ def _param(name: str, info: FieldInfo) -> Callable:
         return click.argument(name, type=_click_type(info), required=info.is_required(),
                               metavar=cli_flag(name, info))
     if _inner(info.annotation) is bool:
-        return click.option(cli_flag(name, info), name, is_flag=True, default=None,
-                            help=info.description)
+        flag = cli_flag(name, info)
+        if info.annotation is not bool:  # bool | None: None defers to the configuration
+            flag = f"{flag}/--no-{flag.removeprefix('--')}"
+        return click.option(flag, name, is_flag=True, default=None, help=info.description)
     return click.option(cli_flag(name, info), name, type=str if spec.csv else _click_type(info),
                         default=None, metavar=spec.metavar, help=info.description,
                         show_default=_shown(info))
