@@ -141,8 +141,13 @@ async def _follow(ctx: Context, project: Project, job: job_tools.JobState, wait_
         job_id=state.id, kind=state.kind, status=state.status, progress=state.progress,
         message=quote(state.message), result=quote_tree(state.result) if state.result else None,
         error=quote(state.error) if state.error else None,
-        next_step=("See result." if state.status == "succeeded" else
+        next_step=(_done_next(state) if state.status == "succeeded" else
                    "Read log_tail with job_status and fix the cause." if ended else next_step))
+
+
+def _done_next(state: job_tools.JobState) -> str:
+    """A finished job's next step: its report's own, when it has one."""
+    return str((state.result or {}).get("next_step") or "See result.")
 
 
 def build_server(root: Path) -> MCPServer:

@@ -37,7 +37,8 @@ class ConfigView(BaseModel):
     fields: list[ConfigField]
 
     def summary(self) -> str:
-        lines = [f"Configuration of {self.project} ({len(self.fields)} fields):"]
+        count = f"{len(self.fields)} field{'s' if len(self.fields) != 1 else ''}"
+        lines = [f"Configuration of {self.project} ({count}):"]
         for f in self.fields:
             note = "" if f.value == f.default else f"  (default {_show(f.default)})"
             lines.append(f"  {f.key} = {_show(f.value)}{note}")
