@@ -57,9 +57,10 @@ from slm_distill.tools.requests import (
     WorkspaceFile,
     meta,
 )
+from slm_distill.tools.secrets import scrub
 from slm_distill.tools.workspace import jobs as job_tools
 from slm_distill.tools.workspace.project import Project
-from slm_distill.tools.workspace.settings import ConfigChange, ConfigView, config_view, set_config
+from slm_distill.tools.workspace.settings import ConfigChange, ConfigView, config_view
 from slm_distill.tools.workspace.status import ProjectStatus, project_status
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
@@ -89,10 +90,17 @@ class Tools:
                            wait=wait)
         self.server.tool(name=name, annotations=annotations)(fn)
 
-    async def start(self, ctx: Context, p: Project, kind: str, request: Request, wait_s: float,
-                    next_step: str) -> JobStarted:
-        job = await anyio.to_thread.run_sync(job_tools.start_job, p, kind, request)
-        return await _follow(ctx, p, job, wait_s, next_step)
+    async def begin(self, ctx: Context, p: Project, kind: str, request: Request, wait_s: float,
+                    next_step: str) -> tuple[Any, JobStarted | None]:
+        """The stage's checks under the writer lock, then its job, which takes the lock over:
+        what the checks answered, and the job when one started."""
+        def start() -> tuple[Any, job_tools.JobState | None]:
+            with stages.starting(p, kind, request) as prepared:
+                job = job_tools.start_job(p, kind, request, prepared.lock) if prepared.go else None
+                return prepared.answer, job
+
+        answer, job = await _thread(start)
+        return answer, (await _follow(ctx, p, job, wait_s, next_step) if job else None)
 
 
 def _guard(handler: Callable) -> Callable:
@@ -105,6 +113,8 @@ def _guard(handler: Callable) -> Callable:
                 return await handler(*args)
             except DistillError as exc:
                 raise ToolError(exc.render("mcp")) from None
+            except OSError as exc:  # a path too long, a disk full: say which, not a bare failure
+                raise ToolError(scrub(f"{type(exc).__name__}: {exc}")) from None
 
     return wrapper
 
@@ -187,8 +197,7 @@ def _setup_tools(t: Tools) -> None:
 
     async def put(ctx: Context, project_dir: str, request: ConfigSetRequest,
                   wait: Any) -> ConfigChange:
-        return await _thread(set_config, t.project(project_dir), request.key, request.value,
-                             force=request.force)
+        return await _thread(stages.set_config, t.project(project_dir), request)
 
     t.add("project_status", Request, status, result=ProjectStatus, annotations=READ_ONLY,
           doc="Where a project stands (seeds, teacher gate, pairs, training, reports) and what to "
@@ -215,29 +224,23 @@ def _setup_tools(t: Tools) -> None:
 def _stage_tools(t: Tools) -> None:
     async def generate(ctx: Context, project_dir: str, request: GenerateRequest,
                        wait_s: float) -> GenerateResult:
-        p = t.project(project_dir)
-        prepared = await _thread(stages.prepare, p, "generate", request)
-        if not prepared.go:
-            return GenerateResult(estimate=prepared.answer)
-        return GenerateResult(job=await t.start(ctx, p, "generate", request, wait_s,
-                                                "Poll job_status with this job_id until it succeeds."))
+        estimate, job = await t.begin(ctx, t.project(project_dir), "generate", request, wait_s,
+                                      "Poll job_status with this job_id until it succeeds.")
+        return GenerateResult(estimate=estimate, job=job)
 
     async def improve(ctx: Context, project_dir: str, request: ImproveRequest,
                       wait_s: float) -> ImproveResult:
-        p = t.project(project_dir)
-        prepared = await _thread(stages.prepare, p, "improve", request)
-        preview = prepared.answer
-        job = await t.start(ctx, p, "improve", request, wait_s, "Poll job_status; then read the "
-                            "report resource for improve.") if prepared.go else None
+        preview, job = await t.begin(ctx, t.project(project_dir), "improve", request, wait_s,
+                                     "Poll job_status; then read the report resource for improve.")
         return ImproveResult(plan=preview.plan, estimate=preview.estimate, job=job)
 
     def job_stage(kind: str, next_step: str) -> Callable:
         async def handler(ctx: Context, project_dir: str, request: Request,
                           wait_s: float) -> JobStarted:
-            p = t.project(project_dir)
-            request = t.files_inside(request)
-            await _thread(stages.prepare, p, kind, request)
-            return await t.start(ctx, p, kind, request, wait_s, next_step)
+            _, job = await t.begin(ctx, t.project(project_dir), kind, t.files_inside(request),
+                                   wait_s, next_step)
+            assert job is not None  # these stages always go on once their checks pass
+            return job
 
         return handler
 

@@ -13,6 +13,7 @@ clients show only text) and whose structured content is the result model.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 from slm_distill.tools.requests import Cli, McpDefault, Request, WorkspaceFile, meta
+from slm_distill.tools.secrets import scrub, scrub_tree
 
 MAX_WAIT_S = 50.0  # clients time tool calls out after about 60 s
 SURFACE_ONLY = {"project_dir", "wait_seconds"}  # arguments of the MCP surface, not of a request
@@ -84,7 +86,8 @@ def tool_function(name: str, doc: str, model: type[Request], handler: Handler, *
 
 def respond(result: BaseModel) -> CallToolResult:
     """Text first (the summary, then the data as JSON), and the same data as structured content."""
-    data = result.model_dump(mode="json")
-    summary = result.summary() if hasattr(result, "summary") else ""
-    text = f"{summary}\n\n{result.model_dump_json()}" if summary else result.model_dump_json()
+    data = scrub_tree(result.model_dump(mode="json"))
+    summary = scrub(result.summary()) if hasattr(result, "summary") else ""
+    body = json.dumps(data, ensure_ascii=False)
+    text = f"{summary}\n\n{body}" if summary else body
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)

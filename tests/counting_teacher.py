@@ -97,3 +97,17 @@ class NoTargetsTeacher:
 
 
 NO_TARGETS = NoTargetsTeacher()
+
+
+class SlowTeacher:
+    """The example teacher, taking SLOW_S seconds (default 0.5) per proposal: a run that lasts."""
+
+    def answer(self, input, context):
+        return EXAMPLE.answer(input, context)
+
+    def propose(self, n, seeds, context):
+        time.sleep(float(os.environ.get("SLOW_S", "0.5")))
+        return EXAMPLE.propose(n, seeds, context)
+
+
+SLOW = SlowTeacher()

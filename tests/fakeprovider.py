@@ -27,6 +27,7 @@ class FakeProvider:
         self.requests: list[dict[str, Any]] = []
         self.failures: list[int] = []
         self.batches: dict[str, list[dict]] = {}
+        self.echo_keys = False  # error bodies repeat the key the client sent, as some providers do
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -120,7 +121,11 @@ class FakeProvider:
                 if status is None:
                     return False
                 kind = "rate_limit_error" if status == 429 else "api_error"
-                body = {"type": "error", "error": {"type": kind, "message": f"fake {status}"}}
+                message = f"fake {status}"
+                if provider.echo_keys:
+                    sent = self.headers.get("x-api-key") or self.headers.get("Authorization")
+                    message += f": the request sent {sent}"
+                body = {"type": "error", "error": {"type": kind, "message": message}}
                 self._send(status, body, headers={"retry-after": "0"})
                 return True
 

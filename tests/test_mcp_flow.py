@@ -160,7 +160,7 @@ def _trained_project(workspace: Path, steps: int):
 def test_a_job_outlives_a_killed_server_and_is_cancelled_from_a_new_one(workspace):
     """Start training through a stdio server, kill that server, find the job from a fresh one,
     cancel it there; the worker process ends and the job says so."""
-    from slm_distill.tools.workspace.jobs import _alive
+    from slm_distill.tools.workspace.lock import alive as _alive
 
     _trained_project(workspace, steps=100_000)
 
@@ -198,7 +198,7 @@ def test_a_job_outlives_a_killed_server_and_is_cancelled_from_a_new_one(workspac
 
 def test_cancel_job_stops_the_worker_and_a_rerun_resumes(workspace):
     """Cancel a training job between checkpoints through MCP, then train again: it resumes."""
-    from slm_distill.tools.workspace.jobs import _alive
+    from slm_distill.tools.workspace.lock import alive as _alive
 
     project = _trained_project(workspace, steps=400)
     project.config.training.eval_steps = 2

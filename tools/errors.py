@@ -28,10 +28,12 @@ class DistillError(Exception):
         self.fixes = fixes
 
     def render(self, surface: Surface | None = None) -> str:
+        from slm_distill.tools.secrets import scrub
+
         text = self.message
         for name, action in self.fixes.items():
             text = text.replace("{" + name + "}", f"`{action.render(surface)}`")
-        return text
+        return scrub(text)
 
     def __str__(self) -> str:
         return self.render()

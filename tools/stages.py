@@ -1,19 +1,23 @@
 """One entry point per stage, called alike by the CLI, the MCP server and the job worker.
 
-    prepared = prepare(project, "generate", GenerateRequest(n=500, dry_run=True))
-    prepared.answer          # the estimate; prepared.go is False: nothing else happens
-    report = run(project, "generate", GenerateRequest(n=500), emit)   # the work, inline or in a job
+    with starting(project, "generate", GenerateRequest(n=500)) as begun:
+        begun.answer          # what the checks answered (a dry run's estimate, an improve plan)
+        if begun.go:
+            report = run(project, "generate", request, emit)         # inline, or:
+            job = start_job(project, "generate", request, begun.lock)  # in a worker
 
-`prepare` does what must happen before work starts (recording a gate override, checking the gate,
-the inputs) and may answer on its own (a dry run's estimate, an improve plan). `run` does the work
-and returns the stage's report. A job stores its request as JSON and its worker calls `run` with
-it, so a job and an inline run are the same code. The quick stages (init, seeds, the teacher gate,
-configuration) have a plain function each below.
+`starting` takes the project's writer lock (not for a dry run), then `prepare` does what must
+happen before work starts (recording a gate override, checking the gate and the inputs) and may
+answer on its own. `run` does the work and returns the stage's report. A job stores its request
+as JSON and its worker, which inherits the lock, calls `run` with it: a job and an inline run are
+the same code. The quick stages (init, seeds, the teacher gate, configuration) have a plain
+function each below, each holding the writer lock while it writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from slm_distill.tools.actions import act, say
 from slm_distill.tools.errors import UsageError, need
 from slm_distill.tools.requests import (
     AddSeedsRequest,
+    ConfigSetRequest,
     EvaluateRequest,
     ExportRequest,
     GenerateRequest,
@@ -33,6 +38,7 @@ from slm_distill.tools.requests import (
     TrainRequest,
     ValidateTeacherRequest,
 )
+from slm_distill.tools.workspace.lock import WriterLock
 from slm_distill.tools.workspace.progress import ProgressFn, no_progress
 from slm_distill.tools.workspace.project import Project
 
@@ -74,7 +80,8 @@ def init(directory: Path, request: InitRequest) -> Project:
 def add_seeds(project: Project, request: AddSeedsRequest) -> SeedsAdded:
     from slm_distill.tools.workspace.project import add_seeds as add
 
-    added = add(project, Path(request.seeds_file))
+    with WriterLock(project, "add_seeds"):
+        added = add(project, Path(request.seeds_file))
     validation, test = project.split()
     return SeedsAdded(added=added, total=len(validation) + len(test), validation=len(validation),
                       test=len(test), next_step=say("validate_teacher"))
@@ -84,17 +91,27 @@ def validate_teacher(project: Project, request: ValidateTeacherRequest,
                      progress: ProgressFn = no_progress) -> Any:
     from slm_distill.tools.validate_teacher import validate_teacher as validate
 
-    return validate(project, teacher_spec=request.teacher, judge_spec=request.judge,
-                    progress=progress)
+    with WriterLock(project, "validate_teacher"):
+        return validate(project, teacher_spec=request.teacher, judge_spec=request.judge,
+                        progress=progress)
+
+
+def set_config(project: Project, request: ConfigSetRequest) -> Any:
+    from slm_distill.tools.workspace.settings import set_config as change
+
+    with WriterLock(project, "set_config"):
+        return change(project, request.key, request.value, force=request.force)
 
 
 # -- the long stages -------------------------------------------------------------------------------
 @dataclass
 class Prepared:
-    """What `prepare` found: an `answer` to show (an estimate, a plan) and whether to `go` on."""
+    """What `prepare` found: an `answer` to show (an estimate, a plan) and whether to `go` on;
+    `lock` is the writer lock held meanwhile (None for a dry run, which writes nothing)."""
 
     answer: BaseModel | None = None
     go: bool = True
+    lock: WriterLock | None = None
 
 
 class ImprovePreview(BaseModel):
@@ -236,6 +253,19 @@ def stage(kind: str) -> Stage:
 
 def prepare(project: Project, kind: str, request: Request) -> Prepared:
     return stage(kind).prepare(project, request)
+
+
+@contextmanager
+def starting(project: Project, kind: str, request: Request) -> Iterator[Prepared]:
+    """Take the writer lock (unless a dry run), prepare, and hold the lock for the block."""
+    lock = None if getattr(request, "dry_run", False) else WriterLock(project, kind).acquire()
+    try:
+        prepared = prepare(project, kind, request)
+        prepared.lock = lock
+        yield prepared
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def run(project: Project, kind: str, request: Request, emit: Emit = no_events) -> BaseModel:

@@ -134,13 +134,13 @@ def config_set(request: ConfigSetRequest, project_dir: Path) -> None:
     """Set KEY to VALUE (read as YAML: 20, 2e-4, true, null), validated before it is saved."""
     import yaml
 
-    from slm_distill.tools.workspace.settings import set_config
+    from slm_distill.tools import stages
 
     try:
         value = yaml.safe_load(request.value) if isinstance(request.value, str) else request.value
     except yaml.YAMLError as exc:
         raise click.BadParameter(f"not YAML: {exc}", param_hint="VALUE") from None
-    change = set_config(_load(project_dir), request.key, value, force=request.force)
+    change = stages.set_config(_load(project_dir), request.model_copy(update={"value": value}))
     click.echo(change.summary())
 
 
@@ -154,11 +154,8 @@ def status(project_dir: Path) -> None:
 
 
 # -- the stages ------------------------------------------------------------------------------------
-def _prepared(project: Any, kind: str, request: Request) -> bool:
-    """Run the stage's checks; show what they answered; say whether to go on."""
-    from slm_distill.tools import stages
-
-    prepared = stages.prepare(project, kind, request)
+def _shown(prepared: Any) -> bool:
+    """Show what the stage's checks answered; say whether to go on."""
     if prepared.answer is not None:
         click.echo(prepared.answer.summary())
     return prepared.go
@@ -169,22 +166,25 @@ def _inline(project_dir: Path, kind: str, request: Request, label: str) -> Any:
     from slm_distill.tools import stages
 
     project = _load(project_dir)
-    if not _prepared(project, kind, request):
-        return None
-    with progress_bar(label) as update:
-        report = stages.run(project, kind, request, bar_events(update))
+    with stages.starting(project, kind, request) as prepared:
+        if not _shown(prepared):
+            return None
+        with progress_bar(label) as update:
+            report = stages.run(project, kind, request, bar_events(update))
     click.echo(report.summary())
     return report
 
 
 def _job(project_dir: Path, kind: str, request: Request, detach: bool) -> None:
     """A stage as a background job, followed until it ends unless `detach`."""
+    from slm_distill.tools import stages
     from slm_distill.tools.workspace.jobs import start_job
 
     project = _load(project_dir)
-    if not _prepared(project, kind, request):
-        return
-    job = start_job(project, kind, request)
+    with stages.starting(project, kind, request) as prepared:
+        if not _shown(prepared):
+            return
+        job = start_job(project, kind, request, prepared.lock)
     if detach:
         click.echo(f"Started {kind} job {job.id}. Follow it with: {say('follow_job', job_id=job.id)}")
         return
@@ -348,6 +348,18 @@ def install_skill(scope: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The CLI, its output scrubbed of API keys, its errors as messages and exit codes."""
+    from slm_distill.tools.secrets import Scrubbed
+
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Scrubbed(sys.stdout), Scrubbed(sys.stderr)
+    try:
+        _run(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="distill", standalone_mode=False)
     except click.exceptions.Abort:

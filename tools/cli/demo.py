@@ -91,9 +91,8 @@ def run_demo(directory: Path, *, teacher: str | None = None, n: int = 1000,
 
 def _run(project: Project, kind: str, request: Request, label: str) -> None:
     """A stage through the same entry points as the CLI and MCP, inline with a progress bar."""
-    prepared = stages.prepare(project, kind, request)
-    assert prepared.go
-    with progress_bar(label) as update:
+    with stages.starting(project, kind, request) as prepared, progress_bar(label) as update:
+        assert prepared.go
         click.echo(stages.run(project, kind, request, bar_events(update)).summary())
 
 

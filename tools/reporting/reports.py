@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, Field
 
+from slm_distill.tools.secrets import scrub
 from slm_distill.tools.workspace.fileio import write_atomic
 
 if TYPE_CHECKING:
@@ -80,9 +81,10 @@ def _name(path: Path, root: Path) -> str:
 
 
 def save_report(project: Project, name: str, report: Report) -> Path:
+    """reports/<name>.json and .md (scrubbed of keys: a teacher may echo anything)."""
     path = project.report_path(name)
-    write_atomic(path, report.model_dump_json(indent=2))
-    write_atomic(project.report_path(name, "md"), report.markdown())
+    write_atomic(path, scrub(report.model_dump_json(indent=2)))
+    write_atomic(project.report_path(name, "md"), scrub(report.markdown()))
     return path
 
 

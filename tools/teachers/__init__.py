@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from slm_distill.tools import secrets
 from slm_distill.tools.actions import act
 from slm_distill.tools.errors import UsageError
 from slm_distill.tools.teachers.base import Completion, CostMeter, Retryable, Teacher, format_spec
@@ -122,6 +123,7 @@ def make_teacher(spec: str, *, cache: TeacherCache | None = None, meter: CostMet
         kwargs["base_url"] = parsed.base_url
     if parsed.key_env:
         kwargs["key_env"] = parsed.key_env
+        secrets.watch(parsed.key_env)
     if batch:
         if not cls.supports_batch:
             raise UsageError(f"{parsed.backend} has no batch API; leave batch off: {{fix}}.",

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from slm_distill.tools.actions import Blank, act
 from slm_distill.tools.errors import BudgetExceeded, TeacherError, UsageError
+from slm_distill.tools.secrets import scrub
 from slm_distill.tools.tasks.base import Message, Task
 from slm_distill.tools.teachers.cache import TeacherCache, cache_key
 from slm_distill.tools.teachers.pricing import cost_usd, price_of
@@ -218,4 +219,5 @@ def status_error(exc: Any, spec: str, key_env: str | None) -> Exception:
     if status in (401, 403):
         return TeacherError(f"{spec}: the API key was refused (HTTP {status}). Check the key in "
                             f"{key_env or 'the environment'}.")
-    return TeacherError(f"{spec}: request refused (HTTP {status}): {str(exc.message)[:300]}")
+    # a provider may echo the request, key included, in its message
+    return TeacherError(f"{spec}: request refused (HTTP {status}): {scrub(str(exc.message))[:300]}")

@@ -31,7 +31,9 @@ from pydantic import BaseModel, Field
 from slm_distill.tools.actions import SURFACE, Surface, act, surface
 from slm_distill.tools.errors import DistillError, UsageError
 from slm_distill.tools.requests import Request
+from slm_distill.tools.secrets import Scrubbed, scrub, scrub_tree
 from slm_distill.tools.workspace.fileio import append_jsonl, write_atomic
+from slm_distill.tools.workspace.lock import FD_VAR, WriterLock, alive, release_inherited
 from slm_distill.tools.workspace.project import Project
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -112,56 +114,54 @@ def launch_command(project: Project, job_id: str, gpus: int) -> list[str]:
     return [sys.executable, *worker]
 
 
-def start_job(project: Project, kind: str, request: Request) -> JobState:
-    """Start `kind` (a stage in tools/stages.py) on `request` in a worker process."""
-    from slm_distill.tools.stages import STAGES, stage
+def start_job(project: Project, kind: str, request: Request,
+              lock: WriterLock | None = None) -> JobState:
+    """Start `kind` (a stage in tools/stages.py) on `request` in a worker process, which takes
+    over the project's writer lock (`lock`, or one taken here)."""
+    from slm_distill.tools.stages import stage
 
-    if stage(kind).writes:
-        for other in list_jobs(project):
-            if other.kind in STAGES and STAGES[other.kind].writes and other.status not in TERMINAL:
-                raise UsageError(
-                    f"Job {other.id} ({other.kind}) is still {other.status} and writes the same "
-                    "files. Wait for it ({follow}) or cancel it ({cancel}) first.",
-                    follow=act("follow_job", job_id=other.id), cancel=act("cancel_job", job_id=other.id))
-    state = JobState(id=secrets.token_hex(8), kind=kind, created_at=_now(), surface=SURFACE.get())
+    stage(kind)
+    owned = lock is None
+    lock = lock or WriterLock(project, kind).acquire()
+    try:
+        state = JobState(id=secrets.token_hex(8), kind=kind, created_at=_now(),
+                         surface=SURFACE.get())
+        folder = project.path("jobs", state.id)
+        folder.mkdir(parents=True)
+        write_atomic(folder / "params.json", request.model_dump_json(indent=2))
+        _save(project, state)
+        state.pid = _spawn(project, state, lock)
+        lock.record(pid=state.pid, job_id=state.id)
+        _save(project, state)
+        return state
+    finally:
+        if owned:
+            lock.release()
+
+
+def _spawn(project: Project, state: JobState, lock: WriterLock) -> int:
+    """The worker: in its own session, from the job's folder with PYTHONSAFEPATH set (so nothing
+    in a working directory can shadow a module), holding the writer lock's descriptor."""
     folder = project.path("jobs", state.id)
-    folder.mkdir(parents=True)
-    write_atomic(folder / "params.json", request.model_dump_json(indent=2))
-    _save(project, state)
-    gpus = gpu_count() if kind == "train" else 0
+    gpus = gpu_count() if state.kind == "train" else 0
+    env = {**os.environ, "PYTHONSAFEPATH": "1", FD_VAR: str(lock.fd)}
     with (folder / "log").open("ab") as log:
         process = subprocess.Popen(launch_command(project, state.id, gpus), stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=project.root)
-    state.pid = process.pid
-    _save(project, state)
-    return state
+                                   start_new_session=True, cwd=folder, env=env,
+                                   pass_fds=(lock.fd,) if lock.fd is not None else ())
+    return process.pid
 
 
 def job_status(project: Project, job_id: str) -> JobState:
     state = _load(project, job_id)
-    if state.status in ("queued", "running") and state.pid and not _alive(state.pid):
+    if state.status in ("queued", "running") and state.pid and not alive(state.pid):
         state = _load(project, job_id)  # it may have finished between the two reads
         if state.status in ("queued", "running"):
             state.status, state.ended_at = "failed", _now()
             state.error = "the worker process died; see the job log. Rerun to resume."
             _save(project, state)
     return state
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (exited, not yet reaped by its parent) is not alive
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            return fh.read().split()[2] != "Z"
-    except OSError:
-        return True
 
 
 def list_jobs(project: Project) -> list[JobState]:
@@ -202,7 +202,7 @@ def _emitter(project: Project, state: JobState) -> Callable[[dict], None]:
         state.eta_s = event.get("eta_s", state.eta_s)
         state.metrics.update({k: v for k, v in event.items()
                               if k in ("loss", "eval_score", "tokens_per_s", "kd", "learning_rate")})
-        state.message = event.get("message", state.message)
+        state.message = scrub(str(event.get("message", state.message)))
         _save(project, state)
         print(_event_line(event), flush=True)  # the worker's stdout is the job log
 
@@ -223,6 +223,7 @@ def _event_line(event: dict) -> str:
 def run_job(root: Path, job_id: str) -> int:
     from slm_distill.tools import stages
 
+    sys.stdout, sys.stderr = Scrubbed(sys.stdout), Scrubbed(sys.stderr)  # the job's log
     project = Project.load(root)
     state = _load(project, job_id)
     with surface(state.surface):
@@ -248,12 +249,13 @@ def _run(project: Project, state: JobState, request: Request) -> int:
     except DistillError as exc:
         state.status, state.error = "failed", exc.render()
     except Exception as exc:  # noqa: BLE001 - a worker reports every failure in its state
-        state.status, state.error = "failed", f"{type(exc).__name__}: {exc}"
+        state.status, state.error = "failed", scrub(f"{type(exc).__name__}: {exc}")
         raise
     else:
-        state.status, state.result = "succeeded", result
+        state.status, state.result = "succeeded", scrub_tree(result)
     finally:
         state.ended_at = _now()
+        release_inherited(project)
         _save(project, state)
     return 0 if state.status == "succeeded" else 1
 

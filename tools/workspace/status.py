@@ -8,6 +8,7 @@ from slm_distill.tools.actions import Blank, say
 from slm_distill.tools.errors import GateError
 from slm_distill.tools.reporting.reports import Report
 from slm_distill.tools.workspace.fileio import read_jsonl_dicts
+from slm_distill.tools.workspace.lock import current_writer
 from slm_distill.tools.workspace.project import Project
 
 
@@ -29,6 +30,8 @@ class ProjectStatus(Report):
     rejected: int
     trained: bool = Field(description="A trained student exists (runs/student/merged).")
     jobs: dict[str, str] = Field(default_factory=dict, description="Job id -> status.")
+    writer: str | None = Field(None, description="What is writing the project now (it holds the "
+                               "writer lock; other writing commands are refused meanwhile).")
     reports: dict[str, str] = Field(description="Report name -> path of its Markdown.")
     next_step: str
 
@@ -47,6 +50,8 @@ class ProjectStatus(Report):
         ]
         lines.append(f"  trained:  {'yes (runs/student/merged)' if self.trained else 'no'}")
         lines += [f"  job:      {job_id} {status}" for job_id, status in self.jobs.items()]
+        if self.writer:
+            lines.append(f"  busy:     {self.writer}")
         lines += [f"  report:   {path}" for path in self.reports.values()]
         lines.append(f"Next: {self.next_step}")
         return "\n".join(lines)
@@ -71,6 +76,10 @@ def project_status(project: Project) -> ProjectStatus:
     from slm_distill.tools.workspace.jobs import list_jobs
 
     jobs = {j.id: f"{j.kind} {j.status}" for j in list_jobs(project)[-5:]}
+    holder = current_writer(project)
+    writer = None if holder is None else (
+        f"{holder.get('kind')} (pid {holder.get('pid')}"
+        + (f", job {holder['job_id']}" if holder.get("job_id") else "") + ")")
     return ProjectStatus(
         name=project.config.name, root=str(project.root), task=project.config.task.name,
         database=str(project.db_path), teacher=project.config.teacher,
@@ -80,6 +89,7 @@ def project_status(project: Project) -> ProjectStatus:
         train_pairs=len(read_jsonl_dicts(data / "train.jsonl")),
         val_pairs=len(read_jsonl_dicts(data / "val.jsonl")),
         rejected=len(read_jsonl_dicts(data / "rejected.jsonl")), trained=trained, jobs=jobs,
+        writer=writer,
         reports=reports,
         next_step=_next(len(seeds), gate_ok, "teacher_validation" in reports, pairs, trained,
                         set(reports)),
