@@ -26,7 +26,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from slm_distill.server.paths import inside
+from slm_distill.server.paths import confined, inside
 from slm_distill.server.quoting import NOTE, quote, quote_lines, quote_tree
 from slm_distill.server.resources import add_prompts, add_resources
 from slm_distill.server.results import (
@@ -75,7 +75,7 @@ class Tools:
         self.server, self.root = server, root
 
     def project(self, path: str) -> Project:
-        return Project.load(inside(self.root, path, what="project"))
+        return confined(self.root, Project.load(inside(self.root, path, what="project")))
 
     def files_inside(self, request: Request) -> Request:
         """The request with each workspace file resolved inside the root (or refused)."""
@@ -160,9 +160,31 @@ def _done_next(state: job_tools.JobState) -> str:
     return str((state.result or {}).get("next_step") or "See result.")
 
 
+class DistillServer(MCPServer):
+    """Refuses arguments a tool does not have (`dryrun` is not `dry_run`) instead of ignoring them."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            known = set(tool.parameters.get("properties", {}))
+            unknown = sorted(set(arguments) - known)
+            if unknown:
+                raise ToolError(_unknown_arguments(name, unknown[:5], known))
+        return await super().call_tool(name, arguments, context)
+
+
+def _unknown_arguments(tool: str, unknown: list[str], known: set[str]) -> str:
+    import difflib
+
+    hints = [f"{u[:40]!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
+        u, known, n=1)) else repr(u[:40]) for u in unknown]
+    return (f"{tool} has no argument {', '.join(hints)}; nothing was done. Its arguments: "
+            f"{', '.join(sorted(known))}.")
+
+
 def build_server(root: Path) -> MCPServer:
     root = root.resolve()
-    server = MCPServer("slm-distill", instructions=(
+    server = DistillServer("slm-distill", instructions=(
         "Distil a large teacher LLM into a small local student for one task. Start with "
         "project_status or init_project; validate_teacher is the gate before generate_pairs; "
         "get_config and set_config read and change the project's settings. " + NOTE))

@@ -1,18 +1,47 @@
-"""The server serves one workspace root; every path argument must resolve inside it."""
+"""The server serves one workspace root; every path argument, and every path a project's own
+files lead to, must resolve inside it.
+
+    inside(root, "proj/seeds.jsonl", what="seeds_file")    # the resolved path, or a UsageError
+    confined(root, project)                                # the project, checked
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from slm_distill.tools.errors import UsageError
+
+MAX_PATH = 4_096
+PROJECT_PARTS = ("distill.yaml", "seeds.jsonl", "data", "reports", "runs", "exports", "jobs",
+                 ".cache")
 
 
 def inside(root: Path, relative: str, *, what: str = "path") -> Path:
     """Resolve `relative` under `root` (symlinks followed); refuse anything that escapes it."""
-    if not relative or "\x00" in relative:
-        raise UsageError(f"Give a {what} relative to the workspace root {root}.")
+    if not relative or "\x00" in relative or len(relative) > MAX_PATH:
+        raise UsageError(f"Give a {what} relative to the workspace root {root} (at most "
+                         f"{MAX_PATH:,} characters).")
     candidate = (root / relative).resolve()
     if candidate != root and root not in candidate.parents:
-        raise UsageError(f"The {what} {relative!r} is outside the workspace root {root}; give a "
-                         "path inside it (no '..', no absolute paths elsewhere, no symlinks out).")
+        raise UsageError(f"The {what} {relative[:200]!r} is outside the workspace root {root}; give "
+                         "a path inside it (no '..', no absolute paths elsewhere, no symlinks out).")
     return candidate
+
+
+def confined(root: Path, project: Any) -> Any:
+    """Refuse a project whose database or own folders lead outside the workspace root (a task.db
+    elsewhere, a symlinked reports/): the server reads and writes only inside its root."""
+    for part in PROJECT_PARTS:
+        path = project.root / part
+        if path.is_symlink() or path.exists():
+            _within(root, path.resolve(), f"the project's {part}")
+    if project.config.task.db:
+        _within(root, (project.root / project.config.task.db).resolve(), "the project's task.db")
+    return project
+
+
+def _within(root: Path, path: Path, what: str) -> None:
+    if path != root and root not in path.parents:
+        raise UsageError(f"{what.capitalize()} leads outside the workspace root {root} (to {path}); "
+                         "this server works only inside its root. Move it into the workspace.")

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError
 
 from slm_distill.server.quoting import quote_lines
 from slm_distill.tools.actions import surface
 from slm_distill.tools.errors import DistillError
+from slm_distill.tools.secrets import scrub
 from slm_distill.tools.workspace import jobs as job_tools
 from slm_distill.tools.workspace.status import project_status
 
@@ -46,7 +47,7 @@ def add_resources(server: MCPServer, project: Callable[[str], Any]) -> None:
         eval-<test file>, improve-<k>-train, improve-<k>-eval (quoted data: lines longer than 500
         characters are cut)."""
         if name not in REPORTS and not OTHER_REPORT.match(name):
-            raise ToolError(f"Unknown report {name!r}; reports: {', '.join(REPORTS)}, "
+            raise ResourceError(f"Unknown report {name[:100]!r}; reports: {', '.join(REPORTS)}, "
                             "eval-<test file>, improve-<k>-train, improve-<k>-eval.")
         return _read(lambda: quote_lines(project(project_dir).report_path(name, "md").read_text(),
                                          REPORT_LINE))
@@ -62,10 +63,12 @@ def _read(fn: Any) -> str:
         with surface("mcp"):
             return fn()
     except FileNotFoundError as exc:
-        raise ToolError(f"Not written yet: {Path(exc.filename).name}. Run the stage that writes "
+        raise ResourceError(f"Not written yet: {Path(exc.filename).name}. Run the stage that writes "
                         "it first (see project_status).") from None
     except DistillError as exc:
-        raise ToolError(exc.render("mcp")) from None
+        raise ResourceError(exc.render("mcp")) from None
+    except OSError as exc:
+        raise ResourceError(scrub(f"{type(exc).__name__}: {exc}")) from None
 
 
 def add_prompts(server: MCPServer) -> None:

@@ -18,8 +18,9 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from slm_distill.tools.requests import Cli, McpDefault, Request, WorkspaceFile, meta
@@ -28,7 +29,8 @@ from slm_distill.tools.secrets import scrub, scrub_tree
 MAX_WAIT_S = 50.0  # clients time tool calls out after about 60 s
 SURFACE_ONLY = {"project_dir", "wait_seconds"}  # arguments of the MCP surface, not of a request
 
-ProjectArg = Annotated[str, Field(description="Project directory, relative to the workspace root.")]
+ProjectArg = Annotated[str, Field(description="Project directory, relative to the workspace root.",
+                                  max_length=4_096)]
 WaitArg = Annotated[float, Field(
     description="Seconds to wait for the job, sending progress notifications, before returning "
     f"(0 to {MAX_WAIT_S:.0f}). A job that ends sooner returns its result at once.",
@@ -75,7 +77,13 @@ def tool_function(name: str, doc: str, model: type[Request], handler: Handler, *
     async def tool(**kwargs: Any) -> CallToolResult:
         ctx, project_dir = kwargs.pop("ctx"), kwargs.pop("project_dir", None)
         wait_s = kwargs.pop("wait_seconds", None)
-        return respond(await handler(ctx, project_dir, model.model_validate(kwargs), wait_s))
+        try:
+            request = model.model_validate(kwargs)
+        except ValidationError as exc:  # a check of the model's own, beyond the schema
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"]) or name
+            raise ToolError(f"{where}: {error['msg']}") from None
+        return respond(await handler(ctx, project_dir, request, wait_s))
 
     tool.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
     tool.__annotations__ = {p.name: p.annotation for p in params} | {"return": returns}

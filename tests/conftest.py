@@ -82,15 +82,25 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Teacher, "backoff_base", 0.01)
 
 
-@pytest.fixture
-def example_project(tmp_path: Path):
-    """A fresh project built from the bundled example, with its seeds added."""
+@pytest.fixture(scope="session")
+def _example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from slm_distill.tools.workspace.project import add_seeds, init_project
 
-    project = init_project(tmp_path / "proj", schema=EXAMPLE / "schema.sql",
-                           teacher=EXAMPLE_TEACHER, student="scratch:tiny")
+    project = init_project(tmp_path_factory.mktemp("template") / "proj",
+                           schema=EXAMPLE / "schema.sql", teacher=EXAMPLE_TEACHER,
+                           student="scratch:tiny")
     add_seeds(project, EXAMPLE / "seeds.jsonl")
-    return project
+    return project.root
+
+
+@pytest.fixture
+def example_project(tmp_path: Path, _example_template: Path):
+    """A fresh project built from the bundled example, with its seeds added (a copy of one built
+    once per session)."""
+    from slm_distill.tools.workspace.project import Project
+
+    shutil.copytree(_example_template, tmp_path / "proj")
+    return Project.load(tmp_path / "proj")
 
 
 @pytest.fixture

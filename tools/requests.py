@@ -15,10 +15,11 @@ place where a surface's default differs: MCP tools that spend start as dry runs)
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
 
 from slm_distill.tools.workspace.config import DEFAULT_STUDENT, DEFAULT_TEACHER
@@ -55,6 +56,8 @@ Model = Literal["base", "student", "teacher"]
 MODELS: tuple[Model, ...] = ("base", "student", "teacher")
 QUANTS: tuple[Quant, ...] = ("q8_0", "q4_k_m", "q4_0")
 Dialect = Literal["duckdb", "postgres", "mysql", "sqlite"]
+PATH_MAX = 4_096  # characters of a path argument
+SPEC_MAX = 500  # characters of a teacher or student spec
 
 
 class Request(BaseModel):
@@ -84,34 +87,42 @@ class InitRequest(Request):
     """Create a project (the directory is the CLI's DIRECTORY, MCP's project_dir)."""
 
     task: Annotated[Literal["text2sql"], Field(description="Task type.")] = "text2sql"
-    db_file: Annotated[str | None, Field(description="An existing DuckDB database file."),
+    db_file: Annotated[str | None, Field(description="An existing DuckDB database file.",
+                                         max_length=PATH_MAX),
                        Cli(flag="--db"), WorkspaceFile()] = None
     schema_file: Annotated[str | None, Field(
-        description="A SQL file of CREATE TABLE and INSERT statements to build the database from."),
+        description="A SQL file of CREATE TABLE and INSERT statements to build the database from.",
+        max_length=PATH_MAX),
         Cli(flag="--schema"), WorkspaceFile()] = None
     dialect: Annotated[Dialect | None, Field(
         description="Dialect of schema_file (default: DuckDB, falling back to PostgreSQL).")] = None
     teacher: Annotated[str, Field(description="Teacher spec, e.g. anthropic:claude-sonnet-4-5 or "
-                                  "openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY.")
-                       ] = DEFAULT_TEACHER
+                                  "openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY.",
+                                  max_length=SPEC_MAX)] = DEFAULT_TEACHER
     student: Annotated[str, Field(description="Student: a model id, a local directory or "
-                                  "scratch:tiny|small.")] = DEFAULT_STUDENT
-    name: Annotated[str | None, Field(description="Project name (default: the directory name).")] = None
+                                  "scratch:tiny|small.", max_length=SPEC_MAX)] = DEFAULT_STUDENT
+    name: Annotated[str | None, Field(description="Project name (default: the directory name).",
+                                      max_length=100)] = None
 
 
 class AddSeedsRequest(Request):
     seeds_file: Annotated[str, Field(description="JSONL of {input, output, metadata} lines; every "
-                                     "line is checked and nothing is added if any is bad."),
+                                     "line is checked and nothing is added if any is bad.",
+                                     max_length=PATH_MAX),
                           Cli(argument=True, metavar="FILE"), WorkspaceFile()]
+    resplit: Annotated[bool, Field(
+        description="Add seeds although pairs were already generated: the seeds are split anew "
+        "and every kept pair is checked again against the new test split (pairs near a test seed "
+        "are dropped); the teacher must then be validated again.")] = False
 
 
 class ValidateTeacherRequest(Request):
     teacher: Annotated[str | None, Field(
         description="Validate this teacher spec instead of the project's; it becomes the project's "
-        "teacher once its answers are scored.")] = None
+        "teacher once its answers are scored.", max_length=SPEC_MAX)] = None
     judge: Annotated[str | None, Field(
         description="A teacher spec used as an LLM judge of answers that run but differ from the "
-        "expected result.")] = None
+        "expected result.", max_length=SPEC_MAX)] = None
 
 
 class GenerateRequest(Request):
@@ -130,7 +141,8 @@ class GenerateRequest(Request):
                                    "nothing."), DRY_RUN_FIRST] = False
     override_gate: Annotated[str | None, Field(
         description="Generate although the teacher failed its gate, for this reason (the user's "
-        "own words); recorded in distill.yaml."), Cli(metavar="REASON")] = None
+        "own words); recorded in distill.yaml.", min_length=1, max_length=2_000),
+        Cli(metavar="REASON")] = None
     fresh: Annotated[bool, Field(description="Discard pairs from earlier runs and start over "
                                  "(cached teacher calls stay free).")] = False
 
@@ -143,7 +155,8 @@ class TrainRequest(Request):
 class EvaluateRequest(Request):
     test_file: Annotated[str | None, Field(
         description="A fresh JSONL test file (the seeds' format) to score instead of the test "
-        "split, e.g. to confirm a student after improve rounds."), WorkspaceFile()] = None
+        "split, e.g. to confirm a student after improve rounds.", max_length=PATH_MAX),
+        WorkspaceFile()] = None
     models: Annotated[list[Model], Field(
         description="Which models answer; the others' scores are carried over from the latest "
         "evaluation on the same test split.", min_length=1), Cli(csv=True)] = list(MODELS)
@@ -176,23 +189,32 @@ class ImproveRequest(Request):
 # -- configuration and jobs ------------------------------------------------------------------------
 class ConfigGetRequest(Request):
     key: Annotated[str | None, Field(description="A dotted key such as training.max_steps, or a "
-                                     "section such as training (default: everything)."),
+                                     "section such as training (default: everything).",
+                                     max_length=200),
                    Cli(argument=True)] = None
 
 
 class ConfigSetRequest(Request):
-    key: Annotated[str, Field(description="A dotted key such as training.max_steps."),
-                   Cli(argument=True)]
+    key: Annotated[str, Field(description="A dotted key such as training.max_steps.",
+                              max_length=200), Cli(argument=True)]
     value: Annotated[Any, Field(description="The new value (null for none). The CLI reads it as "
                                 "YAML: 20, 2e-4, true, null, [q_proj, v_proj]."),
                      Cli(argument=True)]
     force: Annotated[bool, Field(description="Change it even though existing artefacts (pairs, a "
                                  "trained student) were made with the old value.")] = False
 
+    @field_validator("value")
+    @classmethod
+    def _small(cls, value: Any) -> Any:
+        if len(json.dumps(value, default=str)) > 10_000:
+            raise ValueError("at most 10,000 characters of JSON")
+        return value
+
 
 class JobRequest(Request):
     job_id: Annotated[str, Field(description="A job id (16 hex characters) from a tool that "
-                                 "started a job, or from list_jobs."), Cli(argument=True)]
+                                 "started a job, or from list_jobs.", pattern=r"^[0-9a-f]{16}$",
+                                 max_length=16), Cli(argument=True)]
 
 
 REQUESTS: dict[str, type[Request]] = {

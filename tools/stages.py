@@ -60,11 +60,15 @@ class SeedsAdded(BaseModel):
     total: int
     validation: int = Field(description="Seeds that validate the teacher (20%).")
     test: int = Field(description="Seeds held out as the test set (80%).")
+    pairs_dropped: int = Field(0, description="With resplit: kept pairs dropped because they are "
+                               "near a seed of the new test split.")
     next_step: str
 
     def summary(self) -> str:
+        dropped = (f" {self.pairs_dropped} kept pairs leaked into the new test split and were "
+                   "dropped." if self.pairs_dropped else "")
         return (f"Added {self.added} seeds ({self.total} in all: {self.validation} validate the "
-                f"teacher, {self.test} are the test set).\nNext: {self.next_step}")
+                f"teacher, {self.test} are the test set).{dropped}\nNext: {self.next_step}")
 
 
 def init(directory: Path, request: InitRequest) -> Project:
@@ -78,13 +82,24 @@ def init(directory: Path, request: InitRequest) -> Project:
 
 
 def add_seeds(project: Project, request: AddSeedsRequest) -> SeedsAdded:
+    """Seeds cannot change under existing pairs, unless `resplit` re-checks every pair."""
+    from slm_distill.tools.generation.recheck import pairs_exist, recheck_leakage
     from slm_distill.tools.workspace.project import add_seeds as add
 
     with WriterLock(project, "add_seeds"):
+        resplit = pairs_exist(project)
+        if resplit and not request.resplit:
+            raise UsageError(
+                "Pairs were already generated against the current test split, and new seeds move "
+                "seeds between the validation and test splits (test data could leak into "
+                "training). Nothing was added. To add them anyway, checking every pair against the "
+                "new test split: {fix}.", fix=act("add_seeds", seeds_file=request.seeds_file,
+                                                   resplit=True))
         added = add(project, Path(request.seeds_file))
+        dropped = recheck_leakage(project) if resplit else 0
     validation, test = project.split()
     return SeedsAdded(added=added, total=len(validation) + len(test), validation=len(validation),
-                      test=len(test), next_step=say("validate_teacher"))
+                      test=len(test), pairs_dropped=dropped, next_step=say("validate_teacher"))
 
 
 def validate_teacher(project: Project, request: ValidateTeacherRequest,

@@ -19,6 +19,7 @@ from slm_distill.tools.errors import GateError, UsageError
 from slm_distill.tools.reporting.reports import (
     Provenance,
     Report,
+    file_hash,
     load_report,
     md_table,
     provenance,
@@ -253,6 +254,9 @@ def check_gate(project: Project) -> str:
     if report.teacher != teacher:
         raise GateError(f"The teacher changed ({report.teacher} -> {teacher}) since it was "
                         "validated. Run {fix} again.", fix=act("validate_teacher"))
+    if _validation_changed(project, report):
+        raise GateError("The seeds or their split changed since the teacher was validated, so the "
+                        "validation seeds may differ. Run {fix} again.", fix=act("validate_teacher"))
     if report.passed:
         return f"teacher gate passed ({report.accuracy:.0%} >= {report.threshold:.0%})"
     override = project.config.gate.override
@@ -265,6 +269,13 @@ def check_gate(project: Project) -> str:
         "reports/teacher_validation.md. Improve the prompt/seeds or pick another teacher; to go "
         "on anyway, with the user's own reason, run {fix} (recorded in distill.yaml).",
         fix=OVERRIDE_GATE)
+
+
+def _validation_changed(project: Project, report: TeacherValidationReport) -> bool:
+    inputs, config = report.provenance.inputs, report.provenance.config
+    seeds_changed = inputs.get("seeds.jsonl") not in (None, file_hash(project.seeds_path))
+    split_changed = config.get("split") not in (None, project.config.split.model_dump(mode="json"))
+    return seeds_changed or split_changed
 
 
 def override_gate(project: Project, reason: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from slm_distill.tools.requests import (
     ValidateTeacherRequest,
 )
 
+VERBOSITY = 0  # -v count: -vv shows the traceback of an unexpected failure
 project_option = click.option(
     "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
     show_default=True, help="Project directory.",
@@ -62,6 +64,8 @@ def _err(text: str) -> None:
 @click.version_option(package_name="slm-distill")
 def cli(verbose: int) -> None:
     """Distil a large teacher LLM into a small local student for one task."""
+    global VERBOSITY
+    VERBOSITY = verbose
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
@@ -309,7 +313,8 @@ def demo(directory: Path, teacher: str | None, n: int, student: str, steps: int)
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=".",
               show_default=True, help="The one workspace the server may read and write.")
 @click.option("--http", is_flag=True, help="Serve streamable HTTP on 127.0.0.1 instead of stdio.")
-@click.option("--port", type=int, default=8765, show_default=True, help="Port for --http.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
+              help="Port for --http.")
 def mcp(root: Path, http: bool, port: int) -> None:
     """Run the MCP server (stdio by default) over one workspace root."""
     import anyio
@@ -374,3 +379,9 @@ def _run(argv: list[str] | None) -> None:
     except KeyboardInterrupt:
         _err("Interrupted; finished work is saved and a rerun resumes.")
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only with -vv
+        if VERBOSITY >= 2:
+            traceback.print_exc()
+        _err(f"error: {type(exc).__name__}: {exc}\nThis is a bug in slm-distill; rerun with -vv "
+             "for the traceback and report it.")
+        sys.exit(1)

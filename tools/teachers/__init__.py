@@ -114,6 +114,16 @@ def _split_key_env(spec: str, rest: str) -> tuple[str, str | None]:
     return rest, key_env
 
 
+def check_spec(spec: str) -> TeacherSpec:
+    """A spec that names a teacher that can be made here: parsed, and a python: object imported."""
+    parsed = parse_spec(spec)
+    if parsed.backend == "python":
+        from slm_distill.tools.teachers.python_backend import load_object
+
+        load_object(parsed.model)
+    return parsed
+
+
 def make_teacher(spec: str, *, cache: TeacherCache | None = None, meter: CostMeter | None = None,
                  concurrency: int = 8, batch: bool = False) -> Teacher:
     parsed = parse_spec(spec)

@@ -134,10 +134,14 @@ class TrainingConfig(_Section):
 
 
 class ProjectConfig(_Section):
-    name: str = Field(description="Project name (defaults to the directory name).")
+    name: str = Field(description="Project name (defaults to the directory name); it names the "
+                      "exported files, so at most 100 characters and no slashes.",
+                      min_length=1, max_length=100, pattern=r"^[^/\\\x00]+$")
     task: TaskConfig = Field(default_factory=TaskConfig)
-    teacher: str = Field(DEFAULT_TEACHER, description="Teacher spec, e.g. anthropic:claude-sonnet-4-5.")
-    student: str = Field(DEFAULT_STUDENT, description="Student: model id, local dir or scratch:tiny.")
+    teacher: str = Field(DEFAULT_TEACHER, max_length=500,
+                         description="Teacher spec, e.g. anthropic:claude-sonnet-4-5.")
+    student: str = Field(DEFAULT_STUDENT, max_length=500,
+                         description="Student: model id, local dir or scratch:tiny.")
     teacher_cache: Literal["rw", "replay", "off"] = Field(
         "rw",
         description="Teacher call cache (.cache/teacher.sqlite). rw: answer from the cache, record new "

@@ -64,25 +64,58 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def read_jsonl(path: Path, model: type[M], *, hint: str = "") -> list[M]:
-    """Read every line of a JSONL file into `model`; raise one error listing all bad lines."""
+MAX_LINE = 1_000_000  # bytes in one JSONL line we read from a user
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def loads_strict(text: str) -> object:
+    """JSON as the standard defines it: no NaN or Infinity; nesting too deep is a ValueError."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def parse_jsonl(path: Path, model: type[M]) -> tuple[list[tuple[int, M]], list[str]]:
+    """Every good line of a JSONL file as (line number, `model`), and a `FILE:LINE: why` for each
+    bad one: the caller reports all problems at once."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file. Check the path and try again.")
-    rows: list[M] = []
+    rows: list[tuple[int, M]] = []
     problems: list[str] = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
                 continue
             try:
-                rows.append(model.model_validate(json.loads(line)))
+                rows.append((number, model.model_validate(loads_strict(_line(raw)))))
             except json.JSONDecodeError as exc:
                 problems.append(f"{path}:{number}: not valid JSON ({exc.msg})")
             except ValidationError as exc:
                 problems.append(f"{path}:{number}: {_describe(exc)}")
+            except ValueError as exc:
+                problems.append(f"{path}:{number}: {exc}")
+    return rows, problems
+
+
+def read_jsonl(path: Path, model: type[M], *, hint: str = "") -> list[M]:
+    """Read every line of a JSONL file into `model`; raise one error listing all bad lines."""
+    rows, problems = parse_jsonl(path, model)
     if problems:
         raise InputFileError(problems, hint or "Fix these lines; nothing was written.")
-    return rows
+    return [row for _, row in rows]
+
+
+def _line(raw: bytes) -> str:
+    if len(raw) > MAX_LINE:
+        raise ValueError(f"line of {len(raw):,} bytes, over the limit of {MAX_LINE:,}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text (save the file as UTF-8)") from None
 
 
 def read_jsonl_dicts(path: Path) -> list[dict]:

@@ -21,9 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from slm_distill.tools.actions import Blank, act, arg
 from slm_distill.tools.errors import InputFileError, ProjectError, UsageError
 from slm_distill.tools.workspace.config import DEFAULT_STUDENT, DEFAULT_TEACHER, ProjectConfig, TaskConfig
-from slm_distill.tools.workspace.fileio import dumps_jsonl, read_jsonl, write_atomic
+from slm_distill.tools.workspace.fileio import dumps_jsonl, parse_jsonl, read_jsonl, write_atomic
 
 CONFIG_FILE = "distill.yaml"
+MAX_INPUT, MAX_OUTPUT = 5_000, 20_000  # characters of a seed's input and output
+MAX_CONFIG = 1_000_000  # bytes of distill.yaml
 SEEDS_FILE = "seeds.jsonl"
 DB_FILE = "database.duckdb"
 
@@ -32,8 +34,8 @@ class Seed(BaseModel):
     """One seed line: `{"input": ..., "output": ..., "metadata": {"difficulty": ...}}`."""
 
     model_config = ConfigDict(extra="forbid")
-    input: str = Field(min_length=1)
-    output: str = Field(min_length=1)
+    input: str = Field(min_length=1, max_length=MAX_INPUT)
+    output: str = Field(min_length=1, max_length=MAX_OUTPUT)
     metadata: dict = Field(default_factory=dict)
 
     @field_validator("input", "output")
@@ -68,11 +70,18 @@ class Project:
                 f"No slm-distill project in {root} (no {CONFIG_FILE}). Create one with {{fix}}, or "
                 "give the directory of an existing project.",
                 fix=act("init", directory=Blank("dir"), schema_file=Blank("file")))
+        if path.stat().st_size > MAX_CONFIG:
+            raise ProjectError(f"{path} is {path.stat().st_size:,} bytes, far more than a "
+                               "configuration holds. Restore the file.")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             config = ProjectConfig.model_validate(data)
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise ProjectError(f"{path}: invalid configuration: {exc}. Fix the file.") from exc
+        except UnicodeDecodeError:
+            raise ProjectError(f"{path} is not UTF-8 text. Restore the file, or set its fields "
+                               "again with {fix}.", fix=act("set_config", key=Blank("key"),
+                                                            value=Blank("value"))) from None
+        except (yaml.YAMLError, ValidationError, RecursionError) as exc:
+            raise ProjectError(f"{path}: invalid configuration: {_short(exc)}. Fix the file.") from None
         return cls(root, config)
 
     def save(self) -> None:
@@ -90,10 +99,19 @@ class Project:
 
     @property
     def db_path(self) -> Path:
+        """The task's DuckDB database, checked to exist and to be one."""
+        fix = act("set_config", key="task.db", value=Blank("file"))
         if not self.config.task.db:
-            raise ProjectError("This project has no database. Set one: {fix}.",
-                               fix=act("set_config", key="task.db", value=Blank("file")))
-        return (self.root / self.config.task.db).resolve()
+            raise ProjectError("This project has no database. Set one: {fix}.", fix=fix)
+        path = (self.root / self.config.task.db).resolve()
+        if not path.is_file():
+            raise ProjectError(f"The project's database {self.config.task.db} ({path}) does not "
+                               "exist. Restore it, or point task.db at another: {fix}.", fix=fix)
+        if not is_duckdb_file(path):
+            raise ProjectError(f"The project's database {self.config.task.db} ({path}) is not a "
+                               "DuckDB database. Restore it, or point task.db at another: {fix}.",
+                               fix=fix)
+        return path
 
     @property
     def cache_path(self) -> Path:
@@ -116,6 +134,21 @@ class Project:
         from slm_distill.tools.tasks import make_task
 
         return make_task(self)
+
+
+def is_duckdb_file(path: Path) -> bool:
+    """DuckDB files carry the magic bytes DUCK at offset 8."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc)[:1000]
 
 
 def split_seeds(seeds: list[Seed], fraction: float, seed: int) -> tuple[list[Seed], list[Seed]]:
@@ -148,7 +181,7 @@ def init_project(
     schema_dialect: str | None = None,
 ) -> Project:
     """Create a project. Everything is checked before anything is written."""
-    from slm_distill.tools.teachers import parse_spec
+    from slm_distill.tools.teachers import check_spec
 
     if (root / CONFIG_FILE).exists():
         raise UsageError(f"{root} already holds a project ({CONFIG_FILE}). Use another directory.")
@@ -157,7 +190,8 @@ def init_project(
     if (db is None) == (schema is None):
         raise UsageError(f"Give exactly one of {arg('init', 'db_file')} (a DuckDB file) or "
                          f"{arg('init', 'schema_file')} (a SQL file).")
-    parse_spec(teacher)
+    check_spec(teacher)
+    config = _config(name or root.resolve().name, teacher, student)
     built = _build_db(schema, schema_dialect) if schema else None
     if db is not None:
         _check_db(db)
@@ -167,17 +201,21 @@ def init_project(
         db_ref = DB_FILE
     else:
         db_ref = _relative_or_absolute(db.resolve(), root.resolve())
-    config = ProjectConfig(
-        name=name or root.resolve().name,
-        task=TaskConfig(name="text2sql", db=db_ref),
-        teacher=teacher,
-        student=student,
-    )
+    config.task = TaskConfig(name="text2sql", db=db_ref)
     project = Project(root, config)
     for sub in ("data", "reports", "runs", "exports", "jobs", ".cache"):
         project.path(sub).mkdir(exist_ok=True)
     project.save()
     return project
+
+
+def _config(name: str, teacher: str, student: str) -> ProjectConfig:
+    try:
+        return ProjectConfig(name=name, teacher=teacher, student=student)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "name"
+        raise UsageError(f"{arg('init', field)}: {error['msg']}.") from None
 
 
 def _relative_or_absolute(path: Path, root: Path) -> str:
@@ -219,31 +257,41 @@ def add_seeds(project: Project, source: Path) -> int:
 
     Returns the number added. On any bad line nothing is written and InputFileError lists them.
     """
-    new = read_jsonl(source, Seed)
-    problems = _seed_problems(project, source, new)
+    numbered, problems = parse_jsonl(source, Seed)
+    problems += _seed_problems(project, source, numbered)
     if problems:
-        raise InputFileError(problems, "Fix these lines and run {fix} again; nothing was written.",
+        raise InputFileError(sorted(problems, key=_line_of),
+                             "Fix these lines and run {fix} again; nothing was written.",
                              fix=act("add_seeds", seeds_file=str(source)))
+    if not numbered:
+        raise UsageError(f"{source} holds no seeds. Give a JSONL file with one "
+                         '{"input": ..., "output": ...} object per line.')
+    new = [seed for _, seed in numbered]
     text = project.seeds_path.read_text(encoding="utf-8") if project.seeds_path.exists() else ""
     write_atomic(project.seeds_path, text + dumps_jsonl(new))
     return len(new)
 
 
-def _seed_problems(project: Project, source: Path, new: list[Seed]) -> list[str]:
-    task = project.task()
+def _line_of(problem: str) -> int:
+    """The line number in a `FILE:LINE: why` problem (problems list in file order)."""
+    head = problem.split(": ", 1)[0]
+    number = head.rsplit(":", 1)[-1]
+    return int(number) if number.isdigit() else 0
+
+
+def _seed_problems(project: Project, source: Path, new: list[tuple[int, Seed]]) -> list[str]:
     seen = {s.id for s in project.seeds()}
-    lines = _nonblank_line_numbers(source)
     problems = []
-    for line, seed in zip(lines, new, strict=True):
-        if seed.id in seen:
-            problems.append(f"{source}:{line}: duplicate input (already a seed): {seed.input[:60]!r}")
-        seen.add(seed.id)
-        check = task.validate(seed.output)
-        if not check.ok:
-            problems.append(f"{source}:{line}: output is not valid: {check.reason}")
+    task = project.task()
+    try:
+        for line, seed in new:
+            if seed.id in seen:
+                problems.append(f"{source}:{line}: duplicate input (already a seed): "
+                                f"{seed.input[:60]!r}")
+            seen.add(seed.id)
+            check = task.validate(seed.output)
+            if not check.ok:
+                problems.append(f"{source}:{line}: output is not valid: {check.reason}")
+    finally:
+        task.close()
     return problems
-
-
-def _nonblank_line_numbers(path: Path) -> list[int]:
-    text = path.read_text(encoding="utf-8").splitlines()
-    return [i for i, line in enumerate(text, start=1) if line.strip()]

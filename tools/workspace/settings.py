@@ -143,6 +143,12 @@ def set_config(project: Project, key: str, value: Any, *, force: bool = False) -
                                     _note(key)) if n]
         project.config = new
         project.save()
+        if key.startswith("split.") and _nonempty(project.path("data", "pairs.jsonl")):
+            from slm_distill.tools.generation.recheck import recheck_leakage
+
+            dropped = recheck_leakage(project)
+            change.notes.append(f"every kept pair was checked against the new test split: "
+                                f"{dropped} dropped as leakage")
     return change
 
 

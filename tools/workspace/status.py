@@ -82,7 +82,7 @@ def project_status(project: Project) -> ProjectStatus:
         + (f", job {holder['job_id']}" if holder.get("job_id") else "") + ")")
     return ProjectStatus(
         name=project.config.name, root=str(project.root), task=project.config.task.name,
-        database=str(project.db_path), teacher=project.config.teacher,
+        database=str(project.root / (project.config.task.db or "")), teacher=project.config.teacher,
         student=project.config.student, seeds=len(seeds),
         seeds_by_difficulty=dict(sorted(by_difficulty.items())),
         validation_seeds=len(validation), test_seeds=len(test), gate=gate, pairs=pairs,
