@@ -151,7 +151,7 @@ async def _follow(ctx: Context, project: Project, job: job_tools.JobState, wait_
         job_id=state.id, kind=state.kind, status=state.status, progress=state.progress,
         message=quote(state.message), result=quote_tree(state.result) if state.result else None,
         error=quote(state.error) if state.error else None,
-        next_step=(_done_next(state) if state.status == "succeeded" else
+        next_step=(_done_next(state) if state.status in ("succeeded", "partial") else
                    "Read log_tail with job_status and fix the cause." if ended else next_step))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from slm_distill.server.quoting import NOTE
-from slm_distill.tools.generate_pairs import GenerationEstimate
+from slm_distill.tools.generation.estimate import GenerationEstimate
 from slm_distill.tools.improve import ImprovePlan
 from slm_distill.tools.validate_teacher import TeacherValidationReport
 

@@ -47,11 +47,14 @@ class CountingTeacher:
             self.started += 1
         if str(context["sample"]) == os.environ.get("CRASH_AT"):
             self._crash_when_the_others_are_cached(context)
-        result = EXAMPLE.propose(n, seeds, context)
+        result = self._propose(n, seeds, context)
         _log(f"propose {context['sample']} {context['augmentation']}")
         with self.lock:
             self.finished += 1
         return result
+
+    def _propose(self, n, seeds, context):
+        return EXAMPLE.propose(n, seeds, context)
 
     def _crash_when_the_others_are_cached(self, context: dict) -> None:
         deadline = time.monotonic() + 60
@@ -66,6 +69,17 @@ class CountingTeacher:
 
 
 TEACHER = CountingTeacher()
+
+
+class RepeatingTeacher(CountingTeacher):
+    """A counting teacher with little to say: every call proposes what one of four calls did, so
+    most proposals are duplicates and generation falls short of a large target."""
+
+    def _propose(self, n, seeds, context):
+        return EXAMPLE.propose(n, seeds, {**context, "sample": int(context["sample"]) % 4})
+
+
+REPEATS = RepeatingTeacher()
 
 
 class SpyTeacher:

@@ -16,10 +16,10 @@ from slm_distill.tools.errors import GateError
 from slm_distill.tools.generate_pairs import (
     Ledger,
     Pair,
-    estimate_generation,
     generate_pairs,
     pair_id,
 )
+from slm_distill.tools.generation.estimate import estimate_generation
 from slm_distill.tools.validate_teacher import override_gate, validate_teacher
 from slm_distill.tools.workspace.fileio import read_jsonl_dicts
 from slm_distill.tools.workspace.project import Project

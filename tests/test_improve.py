@@ -143,6 +143,10 @@ def test_a_round_without_new_pairs_stops_before_training(evaluated, tmp_path):
     report = improve(project, rounds=1, pairs=10, max_groups=4)
     assert report.stopped and report.stopped.startswith("no new pairs")
     assert len(report.rounds) == rounds_before
+    # falling short is not success: the job would end partial, and nothing points at a table
+    # this call never wrote
+    assert report.partial and report.partial.startswith("0 of 1 rounds done")
+    assert report.next_step.startswith("No round was completed")
     assert not project.path("runs").exists()  # nothing was trained
 
 

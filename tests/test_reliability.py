@@ -3,18 +3,25 @@ under existing pairs, a failed teacher switch, code in the project folder, trace
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from mcp import Client
 
+from slm_distill.server.app import build_server
 from slm_distill.tools import stages
 from slm_distill.tools.cli import main
 from slm_distill.tools.errors import GateError, UsageError
-from slm_distill.tools.requests import AddSeedsRequest, ExportRequest
+from slm_distill.tools.requests import AddSeedsRequest, ExportRequest, GenerateRequest
 from slm_distill.tools.workspace.fileio import read_jsonl_dicts
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, REPO
 
 
 @pytest.fixture
@@ -182,3 +189,79 @@ def test_the_cli_never_shows_a_traceback_without_vv(example_project, monkeypatch
     with pytest.raises(SystemExit):
         main(["-vv", "status", "--project", str(example_project.root)])
     assert "Traceback" in capsys.readouterr().err
+
+
+# -- falling short, honestly ----------------------------------------------------------------------
+REPEATS = "python:tests.counting_teacher:REPEATS"
+
+
+@pytest.fixture
+def repetitive(example_project, monkeypatch):
+    """A project whose teacher mostly repeats itself: 100 pairs are out of reach."""
+    from slm_distill.tools.validate_teacher import validate_teacher
+
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # job workers import the test teacher
+    example_project.config.teacher = REPEATS
+    example_project.config.generation.augment_fraction = 0.0
+    example_project.save()
+    validate_teacher(example_project)
+    return example_project
+
+
+def _generate(root: Path, n: int, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "slm_distill", "generate", "--n", str(n),
+                           "--project", str(root)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO), **env})
+
+
+@pytest.mark.slow  # generation runs until it gives up
+def test_a_resumed_run_gives_up_where_an_uninterrupted_one_does(repetitive, tmp_path):
+    clean = tmp_path / "clean"
+    shutil.copytree(repetitive.root, clean)
+    uninterrupted = _generate(clean, 100)
+    assert uninterrupted.returncode == 1 and "gave up after" in uninterrupted.stdout
+    crashed = _generate(repetitive.root, 100, CRASH_AT="15", COUNT_LOG=str(tmp_path / "log"))
+    assert crashed.returncode == 17
+    resumed = _generate(repetitive.root, 100, COUNT_LOG=str(tmp_path / "log"))
+    assert resumed.returncode == 1
+    for name in ("pairs.jsonl", "calls.jsonl", "train.jsonl"):
+        assert (repetitive.path("data", name).read_text()
+                == (clean / "data" / name).read_text()), name
+
+
+@pytest.mark.slow  # generation runs until it gives up
+def test_a_run_that_falls_short_is_partial_with_advice(repetitive):
+    async def run():
+        async with Client(build_server(repetitive.root)) as client:
+            started = await client.call_tool("generate_pairs", {
+                "project_dir": ".", "n": 100, "dry_run": False, "wait_seconds": 50})
+            again = await client.call_tool("generate_pairs", {
+                "project_dir": ".", "n": 100, "dry_run": False})
+            estimate = await client.call_tool("generate_pairs", {"project_dir": ".", "n": 100})
+            return started.structured_content["job"], again, estimate.structured_content
+
+    job, again, estimate = asyncio.run(run())
+    assert job["status"] == "partial" and job["message"].startswith("fell short: gave up")
+    assert "repeats itself" in job["next_step"]
+    calls = len(read_jsonl_dicts(repetitive.path("data", "calls.jsonl")))
+    # the same request again is refused before any call: it would make none
+    assert again.is_error and "a rerun would make no new call" in again.content[0].text
+    assert 'generate_pairs(n=100, fresh=true)' in again.content[0].text
+    assert len(read_jsonl_dicts(repetitive.path("data", "calls.jsonl"))) == calls
+    # and the estimate now uses the yield measured on those calls
+    est = estimate["estimate"]
+    assert est["yield_measured"] and est["yield_used"] < 0.7 and "measured over" in est["note"]
+    assert est["kept_already"] == job["result"]["kept"]
+
+
+@pytest.mark.slow  # generation runs until it gives up
+def test_changing_a_setting_lets_a_short_run_go_on(repetitive):
+    from slm_distill.tools.generate_pairs import generate_pairs
+
+    first = generate_pairs(repetitive, n=100)
+    assert first.stopped and first.advice
+    repetitive.config.generation.augment_fraction = 0.5  # rewritten seeds: other proposals
+    repetitive.save()
+    stages.prepare(repetitive, "generate", GenerateRequest(n=100))  # not refused
+    second = generate_pairs(repetitive, n=100)
+    assert second.kept > first.kept

@@ -151,7 +151,8 @@ def _models() -> list[type[BaseModel]]:
     from slm_distill.tools import stages
     from slm_distill.tools.evaluate import EvalReport
     from slm_distill.tools.export_gguf import ExportReport
-    from slm_distill.tools.generate_pairs import GenerationEstimate, GenerationReport
+    from slm_distill.tools.generate_pairs import GenerationReport
+    from slm_distill.tools.generation.estimate import GenerationEstimate
     from slm_distill.tools.improve import ImprovePlan, ImproveReport
     from slm_distill.tools.train_student import TrainReport
     from slm_distill.tools.validate_teacher import TeacherValidationReport

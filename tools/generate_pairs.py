@@ -2,7 +2,6 @@
 checked for leakage against the test seeds before it is kept.
 
     report = generate_pairs(project, n=1000)      # appends data/pairs.jsonl as pairs arrive
-    estimate_generation(project, n=1000)          # calls, tokens and dollars, without calling
 
 Calls run concurrently but their results are committed in call order, so a run killed midway and
 rerun ends with exactly the same pairs: finished calls are skipped, and calls that had reached the
@@ -14,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 import random
 from collections.abc import Callable
@@ -24,8 +24,16 @@ from pydantic import BaseModel, Field
 
 from slm_distill.tools.actions import ADD_SEEDS, say
 from slm_distill.tools.errors import BudgetExceeded, UsageError
+from slm_distill.tools.generation.advice import advice
 from slm_distill.tools.generation.neardup import NearDupIndex
-from slm_distill.tools.reporting.reports import Provenance, Report, md_table, provenance, save_report
+from slm_distill.tools.reporting.reports import (
+    Provenance,
+    Report,
+    file_hash,
+    md_table,
+    provenance,
+    save_report,
+)
 from slm_distill.tools.tasks.base import Task
 from slm_distill.tools.teachers import CostMeter, Teacher, project_teacher
 from slm_distill.tools.validate_teacher import check_gate
@@ -213,6 +221,8 @@ class GenerationReport(Report):
                                  "picked at random, to read before training.")
     cost: CostMeter = Field(description="This run's calls, tokens and dollars.")
     stopped: str | None = Field(None, description="Why generation stopped short of the target.")
+    advice: list[str] = Field(default_factory=list, description="What can help, when generation "
+                              "stopped short.")
     files: dict[str, str]
     next_step: str
     provenance: Provenance
@@ -223,6 +233,7 @@ class GenerationReport(Report):
                  f"validation) from {self.proposed} proposals in {self.calls} calls. {self.gate}."]
         if self.stopped:
             lines.append(f"Stopped early: {self.stopped}")
+            lines += [f"  - {tip}" for tip in self.advice]
         lines += [f"  rejected: {rejected or 'none'}",
                   f"  duplicates dropped: {self.duplicates}; leakage drops: {self.leakage_drops}",
                   "  difficulty: " + _counts_text(cov.difficulty),
@@ -241,7 +252,8 @@ class GenerationReport(Report):
             f"validation), from {self.proposed} proposals in {self.calls} teacher calls.",
         ]
         if self.stopped:
-            lines += ["", f"**Stopped early:** {self.stopped}"]
+            lines += ["", f"**Stopped early:** {self.stopped}", ""]
+            lines += [f"- {tip}" for tip in self.advice]
         lines += ["", "## Rejected", "",
                   md_table(["reason", "pairs"], [[k, v] for k, v in self.rejected.items()])
                   if self.rejected else "Nothing was rejected.",
@@ -264,26 +276,51 @@ def _counts_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
-class GenerationEstimate(Report):
-    teacher: str
-    calls: int
-    input_tokens: int
-    output_tokens: int
-    usd: float
-    priced: bool = Field(description="False when the model is not in the price table.")
-    note: str
-
-    def summary(self) -> str:
-        cost = f"${self.usd:.2f}" if self.priced else "unknown dollars"
-        return (f"Estimate for {self.teacher}: {self.calls} calls, {self.input_tokens:,} input + "
-                f"{self.output_tokens:,} output tokens, {cost} ({self.note}).")
-
-
 def _paths(project: Project) -> dict[str, Path]:
     d = project.path("data")
     return {"pairs": d / "pairs.jsonl", "rejected": d / "rejected.jsonl",
             "calls": d / "calls.jsonl", "train": d / "train.jsonl", "val": d / "val.jsonl",
-            "hf": d / "hf"}
+            "hf": d / "hf", "run": d / "run.json"}
+
+
+def _settings(project: Project) -> str:
+    """What decides the calls a run makes: the teacher, the seeds and the generation settings."""
+    gen = project.config.generation.model_dump(
+        mode="json", exclude={"n_pairs", "budget_usd", "concurrency", "batch"})
+    blob = json.dumps([project.config.teacher, file_hash(project.seeds_path), gen], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _run_record(project: Project, target: int) -> dict | None:
+    """The current run's record when it is for `target` pairs with today's settings."""
+    path = _paths(project)["run"]
+    try:
+        record = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        return None
+    same = record.get("target") == target and record.get("settings") == _settings(project)
+    return record if same else None
+
+
+def _call_limit(project: Project, start: int, target: int, need: int) -> int:
+    """The call index at which a run for `target` pairs gives up, fixed when the run begins, so a
+    run interrupted and resumed gives up exactly where an uninterrupted one would."""
+    record = _run_record(project, target)
+    if record and record.get("first_call", start + 1) <= start:
+        return int(record["max_calls"])
+    gen = project.config.generation
+    limit = start + math.ceil(need / gen.pairs_per_call * gen.max_calls_factor) + gen.concurrency
+    write_atomic(_paths(project)["run"], json.dumps({
+        "target": target, "settings": _settings(project), "first_call": start, "max_calls": limit}))
+    return limit
+
+
+def spent_run(project: Project, target: int) -> dict | None:
+    """The run record when a run for `target` with today's settings already used all its calls:
+    a rerun would make none (and a fresh one the same calls again)."""
+    record = _run_record(project, target)
+    done = len(read_jsonl_dicts(_paths(project)["calls"]))
+    return record if record and done >= record["max_calls"] else None
 
 
 def _call_of(row: dict) -> int:
@@ -295,7 +332,7 @@ def _resume(project: Project, ledger: Ledger, fresh: bool) -> int:
     paths = _paths(project)
     logs = {key: paths[key] for key in ("pairs", "rejected", "calls")}
     if fresh:
-        for path in logs.values():
+        for path in [*logs.values(), paths["run"]]:
             path.unlink(missing_ok=True)
     done = len(read_jsonl_dicts(logs["calls"]))  # calls commit in order: a prefix 0..done-1
     for key, path in logs.items():
@@ -333,7 +370,7 @@ async def _run(project: Project, teacher: Teacher, task: Task, ledger: Ledger, s
                target: int, planner: Planner, progress: ProgressFn) -> str | None:
     gen = project.config.generation
     need = max(0, target - len(ledger.pairs))
-    max_calls = start + math.ceil(need / gen.pairs_per_call * gen.max_calls_factor) + gen.concurrency
+    max_calls = _call_limit(project, start, target, need)
     in_flight: dict[int, asyncio.Task] = {}
     next_index = commit_index = start
     proposed = kept = 0
@@ -441,10 +478,10 @@ def _report(project: Project, teacher: Teacher, gate: str, target: int, pairs: l
     rejects = read_jsonl_dicts(paths["rejected"])
     by_reason = _counts([r["category"] for r in rejects])
     train = len(read_jsonl_dicts(paths["train"]))
+    help_ = advice(stopped, by_reason, project) if stopped else []
     next_step = (f"{say('train')}, after reading a few pairs in data/train.jsonl."
-                 if not stopped else
-                 f"Generation stopped early; rerun {say('generate')} to continue (cached calls "
-                 "are free).")
+                 if not stopped else f"Generation fell short ({len(pairs)} of {target} pairs): "
+                 + help_[0])
     return GenerationReport(
         teacher=teacher.spec, teacher_description=teacher.description, gate=gate, target=target,
         kept=len(pairs), train=train, validation=len(pairs) - train, calls=len(calls),
@@ -452,47 +489,6 @@ def _report(project: Project, teacher: Teacher, gate: str, target: int, pairs: l
         duplicates=by_reason.get("duplicate", 0), leakage_drops=by_reason.get("leakage", 0),
         coverage=coverage_of(pairs), cost=teacher.meter, stopped=stopped, files=files,
         examples=random.Random(0).sample(pairs, min(EXAMPLES_SHOWN, len(pairs))),
-        next_step=next_step,
+        advice=help_, next_step=next_step,
         provenance=provenance(project, [project.seeds_path, paths["pairs"]]),
     )
-
-
-# -- dry run ---------------------------------------------------------------------------------------
-def estimate_generation(project: Project, *, n: int | None = None,
-                        samples: int | None = None, batch: bool | None = None) -> GenerationEstimate:
-    from slm_distill.tools.teachers import parse_spec
-    from slm_distill.tools.teachers.pricing import cost_usd, price_of
-
-    gen = project.config.generation
-    target, k = n or gen.n_pairs, samples or gen.samples
-    use_batch = gen.batch if batch is None else batch
-    validation, _ = project.split()
-    if not validation:
-        raise UsageError("No seeds yet. Add seeds with {fix} first.", fix=ADD_SEEDS)
-    task = project.task()
-    try:
-        plan = plan_call(0, validation, 0.0)
-        prompt = task.propose_messages(gen.pairs_per_call, plan.examples, "new")
-        answer_prompt = task.teacher_messages(validation[0].input)
-    finally:
-        task.close()
-    tokens = lambda msgs: sum(len(m["content"]) for m in msgs) // 4  # noqa: E731 - ~4 chars/token
-    pair_tokens = sum(len(s.input) + len(s.output) + 60 for s in validation) // 4 // len(validation)
-    calls = math.ceil(target / gen.pairs_per_call / EXPECTED_YIELD)
-    inp, out = calls * tokens(prompt), calls * gen.pairs_per_call * pair_tokens
-    if k > 1:
-        answers = calls * gen.pairs_per_call * k
-        inp += answers * tokens(answer_prompt)
-        out += answers * pair_tokens // 2
-        calls += answers
-    spec = parse_spec(project.config.teacher)
-    local = spec.backend in ("python", "llama-cpp")
-    priced = local or price_of(spec.model) is not None
-    usd = 0.0 if local else cost_usd(spec.model, inp, out, batch=use_batch)
-    note = ("local teacher: no API cost" if local else
-            f"price table for {spec.model}" + (" at batch prices" if use_batch else "")
-            if priced else f"{spec.model} is not in the price table: cost unknown")
-    return GenerationEstimate(teacher=str(spec), calls=calls, input_tokens=inp, output_tokens=out,
-                              usd=round(usd, 4), priced=priced,
-                              note=note + f"; assumes {EXPECTED_YIELD:.0%} of proposals are kept "
-                              "and cached calls are free")

@@ -45,6 +45,7 @@ from slm_distill.tools.workspace.progress import ProgressFn, no_progress
 from slm_distill.tools.workspace.project import Project, Seed
 
 EVALUATE = act("evaluate")
+NOTHING_LEFT = "the student fails no test input: nothing left to target"
 # Most telling first: a group is named by the first two of these its expected answer uses.
 NEED_ORDER = ("window", "cte", "set_operation", "subquery", "having", "dates", "null_handling",
               "case", "like", "distinct", "join", "group_by", "limit", "order_by", "aggregate")
@@ -131,6 +132,8 @@ class RoundReport(BaseModel):
 class ImproveReport(Report):
     rounds: list[RoundReport]
     stopped: str | None = Field(None, description="Why the last call stopped before its rounds.")
+    partial: str | None = Field(None, description="Set when the last call did fewer rounds than "
+                                "asked for a reason other than the student failing nothing.")
     caveat: str = Field("", description="Why the test score after improve rounds is optimistic.")
     chart: str | None = None
     next_step: str
@@ -422,11 +425,11 @@ def improve(project: Project, *, rounds: int, pairs: int, max_groups: int,
     history = list(done.rounds) if done else []
     if history and history[-1].kept == "candidate":
         _promote(project, history[-1].round)  # finish one a crash interrupted (no-op otherwise)
-    spent, stopped = 0.0, None
+    spent, stopped, start = 0.0, None, len(history)
     for index in range(rounds):
         plan = plan_improvement(project, pairs=pairs, max_groups=max_groups)
         if not plan.failures:
-            stopped = "the student fails no test input: nothing left to target"
+            stopped = NOTHING_LEFT
             break
         left = None if budget_usd is None else budget_usd - spent
         if left is not None and left <= 0:
@@ -442,10 +445,13 @@ def improve(project: Project, *, rounds: int, pairs: int, max_groups: int,
         _save(project, history, None)  # the round is on record before the student is replaced
         if result.kept == "candidate":
             _promote(project, result.round)
-    return _save(project, history, stopped)
+    short = None if stopped in (None, NOTHING_LEFT) else (
+        f"{len(history) - start} of {rounds} rounds done: {stopped}")
+    return _save(project, history, stopped, short, added=len(history) > start)
 
 
-def _save(project: Project, history: list[RoundReport], stopped: str | None) -> ImproveReport:
+def _save(project: Project, history: list[RoundReport], stopped: str | None,
+          short: str | None = None, added: bool = True) -> ImproveReport:
     from slm_distill.tools.reporting.plots import plot_before_after
 
     chart = None
@@ -457,10 +463,14 @@ def _save(project: Project, history: list[RoundReport], stopped: str | None) -> 
                           f"Round {last.round}: student accuracy by what the input needs "
                           "(* targeted)")
         chart = path.name
+    next_step = (f"Read the before/after table; run another round with {say('improve')}, or "
+                 f"{say('export')} when the student is good enough." if added else
+                 f"No round was completed ({stopped}). Look at the failure groups with "
+                 f"{say('improve', dry_run=True)}; the teacher may not manage those inputs: try "
+                 "other groups (max_groups), more pairs, or a stronger teacher.")
     report = ImproveReport(
-        rounds=history, stopped=stopped, chart=chart, caveat=caveat(),
-        next_step=f"Read the before/after table; run another round with {say('improve')}, or "
-        f"{say('export')} when the student is good enough.",
+        rounds=history, stopped=stopped, partial=short, chart=chart, caveat=caveat(),
+        next_step=next_step,
         provenance=provenance(project, [project.seeds_path, project.path("data", "pairs.jsonl")]))
     save_report(project, "improve", report)
     return report

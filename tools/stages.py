@@ -138,7 +138,7 @@ class ImprovePreview(BaseModel):
 
 
 def _prepare_generate(project: Project, request: GenerateRequest) -> Prepared:
-    from slm_distill.tools.generate_pairs import estimate_generation
+    from slm_distill.tools.generation.estimate import estimate_generation
     from slm_distill.tools.validate_teacher import check_gate, override_gate
 
     if request.dry_run:
@@ -147,7 +147,24 @@ def _prepare_generate(project: Project, request: GenerateRequest) -> Prepared:
     if request.override_gate is not None:
         override_gate(project, request.override_gate)
     check_gate(project)
+    _refuse_spent_run(project, request)
     return Prepared()
+
+
+def _refuse_spent_run(project: Project, request: GenerateRequest) -> None:
+    """A rerun that could make no new call (the last run for this target, with these settings,
+    used all of its calls) is refused before anything runs, with what can help."""
+    from slm_distill.tools.generate_pairs import spent_run
+
+    target = request.n or project.config.generation.n_pairs
+    record = None if request.fresh else spent_run(project, target)
+    if record is not None:
+        raise UsageError(
+            f"The last run for {target} pairs used all its {record['max_calls']} calls, with these "
+            "settings and seeds, and fell short: a rerun would make no new call. Change a setting "
+            "that decides the proposals (see the advice in reports/generation.md), add seeds, or "
+            "ask for more pairs; {fix} starts over from nothing.",
+            fix=act("generate", n=target, fresh=True))
 
 
 def _run_generate(project: Project, request: GenerateRequest, emit: Emit) -> BaseModel:
@@ -220,13 +237,13 @@ def _run_export(project: Project, request: ExportRequest, emit: Emit) -> BaseMod
 
 
 def _prepare_improve(project: Project, request: ImproveRequest) -> Prepared:
-    from slm_distill.tools.generate_pairs import estimate_generation
+    from slm_distill.tools.generation.estimate import estimate_generation
     from slm_distill.tools.improve import plan_improvement
     from slm_distill.tools.validate_teacher import check_gate
 
     need("train", *TRAINING)
     plan = plan_improvement(project, pairs=request.pairs, max_groups=request.max_groups)
-    estimate = estimate_generation(project, n=max(1, plan.pairs))
+    estimate = estimate_generation(project, n=max(1, plan.pairs), new=True)
     go = not request.dry_run and plan.failures > 0
     if go:
         check_gate(project)
@@ -246,17 +263,19 @@ class Stage:
     request: type[Request]
     prepare: Callable[[Project, Any], Prepared]
     run: Callable[[Project, Any, Emit], BaseModel]
-    writes: bool = False  # writes pairs or runs/: one such job per project at a time
     keep_out: Any = None  # parts of the report left out of a job's result (they stay in reports/)
+    shortfall: Callable[[Any], str | None] = lambda report: None  # why a run fell short
 
 
 STAGES: dict[str, Stage] = {
-    "generate": Stage(GenerateRequest, _prepare_generate, _run_generate, writes=True),
-    "train": Stage(TrainRequest, _prepare_train, _run_train, writes=True),
+    "generate": Stage(GenerateRequest, _prepare_generate, _run_generate,
+                      shortfall=lambda report: report.stopped),
+    "train": Stage(TrainRequest, _prepare_train, _run_train),
     "evaluate": Stage(EvaluateRequest, _prepare_evaluate, _run_evaluate,
                       keep_out={"results": {"__all__": {"outcomes"}}}),
     "export": Stage(ExportRequest, _prepare_export, _run_export),
-    "improve": Stage(ImproveRequest, _prepare_improve, _run_improve, writes=True),
+    "improve": Stage(ImproveRequest, _prepare_improve, _run_improve,
+                     shortfall=lambda report: report.partial),
 }
 
 
@@ -285,6 +304,11 @@ def starting(project: Project, kind: str, request: Request) -> Iterator[Prepared
 
 def run(project: Project, kind: str, request: Request, emit: Emit = no_events) -> BaseModel:
     return stage(kind).run(project, request, emit)
+
+
+def shortfall(kind: str, report: BaseModel) -> str | None:
+    """Why a run that ended without an error still fell short of what was asked, or None."""
+    return stage(kind).shortfall(report)
 
 
 def job_result(kind: str, report: BaseModel) -> dict:

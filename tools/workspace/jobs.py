@@ -36,8 +36,9 @@ from slm_distill.tools.workspace.fileio import append_jsonl, write_atomic
 from slm_distill.tools.workspace.lock import FD_VAR, WriterLock, alive, release_inherited
 from slm_distill.tools.workspace.project import Project
 
-Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-TERMINAL = ("succeeded", "failed", "cancelled")
+# partial: the job ended without an error but short of what was asked (its message says why)
+Status = Literal["queued", "running", "succeeded", "partial", "failed", "cancelled"]
+TERMINAL = ("succeeded", "partial", "failed", "cancelled")
 _ID = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -62,6 +63,8 @@ class JobState(BaseModel):
     def summary(self) -> str:
         at = f" at step {self.step}/{self.total_steps}" if self.step is not None else ""
         lines = [f"Job {self.id} ({self.kind}): {self.status}{at}"]
+        if self.status in ("partial", "cancelled") and self.message:
+            lines.append(f"  {self.message}")
         if self.metrics:
             lines.append("  latest: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else
                                                   f"{k}={v}" for k, v in self.metrics.items()))
@@ -252,7 +255,9 @@ def _run(project: Project, state: JobState, request: Request) -> int:
         state.status, state.error = "failed", scrub(f"{type(exc).__name__}: {exc}")
         raise
     else:
-        state.status, state.result = "succeeded", scrub_tree(result)
+        short = stages.shortfall(state.kind, report)
+        state.status, state.result = ("partial" if short else "succeeded"), scrub_tree(result)
+        state.message = scrub(f"fell short: {short}") if short else state.message
     finally:
         state.ended_at = _now()
         release_inherited(project)
