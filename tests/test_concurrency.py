@@ -114,6 +114,7 @@ def slow_project(example_project):
     return example_project
 
 
+@pytest.mark.slow  # two generation processes
 def test_two_cli_generations_started_together_one_proceeds(slow_project):
     runs = [_distill(slow_project.root, "generate", "--n", "20", SLOW_S="0.3") for _ in range(2)]
     done = [(p.wait(timeout=120), *p.communicate()) for p in runs]
@@ -125,6 +126,7 @@ def test_two_cli_generations_started_together_one_proceeds(slow_project):
     assert len(pairs) == 20 == len({line for line in pairs})
 
 
+@pytest.mark.slow  # a generation job and a CLI process
 def test_an_mcp_job_and_a_cli_command_started_together(slow_project, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the job's worker imports the test teacher
     monkeypatch.setenv("SLOW_S", "0.3")

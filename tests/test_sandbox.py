@@ -7,7 +7,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from slm_distill.tools.tasks.sandbox import QueryError, Sandbox, connect_readonly
+from slm_distill.tools.tasks.sandbox import (
+    _SPILL_DIRS,
+    MAX_TEMP_SIZE,
+    QueryError,
+    Sandbox,
+    connect_readonly,
+)
 
 
 @pytest.fixture
@@ -78,3 +84,58 @@ def test_errors_are_categorised(box):
     assert refused(box, "SELECT nope FROM t").category == "unknown_column"
     assert refused(box, "SELECT * FROM nope").category == "unknown_table"
     assert refused(box, "SELECT 1 / 0 = 'x'::INT").category == "runtime"
+
+
+def test_spills_use_a_temporary_directory_of_the_sandbox_not_the_database_folder(db, tmp_path):
+    first, second = Sandbox(db), Sandbox(db)  # one file, one configuration: both open
+    spill = Path(_SPILL_DIRS.path(db))
+    assert spill.is_dir() and tmp_path not in spill.parents
+    conn = connect_readonly(db)
+    settings = dict(conn.execute(
+        "SELECT name, value FROM duckdb_settings() WHERE name IN "
+        "('temp_directory', 'max_temp_directory_size', 'enable_external_access', "
+        "'lock_configuration')").fetchall())
+    conn.close()
+    assert settings["temp_directory"] == str(spill)
+    assert MAX_TEMP_SIZE == "256MB" and settings["max_temp_directory_size"] == "244.1 MiB"
+    assert settings["enable_external_access"] == "false" and settings["lock_configuration"] == "true"
+    first.close()
+    assert spill.is_dir()  # still held by the second sandbox
+    second.close()
+    assert not spill.exists()
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT path FROM duckdb_databases()", "SELECT * FROM duckdb_settings()",
+    "SELECT value FROM pragma_database_list", "SELECT current_setting('temp_directory')",
+    "SELECT * FROM pg_settings", "SHOW temp_directory", "DESCRIBE t",
+    "SELECT * FROM query('SELECT 1')", "SELECT * FROM main.\"duckdb_tables\"()",
+])
+def test_catalogue_settings_and_sql_from_strings_are_refused(box, sql):
+    error = refused(box, sql)
+    assert error.category == "refused" and "/" not in error.message
+
+
+def test_ordinary_queries_that_merely_look_alike_still_run(box):
+    assert box.execute("SELECT 'duckdb_databases()' AS read_me, i AS query FROM t LIMIT 1").rows
+    assert box.execute("SELECT i FROM t WHERE NOT (i > 5) AND i IS NOT NULL LIMIT 1").rows
+
+
+def test_permission_errors_do_not_echo_host_paths(box):
+    error = refused(box, "SELECT * FROM '/etc/hostname.csv'")
+    assert error.category == "refused" and "/etc" not in error.message, error.message
+    assert refused(box, "SELECT * FROM parquet_scan('/etc/x.parquet')").category == "refused"
+
+
+def test_result_byte_cap(db):
+    with Sandbox(db, max_bytes=200_000) as box:
+        error = refused(box, "SELECT repeat('x', 10000) FROM t")
+        assert error.category == "too_large" and "result too large" in error.message
+        assert len(box.execute("SELECT i FROM t LIMIT 50").rows) == 50
+
+
+def test_over_long_and_deep_sql_is_refused_before_duckdb_parses_it(box):
+    assert refused(box, "SELECT 1 -- " + "x" * 4_000_000).category == "too_complex"
+    assert refused(box, "SELECT " + "(" * 100 + "1" + ")" * 100).category == "too_complex"
+    assert refused(box, "SELECT 1; SELECT 2").category == "refused"
+    assert box.execute("SELECT 1;").rows == [(1,)]

@@ -36,7 +36,8 @@ def echoing(example_project, provider, monkeypatch, fast_retries):
     return setup
 
 
-@pytest.mark.parametrize("status", [400, 422, 429, 500])
+@pytest.mark.parametrize("status", [400, 422, pytest.param(429, marks=pytest.mark.slow),
+                                    pytest.param(500, marks=pytest.mark.slow)])  # retried: slower
 @pytest.mark.parametrize("backend", ["anthropic", "openai"])
 def test_an_echoed_key_never_leaves(echoing, provider, backend, status, capsys):
     project = echoing(backend, status)
@@ -61,6 +62,7 @@ def test_an_echoed_key_never_leaves(echoing, provider, backend, status, capsys):
         assert KEY not in text
 
 
+@pytest.mark.slow  # a job in a worker process
 @pytest.mark.parametrize("status", [400, 422])
 def test_an_echoed_key_never_reaches_a_jobs_state_or_log(echoing, status, monkeypatch):
     project = echoing("openai", status)

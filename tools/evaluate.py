@@ -194,7 +194,7 @@ def _teacher_answers(project: Project, task: Task, seeds: list[Seed]) -> list[st
         try:
             return list(await asyncio.gather(*(teacher.answer(s.input, task) for s in seeds)))
         finally:
-            await teacher.aclose()
+            await teacher.close()
 
     return asyncio.run(run())
 

@@ -399,7 +399,7 @@ async def _run(project: Project, teacher: Teacher, task: Task, ledger: Ledger, s
         for pending in in_flight.values():
             pending.cancel()
         await asyncio.gather(*in_flight.values(), return_exceptions=True)
-        await teacher.aclose()
+        await teacher.close()
 
 
 def generate_pairs(project: Project, *, n: int | None = None, samples: int | None = None,

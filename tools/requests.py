@@ -98,7 +98,7 @@ class InitRequest(Request):
         description="Dialect of schema_file (default: DuckDB, falling back to PostgreSQL).")] = None
     teacher: Annotated[str, Field(description="Teacher spec, e.g. anthropic:claude-sonnet-4-5 or "
                                   "openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY.",
-                                  max_length=SPEC_MAX)] = DEFAULT_TEACHER
+                                  min_length=1, max_length=SPEC_MAX)] = DEFAULT_TEACHER
     student: Annotated[str, Field(description="Student: a model id, a local directory or "
                                   "scratch:tiny|small.", max_length=SPEC_MAX)] = DEFAULT_STUDENT
     name: Annotated[str | None, Field(description="Project name (default: the directory name).",
@@ -119,10 +119,10 @@ class AddSeedsRequest(Request):
 class ValidateTeacherRequest(Request):
     teacher: Annotated[str | None, Field(
         description="Validate this teacher spec instead of the project's; it becomes the project's "
-        "teacher once its answers are scored.", max_length=SPEC_MAX)] = None
+        "teacher once its answers are scored.", min_length=1, max_length=SPEC_MAX)] = None
     judge: Annotated[str | None, Field(
         description="A teacher spec used as an LLM judge of answers that run but differ from the "
-        "expected result.", max_length=SPEC_MAX)] = None
+        "expected result.", min_length=1, max_length=SPEC_MAX)] = None
 
 
 class GenerateRequest(Request):

@@ -125,7 +125,7 @@ async def _answer_all(teacher: Teacher, task: Task, seeds: list[Seed],
     try:
         return list(await asyncio.gather(*(one(s) for s in seeds)))
     finally:
-        await teacher.aclose()
+        await teacher.close()
 
 
 def _failures(seeds: list[Seed], predictions: list[str], scores: list[Score]) -> list[TeacherFailure]:
@@ -152,7 +152,7 @@ async def _judge(judge: Teacher, task: Task, failures: list[TeacherFailure]) -> 
     try:
         await asyncio.gather(*(one(f) for f in failures))
     finally:
-        await judge.aclose()
+        await judge.close()
 
 
 def _by_difficulty(seeds: list[Seed], scores: list[Score]) -> dict[str, GroupScore]:

@@ -105,7 +105,7 @@ def parse_json_items(raw: str) -> list[dict]:
         if start != -1 and end > start:
             try:
                 data = json.loads(text[start : end + 1])
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # also: too deep, or a number too long to read
                 continue
             return [d for d in data if isinstance(d, dict)]
     items = []
@@ -114,6 +114,6 @@ def parse_json_items(raw: str) -> list[dict]:
         if line.startswith("{"):
             try:
                 items.append(json.loads(line))
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 continue
     return items

@@ -1,8 +1,11 @@
 """Run untrusted SQL against a DuckDB database, safely.
 
 Every connection is read-only, with external access disabled, extensions neither installed nor
-loaded, the configuration locked, a memory limit, a row cap and a timeout enforced from another
-thread with `interrupt()`. Only a single SELECT-like statement is accepted.
+loaded, a memory limit, spills confined to a temporary directory of our own with a size cap, and
+the configuration locked. Each query is bounded in length and nesting before DuckDB parses it, must
+be one query that names none of DuckDB's settings, catalogue or file functions (see sqlguard), and
+runs under a timeout enforced from another thread with `interrupt()`, a row cap and a byte cap on
+what is fetched.
 
     with Sandbox(Path("shop.duckdb"), row_cap=1000, timeout_s=5) as box:
         result = box.execute("SELECT count(*) FROM customers")
@@ -10,6 +13,9 @@ thread with `interrupt()`. Only a single SELECT-like statement is accepted.
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,9 +24,16 @@ from typing import Literal
 
 import duckdb
 
+from slm_distill.tools.tasks.sqlguard import statement_problem, text_problem
+
 ErrorCategory = Literal[
-    "syntax", "unknown_table", "unknown_column", "runtime", "timeout", "refused", "empty"
+    "syntax", "unknown_table", "unknown_column", "runtime", "timeout", "refused", "empty",
+    "too_complex", "too_large",
 ]
+
+MEMORY_LIMIT = "1GB"  # DuckDB's buffer memory per database (sorts and joins spill beyond it)
+MAX_TEMP_SIZE = "256MB"  # what spills may write to the sandbox's own temporary directory
+MAX_RESULT_BYTES = 50 * 1024 * 1024  # a rough sum of the fetched values' sizes
 
 
 class QueryError(Exception):
@@ -41,19 +54,65 @@ class QueryResult:
     types: list[str] = field(default_factory=list)
 
 
-def _config(memory_limit: str) -> dict:
+class _SpillDirs:
+    """One temporary directory per database file in this process, for DuckDB's spills (by default
+    they go next to the database). Every connection to a file shares it: DuckDB refuses a second
+    connection to a file with another configuration in one process. Sandboxes hold a reference;
+    the directory goes when the last one closes, or when the process exits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dirs: dict[str, list] = {}  # resolved db path -> [directory, sandboxes holding it]
+
+    def path(self, db_path: Path, *, hold: bool = False) -> str:
+        key = str(Path(db_path).resolve())
+        with self._lock:
+            entry = self._dirs.get(key)
+            if entry is None:
+                entry = self._dirs[key] = [tempfile.mkdtemp(prefix="distill-sandbox-"), 0]
+            entry[1] += hold
+            return entry[0]
+
+    def release(self, db_path: Path) -> None:
+        key = str(Path(db_path).resolve())
+        with self._lock:
+            entry = self._dirs.get(key)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self._dirs[key]
+                shutil.rmtree(entry[0], ignore_errors=True)
+
+    def remove_all(self) -> None:
+        with self._lock:
+            for directory, _ in self._dirs.values():
+                shutil.rmtree(directory, ignore_errors=True)
+            self._dirs.clear()
+
+
+_SPILL_DIRS = _SpillDirs()
+atexit.register(_SPILL_DIRS.remove_all)
+
+
+def _config(memory_limit: str, temp_dir: str, max_temp_size: str = MAX_TEMP_SIZE) -> dict:
     return {
         "enable_external_access": False,
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
+        "allow_community_extensions": False,
         "memory_limit": memory_limit,
         "threads": 1,
+        "temp_directory": temp_dir,
+        "max_temp_directory_size": max_temp_size,
         "lock_configuration": True,
     }
 
 
-def connect_readonly(db_path: Path, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(db_path), read_only=True, config=_config(memory_limit))
+def connect_readonly(db_path: Path, memory_limit: str = MEMORY_LIMIT, *,
+                     max_temp_size: str = MAX_TEMP_SIZE) -> duckdb.DuckDBPyConnection:
+    config = _config(memory_limit, _SPILL_DIRS.path(db_path), max_temp_size)
+    return duckdb.connect(str(db_path), read_only=True, config=config)
 
 
 def list_tables(db_path: Path) -> list[str]:
@@ -64,10 +123,14 @@ def list_tables(db_path: Path) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _categorise(exc: duckdb.Error) -> ErrorCategory:
+def _categorise(exc: BaseException) -> ErrorCategory:  # noqa: PLR0911 - one case per kind
     text = str(exc)
     if isinstance(exc, duckdb.InterruptException):
         return "timeout"
+    if isinstance(exc, duckdb.OutOfMemoryException | MemoryError):
+        return "too_large"
+    if "max expression depth" in text.lower():
+        return "too_complex"
     if isinstance(exc, duckdb.ParserException):
         return "syntax"
     if isinstance(exc, duckdb.CatalogException) and "Table" in text:
@@ -79,15 +142,35 @@ def _categorise(exc: duckdb.Error) -> ErrorCategory:
     return "runtime"
 
 
-class Sandbox:
-    """A read-only DuckDB connection that runs one SELECT at a time under a row cap and timeout."""
+def _message(category: ErrorCategory, exc: BaseException) -> str:
+    if category == "refused":  # DuckDB's text names paths on this machine
+        return "refused: the query reaches for files, extensions or settings outside the database"
+    if category == "too_complex":
+        return "the query nests expressions too deeply for DuckDB"
+    if category == "too_large":
+        return f"the query needs more memory or temporary disk than the sandbox allows: {_short(exc)}"
+    return _short(exc)
 
-    def __init__(self, db_path: Path, *, row_cap: int = 10_000, timeout_s: float = 10.0) -> None:
+
+class Sandbox:
+    """A read-only DuckDB connection that runs one query at a time under a timeout, a row cap and
+    a byte cap on the fetched result."""
+
+    def __init__(self, db_path: Path, *, row_cap: int = 10_000, timeout_s: float = 10.0,
+                 max_bytes: int = MAX_RESULT_BYTES, memory_limit: str = MEMORY_LIMIT,
+                 max_temp_size: str = MAX_TEMP_SIZE) -> None:
         self.db_path = Path(db_path)
         self.row_cap = row_cap
         self.timeout_s = timeout_s
-        self._conn = connect_readonly(self.db_path)
+        self.max_bytes = max_bytes
+        _SPILL_DIRS.path(self.db_path, hold=True)
+        try:
+            self._conn = connect_readonly(self.db_path, memory_limit, max_temp_size=max_temp_size)
+        except BaseException:
+            _SPILL_DIRS.release(self.db_path)
+            raise
         self._lock = threading.Lock()
+        self._closed = False
 
     def __enter__(self) -> Sandbox:
         return self
@@ -96,14 +179,24 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._conn.close()
+        _SPILL_DIRS.release(self.db_path)
 
     def execute(self, sql: str) -> QueryResult:
-        """Run one read-only query; raise QueryError on refusal, error or timeout."""
+        """Run one read-only query; raise QueryError on refusal, error, timeout or cap."""
+        problem = text_problem(sql)
+        if problem:
+            raise QueryError(*problem)
         with self._lock:
             cursor = self._conn.cursor()
             try:
                 self._check_statement(cursor, sql)
+                problem = statement_problem(sql)
+                if problem:
+                    raise QueryError(*problem)
                 return self._run(cursor, sql)
             finally:
                 cursor.close()
@@ -112,7 +205,8 @@ class Sandbox:
         try:
             statements = cursor.extract_statements(sql)
         except duckdb.Error as exc:
-            raise QueryError(_categorise(exc), _short(exc)) from exc
+            category = _categorise(exc)
+            raise QueryError(category, _message(category, exc)) from None
         if len(statements) != 1:
             raise QueryError("refused", f"expected one statement, got {len(statements)}")
         kind = statements[0].type
@@ -125,24 +219,62 @@ class Sandbox:
         timer.start()
         try:
             cursor.execute(sql)
-            rows = cursor.fetchmany(self.row_cap + 1)
             desc = cursor.description or []
-        except duckdb.Error as exc:
+            rows, truncated = self._fetch(cursor)
+        except (duckdb.Error, MemoryError) as exc:
             category = _categorise(exc)
             if category == "timeout":
                 raise QueryError("timeout", f"query ran past {self.timeout_s:g}s and was stopped") from None
-            raise QueryError(category, _short(exc)) from exc
+            raise QueryError(category, _message(category, exc)) from None
         finally:
             timer.cancel()
         return QueryResult(
             columns=[d[0] for d in desc],
             types=[str(d[1]) for d in desc],
-            rows=rows[: self.row_cap],
-            truncated=len(rows) > self.row_cap,
+            rows=rows,
+            truncated=truncated,
             elapsed_s=time.perf_counter() - start,
         )
 
+    def _fetch(self, cursor: duckdb.DuckDBPyConnection) -> tuple[list[tuple], bool]:
+        """Up to `row_cap` rows (and whether there were more), in batches sized so that one batch
+        cannot go far past `max_bytes`; QueryError("too_large") once the values exceed it."""
+        rows: list[tuple] = []
+        size, batch = 0, 16
+        while len(rows) <= self.row_cap:
+            chunk = cursor.fetchmany(min(batch, self.row_cap + 1 - len(rows)))
+            if not chunk:
+                return rows, False
+            size += sum(_size_of(row) for row in chunk)
+            rows.extend(chunk)
+            if size > self.max_bytes:
+                raise QueryError("too_large", (
+                    f"result too large: its first {len(rows)} rows hold more than "
+                    f"{self.max_bytes / 2**20:g} MB; select fewer rows or smaller values"))
+            per_row = max(1, size // len(rows))
+            batch = max(1, min(2048, (self.max_bytes - size) // per_row))
+        return rows[: self.row_cap], True
 
-def _short(exc: Exception) -> str:
+
+def _size_of(value: object) -> int:
+    """Roughly how many bytes a fetched value holds (strings by length, nested values summed)."""
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str | bytes | bytearray):
+            total += len(item) + 16
+        elif isinstance(item, list | tuple):
+            total += 8 * len(item) + 16
+            stack.extend(item)
+        elif isinstance(item, dict):
+            total += 16 * len(item) + 16
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        else:
+            total += 16
+    return total
+
+
+def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__

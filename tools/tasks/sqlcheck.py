@@ -1,5 +1,8 @@
 """Static checks on SQL with sqlglot (DuckDB dialect): parse, schema references, normal form, features.
 
+Text over sqlguard's length and nesting bounds never reaches sqlglot, and a RecursionError or
+MemoryError from it becomes SqlCheckError("too_complex"): nothing here raises anything else.
+
     tree = parse_query("SELECT name FROM artists")          # raises SqlCheckError("syntax", ...)
     check_references(tree, {"artists": {"artist_id", "name"}})
     normalise_sql("select  NAME from Artists;")             # 'select name from artists'
@@ -7,9 +10,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import sqlglot
 from sqlglot import exp
 
+from slm_distill.tools.tasks.sqlguard import TOO_COMPLEX, text_problem
+
+R = TypeVar("R")
 Schema = dict[str, set[str]]
 
 
@@ -20,13 +29,30 @@ class SqlCheckError(Exception):
         self.message = message
 
 
+def bounded(work: Callable[..., R], *args: object, **kwargs: object) -> R:
+    """`work(...)` with sqlglot's stack or memory exhaustion turned into SqlCheckError."""
+    try:
+        return work(*args, **kwargs)
+    except RecursionError:
+        raise SqlCheckError(TOO_COMPLEX, "the query nests too deeply to analyse") from None
+    except MemoryError:
+        raise SqlCheckError(TOO_COMPLEX, "the query is too large to analyse") from None
+
+
 def parse_query(sql: str) -> exp.Expression:
     """Parse exactly one query (SELECT, WITH, set operation) in the DuckDB dialect."""
+    problem = text_problem(sql)
+    if problem:
+        raise SqlCheckError(*problem)
     try:
-        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+        trees = [t for t in bounded(sqlglot.parse, sql, read="duckdb") if t is not None]
     except sqlglot.errors.SqlglotError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SqlCheckError("syntax", f"does not parse as DuckDB SQL: {first[:200]}") from exc
+    except (SqlCheckError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - sqlglot's own bugs on odd text are still a verdict
+        raise SqlCheckError("syntax", f"sqlglot could not parse it ({type(exc).__name__})") from exc
     if len(trees) != 1:
         raise SqlCheckError("refused", f"expected one statement, found {len(trees)}")
     tree = trees[0]
@@ -37,6 +63,10 @@ def parse_query(sql: str) -> exp.Expression:
 
 def check_references(tree: exp.Expression, schema: Schema) -> None:
     """Raise SqlCheckError when a table or column the query names is not in the schema."""
+    bounded(_check_references, tree, schema)
+
+
+def _check_references(tree: exp.Expression, schema: Schema) -> None:
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     aliases = _table_aliases(tree, schema, ctes)
     derived_names = _derived_names(tree)
@@ -91,10 +121,10 @@ def _derived_names(tree: exp.Expression) -> set[str]:
 
 def normalise_sql(sql: str) -> str:
     """A canonical text for exact match and de-duplication (falls back to whitespace folding)."""
-    text = sql.strip().rstrip(";").strip()
+    text = sql.strip().rstrip(";").strip() if isinstance(sql, str) else ""
     try:
         tree = parse_query(text)
-        text = tree.sql(dialect="duckdb", normalize=True, comments=False)
+        text = bounded(tree.sql, dialect="duckdb", normalize=True, comments=False)
     except SqlCheckError:
         pass
     return " ".join(text.lower().split())

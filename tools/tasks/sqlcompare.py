@@ -3,7 +3,8 @@
 Results are compared as multisets of rows, or as lists when the gold query orders its rows. Columns
 may come in any order (a permutation of the predicted columns is searched for), values are
 normalised across types (1 == 1.0 == Decimal('1.00'), True == 1, dates as ISO text) and floats are
-compared to 9 significant digits. Column names never matter.
+compared to 9 significant digits. Column names never matter. Nothing here recurses on what a query
+chose (its width, its nesting), so hostile results and queries cannot exhaust the stack.
 
     results_equal(gold_result, pred_result, ordered=gold_is_ordered(gold_sql))
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ import sqlglot
 from sqlglot import exp
 
 from slm_distill.tools.tasks.sandbox import QueryResult
+from slm_distill.tools.tasks.sqlguard import text_problem
 
 MAX_PERMUTATIONS = 2000
 
@@ -73,9 +75,11 @@ def normalise_rows(rows: Sequence[Sequence[Any]]) -> list[tuple]:
 def gold_is_ordered(sql: str) -> bool:
     """True when the outermost query has ORDER BY (then row order is part of the answer)."""
     try:
+        if text_problem(sql):
+            raise ValueError("not for sqlglot")
         tree = sqlglot.parse_one(sql, read="duckdb")
-    except sqlglot.errors.SqlglotError:
-        return "order by" in " ".join(sql.lower().split())
+    except (sqlglot.errors.SqlglotError, ValueError, RecursionError, MemoryError):
+        return "order by" in " ".join(str(sql).lower().split())
     return isinstance(tree, exp.Query) and tree.args.get("order") is not None
 
 
@@ -102,23 +106,37 @@ def _column_signature(rows: list[tuple], j: int, ordered: bool) -> tuple:
 
 
 def _candidate_permutations(g: list[tuple], p: list[tuple], width: int, ordered: bool):
-    """Yield column orders of `p` whose every column matches the gold column it stands for."""
+    """Yield column orders of `p` whose every column matches the gold column it stands for (at most
+    MAX_PERMUTATIONS of them; none when the two sides' columns differ as multisets)."""
     gold_sigs = [_column_signature(g, j, ordered) for j in range(width)]
     pred_sigs = [_column_signature(p, k, ordered) for k in range(width)]
-    options = [[k for k in range(width) if pred_sigs[k] == gold_sigs[j]] for j in range(width)]
-    tried = 0
-
-    def search(j: int, used: list[int]):
-        nonlocal tried
+    if Counter(gold_sigs) != Counter(pred_sigs):
+        return  # some gold column has no partner: searching would only backtrack, exponentially
+    by_sig: dict[tuple, list[int]] = defaultdict(list)
+    for k, sig in enumerate(pred_sigs):
+        by_sig[sig].append(k)
+    options = [by_sig[sig] for sig in gold_sigs]
+    perm, pos, used = [0] * width, [-1] * width, [False] * width
+    j, tried = 0, 0
+    while True:  # depth-first over positions, with an explicit stack (width may be thousands)
         if j == width:
+            yield list(perm)
             tried += 1
-            yield list(used)
+            if tried >= MAX_PERMUTATIONS:
+                return
+            j -= 1
+            used[perm[j]] = False
+        opts, i = options[j], pos[j] + 1
+        while i < len(opts) and used[opts[i]]:
+            i += 1
+        if i < len(opts):
+            pos[j], perm[j], used[opts[i]] = i, opts[i], True
+            j += 1
+            if j < width:
+                pos[j] = -1
+            continue
+        pos[j] = -1
+        j -= 1
+        if j < 0:
             return
-        for k in options[j]:
-            if k in used or tried >= MAX_PERMUTATIONS:
-                continue
-            used.append(k)
-            yield from search(j + 1, used)
-            used.pop()
-
-    yield from search(0, [])
+        used[perm[j]] = False

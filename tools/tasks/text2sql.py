@@ -8,6 +8,11 @@ Validation: sqlglot parses it in the DuckDB dialect, every table and column it n
 executes in the sandbox (read-only, no external access, row cap, timeout). Scoring: execution
 accuracy (results compared as multisets, or lists when the gold orders its rows; see sqlcompare),
 exact match after sqlglot normalisation, and valid-SQL rate.
+
+Answers are untrusted text: every method here returns a verdict on any string, however long, deep or
+hostile. Text over sqlguard's bounds (MAX_SQL_CHARS, MAX_SQL_DEPTH), or that exhausts sqlglot's
+stack or memory, fails with category "too_complex"; results over the sandbox's caps with "too_large";
+a second statement, or DuckDB's own settings, catalogue or files, with "refused".
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from slm_distill.prompts import render_prompt
 from slm_distill.tools.tasks.base import Message, Score, Task, Validation
 from slm_distill.tools.tasks.sandbox import QueryError, QueryResult, Sandbox, connect_readonly
 from slm_distill.tools.tasks.sqlcheck import (
     Schema,
     SqlCheckError,
+    bounded,
     check_references,
     difficulty_of,
     normalise_sql,
@@ -31,10 +39,18 @@ from slm_distill.tools.tasks.sqlcheck import (
     tables_used,
 )
 from slm_distill.tools.tasks.sqlcompare import gold_is_ordered, results_equal
+from slm_distill.tools.tasks.sqlguard import (
+    split_first,
+    statement_problem,
+    text_problem,
+    tokens,
+)
 from slm_distill.tools.workspace.config import TaskConfig
 
 _FENCED = re.compile(r"```(?:sql|duckdb|postgresql|sqlite)?\s*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
-_SQL_START = re.compile(r"^\s*(WITH|SELECT|FROM)\b", re.IGNORECASE | re.MULTILINE)
+_SQL_START = re.compile(r"^[^\S\n]*(WITH|SELECT|FROM)\b", re.IGNORECASE | re.MULTILINE)
+_BLANK_LINES = re.compile(r"\n(?:[^\S\n]*\n)+")
+_PROSE = re.compile(r"[A-Z][a-z]")
 
 AUGMENT_PROMPTS = {
     "new": "generate",
@@ -45,18 +61,34 @@ AUGMENT_PROMPTS = {
 
 
 def extract_sql(raw: str) -> str:
-    """The SQL in a reply: the first fenced block, else the text from the first SELECT/WITH."""
+    """The SQL in a reply: the first fenced block, else the text from the first SELECT/WITH up to a
+    prose paragraph. A trailing `;` (and prose after it) is dropped; a second statement is kept, so
+    that validation refuses the answer rather than keep its harmless first half."""
     match = _FENCED.search(raw)
     text = match.group(1) if match else raw
     if not match:
         start = _SQL_START.search(text)
         if start:
-            text = text[start.start() :]
-            text = re.split(r"\n\s*\n(?=[A-Z][a-z])", text)[0]  # stop at a prose paragraph
-    text = text.strip()
-    if ";" in text:
-        text = text.split(";")[0]
-    return text.strip()
+            text = _before_prose(text[start.start() :])
+    return _one_statement(text.strip())
+
+
+def _before_prose(text: str) -> str:
+    """`text` up to the first blank line followed by a capitalised word (linear in the text)."""
+    for gap in _BLANK_LINES.finditer(text):
+        if _PROSE.match(text, gap.end()):
+            return text[: gap.start()]
+    return text
+
+
+def _one_statement(text: str) -> str:
+    if ";" not in text or text_problem(text):
+        return text.strip()  # nothing to cut, or validation refuses it as it is
+    head, rest = split_first(text)
+    following = [t for t in tokens(rest) if t[0] != duckdb.token_type.comment and t[1] != ";"]
+    if following and (following[0][0] == duckdb.token_type.keyword or following[0][1] == "("):
+        return text.strip()  # another statement: keep it, for validation to refuse
+    return head.strip()
 
 
 class Text2SQL(Task):
@@ -163,9 +195,12 @@ class Text2SQL(Task):
         return extract_sql(raw)
 
     def validate(self, output: str) -> Validation:
-        sql = output.strip().rstrip(";").strip()
+        sql = output.strip().rstrip(";").strip() if isinstance(output, str) else output
         if not sql:
             return Validation(False, "syntax", "empty answer")
+        problem = text_problem(sql) or statement_problem(sql)
+        if problem:
+            return Validation(False, *problem)
         try:
             check_references(parse_query(sql), self.schema)
         except SqlCheckError as exc:
@@ -197,7 +232,11 @@ class Text2SQL(Task):
         expected = self._gold_result(gold)
         if isinstance(expected, QueryError):
             return Score(False, True, exact, "gold_error", f"gold query failed: {expected.message}")
-        if results_equal(expected, check.result, ordered=gold_is_ordered(gold)):
+        try:
+            same = results_equal(expected, check.result, ordered=gold_is_ordered(gold))
+        except (RecursionError, MemoryError):
+            return Score(False, True, exact, "too_large", "the results are too large to compare")
+        if same:
             return Score(True, True, exact)
         category = "empty_result" if not check.result.rows and expected.rows else "wrong_result"
         reason = f"returned {len(check.result.rows)} rows, expected {len(expected.rows)}"
@@ -207,14 +246,17 @@ class Text2SQL(Task):
         ra, rb = self._gold_result(a), self._gold_result(b)
         if isinstance(ra, QueryError) or isinstance(rb, QueryError):
             return False
-        return results_equal(ra, rb, ordered=gold_is_ordered(a) or gold_is_ordered(b))
+        try:
+            return results_equal(ra, rb, ordered=gold_is_ordered(a) or gold_is_ordered(b))
+        except (RecursionError, MemoryError):
+            return False
 
     def describe(self, output: str) -> dict[str, Any]:
         try:
-            tree = parse_query(output.strip().rstrip(";"))
+            tree = parse_query(output.strip().rstrip(";") if isinstance(output, str) else output)
+            features, tables = bounded(sql_features, tree), bounded(tables_used, tree)
         except SqlCheckError:
             return {"tables": [], "features": [], "difficulty": "unspecified"}
-        features, tables = sql_features(tree), tables_used(tree)
         return {
             "tables": tables,
             "features": features,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from slm_distill.tools import secrets
@@ -121,6 +122,9 @@ def check_spec(spec: str) -> TeacherSpec:
         from slm_distill.tools.teachers.python_backend import load_object
 
         load_object(parsed.model)
+    if parsed.backend == "llama-cpp" and not Path(parsed.model).expanduser().is_file():
+        raise UsageError(f"{spec}: {parsed.model} is no such GGUF file. Give the path of a .gguf "
+                         "model, e.g. llama-cpp:./models/teacher-q4_k_m.gguf.")
     return parsed
 
 
@@ -146,11 +150,11 @@ def project_teacher(project: Any, spec: str | None = None, *, budget_usd: float 
                     batch: bool = False) -> Teacher:
     """The project's teacher (or `spec`), wrapped in the project's SQLite cache in the project's
     `teacher_cache` mode (rw, replay or off)."""
-    gen = project.config.generation
-    return make_teacher(
-        spec or project.config.teacher,
-        cache=TeacherCache(project.cache_path, mode=project.config.teacher_cache),
-        meter=CostMeter(budget_usd=budget_usd),
-        concurrency=gen.concurrency,
-        batch=batch,
-    )
+    gen, mode = project.config.generation, project.config.teacher_cache
+    check_spec(spec or project.config.teacher)  # a bad spec is refused before anything is opened
+    teacher = make_teacher(spec or project.config.teacher, meter=CostMeter(budget_usd=budget_usd),
+                           concurrency=gen.concurrency, batch=batch)
+    if mode != "replay":  # replay answers from the cache alone: no key needed
+        teacher.check_ready()
+    teacher.cache = TeacherCache(project.cache_path, mode=mode)
+    return teacher

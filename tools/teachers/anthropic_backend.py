@@ -42,6 +42,9 @@ class AnthropicTeacher(Teacher):
         self._client: Any = None
         self._batcher = _Batcher(self, batch_window_s, poll_interval_s) if batch else None
 
+    def check_ready(self) -> None:
+        self.client  # noqa: B018 - making the client reads the key
+
     @property
     def client(self) -> Any:
         if self._client is None:

@@ -114,6 +114,9 @@ class Teacher(ABC):
     def description(self) -> str:
         return self.spec
 
+    def check_ready(self) -> None:  # noqa: B027 - optional hook, like aclose
+        """Raise the error its first call would (a missing key) before anything is opened."""
+
     def api_key(self, env_var: str, *, local_ok: bool = False) -> str:
         """The key from the environment (never stored); local endpoints may go without one."""
         key = os.environ.get(env_var)
@@ -204,6 +207,12 @@ class Teacher(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients and models."""
+
+    async def close(self) -> None:
+        """Release clients, models and the cache's connection: the teacher is done."""
+        await self.aclose()
+        if self.cache is not None:
+            self.cache.close()
 
 
 def status_error(exc: Any, spec: str, key_env: str | None) -> Exception:

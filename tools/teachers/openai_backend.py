@@ -31,6 +31,9 @@ class OpenAITeacher(Teacher):
         self.key_env = key_env
         self._client: Any = None
 
+    def check_ready(self) -> None:
+        self.client  # noqa: B018 - making the client reads the key
+
     @property
     def client(self) -> Any:
         if self._client is None:

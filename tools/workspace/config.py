@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_TEACHER = "anthropic:claude-sonnet-4-5"
 DEFAULT_STUDENT = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -153,3 +153,15 @@ class ProjectConfig(_Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    @field_validator("teacher")
+    @classmethod
+    def _teacher_spec(cls, spec: str) -> str:
+        from slm_distill.tools.errors import UsageError
+        from slm_distill.tools.teachers import parse_spec
+
+        try:
+            parse_spec(spec)
+        except UsageError as exc:
+            raise ValueError(exc.render()) from None
+        return spec

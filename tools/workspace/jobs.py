@@ -143,15 +143,16 @@ def start_job(project: Project, kind: str, request: Request,
 
 
 def _spawn(project: Project, state: JobState, lock: WriterLock) -> int:
-    """The worker: in its own session, from the job's folder with PYTHONSAFEPATH set (so nothing
-    in a working directory can shadow a module), holding the writer lock's descriptor."""
+    """The worker: in its own session, in the project directory (relative paths in the
+    configuration mean the same as for the CLI run there), with PYTHONSAFEPATH set so that nothing
+    in that directory can shadow a module, holding the writer lock's descriptor."""
     folder = project.path("jobs", state.id)
     gpus = gpu_count() if state.kind == "train" else 0
     env = {**os.environ, "PYTHONSAFEPATH": "1", FD_VAR: str(lock.fd)}
     with (folder / "log").open("ab") as log:
         process = subprocess.Popen(launch_command(project, state.id, gpus), stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=folder, env=env,
+                                   start_new_session=True, cwd=project.root, env=env,
                                    pass_fds=(lock.fd,) if lock.fd is not None else ())
     return process.pid
 

@@ -231,6 +231,9 @@ def _check_db(db: Path) -> None:
     if not db.is_file():
         raise UsageError(f"{db}: no such database file. Pass an existing .duckdb file as "
                          f"{arg('init', 'db_file')}.")
+    if not is_duckdb_file(db):
+        raise UsageError(f"{db} is not a DuckDB database. Pass a .duckdb file as "
+                         f"{arg('init', 'db_file')}, or a SQL file as {arg('init', 'schema_file')}.")
     if not list_tables(db):
         raise UsageError(f"{db} holds no tables. Load your schema, or give a SQL file as "
                          f"{arg('init', 'schema_file')}.")
@@ -242,6 +245,18 @@ def _build_db(schema: Path, dialect: str | None) -> Path:
 
     if not schema.is_file():
         raise UsageError(f"{schema}: no such file. Pass a SQL file of CREATE TABLE and INSERTs.")
+    from slm_distill.tools.tasks.sqlload import MAX_SCHEMA_BYTES
+
+    if schema.stat().st_size > MAX_SCHEMA_BYTES:
+        raise UsageError(f"{schema} is larger than {MAX_SCHEMA_BYTES // 2**20} MB. Load fewer "
+                         "rows into it, or build a DuckDB file yourself and pass that.")
+    try:
+        with schema.open(encoding="utf-8") as fh:
+            while fh.read(1 << 20):
+                pass
+    except UnicodeDecodeError:
+        raise UsageError(f"{schema} is not UTF-8 text. Pass a SQL file of CREATE TABLE and "
+                         "INSERT statements, saved as UTF-8.") from None
     tmp = Path(tempfile.mkdtemp(prefix="distill-db-")) / DB_FILE
     try:
         load_sql_file(schema, tmp, dialect=dialect)

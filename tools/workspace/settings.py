@@ -131,6 +131,10 @@ def set_config(project: Project, key: str, value: Any, *, force: bool = False) -
         new = ProjectConfig.model_validate(data)
     except ValidationError as exc:
         raise UsageError(f"{key}: {_first_error(exc)}. Nothing was changed.") from None
+    if key == "teacher":
+        from slm_distill.tools.teachers import check_spec
+
+        check_spec(new.teacher)  # a python: object importable, a GGUF that exists
     old_value, new_value = fields[key].value, _jsonable(_get(new, key))
     change = ConfigChange(key=key, old=old_value, new=new_value, changed=old_value != new_value)
     if change.changed:

@@ -1,0 +1,144 @@
+"""Cheap checks on untrusted SQL text, made before any parser (sqlglot or DuckDB) sees it.
+
+Parsers recurse: about 60 nested parentheses exhaust Python's stack in sqlglot, and a 4 MB query
+takes it a minute. So text is bounded first, by length and by nesting depth counted on DuckDB's own
+tokenizer (flat, linear, and the one DuckDB itself reads the text with), and what cannot run in the
+sandbox (a second statement, DuckDB's settings, files or catalogue functions) is named here.
+
+    text_problem("SELECT " + "(" * 60 + "1" + ")" * 60)
+    # ('too_complex', 'the query nests 60 levels deep; the limit is 20')
+    statement_problem("SELECT path FROM duckdb_databases()")
+    # ('refused', 'the query uses duckdb_databases, which reads DuckDB's own settings, ...')
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+MAX_SQL_CHARS = 32_000  # longer answers are refused unparsed (sqlglot needs ~0.5 s for this many)
+MAX_SQL_DEPTH = 20  # brackets, CASE and NOT nested deeper are refused (real queries: < 10)
+TOO_COMPLEX = "too_complex"  # the failure category of text over these limits
+
+# Named anywhere (a table, view or function): DuckDB's catalogue and settings, which reveal paths.
+_DENIED_PREFIXES = ("duckdb_", "pragma_")
+_DENIED_NAMES = frozenset({"pg_settings"})
+# Called as functions: files, settings, SQL run from strings, logging, extensions' scanners.
+_DENIED_CALL_PREFIXES = ("read_", "parquet_", "sqlite_", "postgres_", "mysql_", "iceberg_",
+                         "delta_", "json_execute", "sniff_", "enable_", "disable_")
+_DENIED_CALLS = frozenset({
+    "current_setting", "getenv", "glob", "query", "query_table", "which_secret", "write_log",
+    "truncate_duckdb_logs", "add_grammar_extension", "remove_grammar_extension", "checkpoint",
+    "force_checkpoint",
+})
+_DENY_HINT = re.compile(
+    "|".join([*_DENIED_PREFIXES, *_DENIED_NAMES, *_DENIED_CALL_PREFIXES, *_DENIED_CALLS]),
+    re.IGNORECASE,
+)
+# A query starts with one of these words (or a bracket); SHOW, DESCRIBE and SUMMARIZE, also
+# "SELECT" statements to DuckDB, print settings (SHOW temp_directory) and are refused.
+_QUERY_STARTS = frozenset({"select", "with", "from", "values", "table"})
+
+_T = duckdb.token_type
+Token = tuple[object, str]
+
+
+def tokens(sql: str) -> list[Token]:
+    """DuckDB's tokens of `sql` as (type, text); comments are tokens too."""
+    found = duckdb.tokenize(sql)
+    ends = [pos for pos, _ in found[1:]] + [len(sql)] if found else []
+    return [(kind, sql[pos:end].strip()) for (pos, kind), end in zip(found, ends, strict=True)]
+
+
+def text_problem(sql: object, *, max_chars: int = MAX_SQL_CHARS,
+                 max_depth: int = MAX_SQL_DEPTH) -> tuple[str, str] | None:
+    """(category, reason) when `sql` must not reach a parser: not text, too long, too deep."""
+    if not isinstance(sql, str):
+        return "syntax", f"expected SQL text, got {type(sql).__name__}"
+    if len(sql) > max_chars:
+        return TOO_COMPLEX, f"the query is {len(sql):,} characters long; the limit is {max_chars:,}"
+    if "\x00" in sql:
+        return "syntax", "the query contains a NUL character"
+    try:
+        sql.encode("utf-8")
+        found = tokens(sql)
+    except (UnicodeError, TypeError, ValueError, duckdb.Error):
+        return "syntax", "the query is not valid Unicode text"
+    depth = nesting_depth(found)
+    if depth > max_depth:
+        return TOO_COMPLEX, f"the query nests {depth} levels deep; the limit is {max_depth}"
+    return None
+
+
+def nesting_depth(found: list[Token]) -> int:
+    """The deepest nesting among `found` tokens: (), [], {} and CASE … END, plus runs of prefix
+    operators (NOT NOT …, - - …), which parsers also nest one level each."""
+    depth = deepest = run = 0
+    for kind, text in found:
+        word = text.lower()
+        if kind == _T.comment:
+            continue
+        if (kind == _T.keyword and word == "not") or (
+                kind == _T.operator and text and not text.strip("+-~!")):
+            run += 1
+            deepest = max(deepest, depth + run)
+            continue
+        run = 0
+        if kind == _T.operator:
+            for ch in text:
+                if ch in "([{":
+                    depth += 1
+                    deepest = max(deepest, depth)
+                elif ch in ")]}":
+                    depth -= 1
+        elif kind == _T.keyword and word in ("case", "end"):
+            depth += 1 if word == "case" else -1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def _significant(found: list[Token]) -> list[Token]:
+    return [t for t in found if t[0] != _T.comment]
+
+
+def split_first(sql: str) -> tuple[str, str]:
+    """(`sql` up to its first `;` outside strings and comments, what follows that `;`)."""
+    for pos, kind in duckdb.tokenize(sql):
+        if kind == _T.operator and sql.startswith(";", pos):
+            return sql[:pos], sql[pos + 1 :]
+    return sql, ""
+
+
+def statement_problem(sql: str) -> tuple[str, str] | None:
+    """(category, reason) when `sql`, bounded by `text_problem`, is not one plain query."""
+    found = _significant(tokens(sql))
+    for i, (kind, text) in enumerate(found):
+        if kind == _T.operator and text == ";" and any(t[1] != ";" for t in found[i + 1 :]):
+            return "refused", "the answer holds more than one SQL statement; give exactly one query"
+    first = next((t for t in found if t[1] != "("), None)
+    if first is not None and first[0] == _T.keyword and first[1].lower() not in _QUERY_STARTS:
+        return "refused", f"only queries (SELECT, WITH, FROM) may run here, not {first[1].upper()}"
+    name = denied_name(sql, found)
+    if name:
+        return "refused", (f"the query uses {name}, which reads DuckDB's own settings, catalogue "
+                           "or files; only the database's tables may be queried")
+    return None
+
+
+def denied_name(sql: str, found: list[Token] | None = None) -> str | None:
+    """The first DuckDB settings/catalogue/file function or view that `sql` names, if any."""
+    if not _DENY_HINT.search(sql):
+        return None
+    found = _significant(tokens(sql) if found is None else found)
+    for i, (kind, text) in enumerate(found):
+        if kind not in (_T.identifier, _T.keyword):
+            continue
+        name = text[1:-1].replace('""', '"') if text.startswith('"') else text
+        name = name.lower()
+        if name.startswith(_DENIED_PREFIXES) or name in _DENIED_NAMES:
+            return name
+        called = i + 1 < len(found) and found[i + 1][1] == "("
+        if called and (name.startswith(_DENIED_CALL_PREFIXES) or name in _DENIED_CALLS):
+            return name
+    return None
