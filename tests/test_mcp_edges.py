@@ -13,6 +13,7 @@ from mcp.shared.exceptions import MCPError
 
 from slm_distill.server.app import build_server
 from tests.conftest import EXAMPLE
+from tests.test_mcp_server import call
 
 
 @pytest.fixture
@@ -21,16 +22,8 @@ def workspace(example_project) -> Path:
     return example_project.root.parent
 
 
-def calls(root: Path, *pairs: tuple[str, dict]) -> list:
-    async def run() -> list:
-        async with Client(build_server(root)) as client:
-            return [await client.call_tool(name, args) for name, args in pairs]
-
-    return asyncio.run(run())
-
-
 def test_an_unknown_argument_is_refused_not_ignored(workspace):
-    [result] = calls(workspace, ("generate_pairs", {"project_dir": "proj", "dryrun": False}))
+    [result] = call(workspace, ("generate_pairs", {"project_dir": "proj", "dryrun": False}))
     text = result.content[0].text
     assert result.is_error and "'dryrun' (did you mean 'dry_run'?)" in text
     assert not any((workspace / "proj" / "jobs").iterdir())
@@ -47,7 +40,7 @@ def test_an_unknown_argument_is_refused_not_ignored(workspace):
 ])
 def test_oversized_strings_are_refused_briefly(workspace, tool, args, field):
     before = (workspace / "proj" / "distill.yaml").read_text()
-    [result] = calls(workspace, (tool, {"project_dir": "proj", **args}))
+    [result] = call(workspace, (tool, {"project_dir": "proj", **args}))
     text = result.content[0].text
     assert result.is_error and field in text and len(text) < 3_000, text[:300]
     assert (workspace / "proj" / "distill.yaml").read_text() == before
@@ -55,7 +48,7 @@ def test_oversized_strings_are_refused_briefly(workspace, tool, args, field):
 
 
 def test_an_over_long_path_says_why(workspace):
-    [result] = calls(workspace, ("add_seeds", {"project_dir": "proj",
+    [result] = call(workspace, ("add_seeds", {"project_dir": "proj",
                                                "seeds_file": "a" * 300 + ".jsonl"}))
     text = result.content[0].text
     assert result.is_error and ("no such file" in text or "too long" in text), text
@@ -81,7 +74,7 @@ def test_a_task_db_outside_the_root_is_refused(workspace, tmp_path_factory):
     config = workspace / "proj" / "distill.yaml"
     config.write_text(config.read_text().replace("db: database.duckdb",
                                                  f"db: {outside / 'db.duckdb'}"))
-    [status, gate] = calls(workspace, ("project_status", {"project_dir": "proj"}),
+    [status, gate] = call(workspace, ("project_status", {"project_dir": "proj"}),
                            ("validate_teacher", {"project_dir": "proj"}))
     for result in (status, gate):
         assert result.is_error and "task.db leads outside the workspace root" in result.content[0].text
@@ -91,6 +84,6 @@ def test_a_symlinked_reports_folder_is_not_written_through(workspace, tmp_path_f
     outside = tmp_path_factory.mktemp("outside")
     shutil.rmtree(workspace / "proj" / "reports")
     (workspace / "proj" / "reports").symlink_to(outside)
-    [gate] = calls(workspace, ("validate_teacher", {"project_dir": "proj"}))
+    [gate] = call(workspace, ("validate_teacher", {"project_dir": "proj"}))
     assert gate.is_error and "reports leads outside the workspace root" in gate.content[0].text
     assert list(outside.iterdir()) == []
