@@ -111,7 +111,7 @@ def test_the_example_through_every_tool(workspace):
     seen = asyncio.run(run())
     assert not seen["gate"]["passed"] and seen["gate"]["n"] == 16 and seen["gate"]["threshold"] == 0.95
     assert [p[0] for p in seen["gate_progress"]] == list(range(1, 17))  # one per validation seed
-    assert 'generate_pairs(override_gate="<reason>")' in seen["refused"]
+    assert 'generate_pairs(override_gate="<reason>", dry_run=false)' in seen["refused"]
     assert "overridden by the user: 88% is enough" in seen["status"]["gate"]
     assert seen["estimate"]["estimate"]["calls"] > 0
     assert seen["gen_progress"] and seen["gen_progress"][0][1] == 100

@@ -143,7 +143,7 @@ def test_the_gate_error_names_the_flag_on_the_cli_and_the_argument_over_mcp(fail
 
     result = asyncio.run(run())
     text = result.content[0].text
-    assert result.is_error and '`generate_pairs(override_gate="<reason>")`' in text
+    assert result.is_error and '`generate_pairs(override_gate="<reason>", dry_run=false)`' in text
     assert "--override-gate" not in text and "`distill" not in text
 
 

@@ -78,7 +78,7 @@ class Action:
 
 
 ADD_SEEDS = Action("add_seeds", {"seeds_file": Blank("file")})
-OVERRIDE_GATE = Action("generate", {"override_gate": Blank("reason", text=True)})
+OVERRIDE_GATE = Action("generate", {"override_gate": Blank("reason", text=True), "dry_run": False})
 
 
 def act(command: str, **args: Any) -> Action:
@@ -112,12 +112,15 @@ def _cli(action: Action) -> str:
     for name, value in action.args.items():
         info = model.model_fields.get(name) if model else None
         spec = meta(info, Cli) if info else None
+        flag = cli_flag(name, info) if info else f"--{name.replace('_', '-')}"
         if name == "directory" or (spec and spec.argument):
             words.append(_quote(value))
         elif value is True:
-            flags.append(cli_flag(name, info) if info else f"--{name.replace('_', '-')}")
+            flags.append(flag)
+        elif value is False:  # a plain flag left off; a `bool | None` one turned off
+            if info is not None and info.annotation is not bool:
+                flags.append(f"--no-{flag.removeprefix('--')}")
         else:
-            flag = cli_flag(name, info) if info else f"--{name.replace('_', '-')}"
             flags.append(f"{flag} {_quote(value)}")
     if command.cli_extra:
         flags.append(command.cli_extra)

@@ -6,7 +6,7 @@ stands for an `Action` given as a keyword, rendered for the surface that raised 
 
     GateError("Below the gate. To go on anyway: {fix}.", fix=act("generate", override_gate=...))
     # CLI: ... To go on anyway: `distill generate --override-gate "REASON"`.
-    # MCP: ... To go on anyway: `generate_pairs(override_gate="<reason>")`.
+    # MCP: ... To go on anyway: `generate_pairs(override_gate="<reason>", dry_run=false)`.
 """
 
 from __future__ import annotations

@@ -191,7 +191,7 @@ def _report(project: Project, teacher: Teacher, task: Task, seeds: list[Seed],
 
 def _next_step(passed: bool, accuracy: float, threshold: float) -> str:
     if passed:
-        return f"{say('generate', dry_run=True)} to see the cost, then {say('generate')}."
+        return f"{say('generate', dry_run=True)} to see the cost, then {say('generate', dry_run=False)}."
     if accuracy >= 0.6:
         return (f"read the failures and iterate ({accuracy:.0%} is below the gate of {threshold:.0%}): "
                 "improve the task description or seeds, or try a stronger teacher, then validate "

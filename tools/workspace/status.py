@@ -106,7 +106,7 @@ def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
         return "the teacher is below the gate: see reports/teacher_validation.md"
     if pairs == 0:
         return (f"estimate, then generate pairs: {say('generate', dry_run=True)}, then "
-                f"{say('generate')}")
+                f"{say('generate', dry_run=False)}")
     if not trained:
         return f"train the student on data/train.jsonl: {say('train')}"
     if "eval" not in reports:
