@@ -13,6 +13,7 @@ as tool calls.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,7 @@ from slm_distill.tools.workspace.project import Project
 from slm_distill.tools.workspace.settings import ConfigChange, ConfigView, config_view
 from slm_distill.tools.workspace.status import ProjectStatus, project_status
 
+log = logging.getLogger(__name__)
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
 LOCAL_WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
 SPENDS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=True)
@@ -115,6 +117,12 @@ def _guard(handler: Callable) -> Callable:
                 raise ToolError(exc.render("mcp")) from None
             except OSError as exc:  # a path too long, a disk full: say which, not a bare failure
                 raise ToolError(scrub(f"{type(exc).__name__}: {exc}")) from None
+            except ToolError:
+                raise
+            except Exception as exc:  # a bug: say what, not a bare "Error executing tool"
+                log.exception("unexpected failure in a tool")
+                raise ToolError(scrub(f"{type(exc).__name__}: {exc}. This is a bug in "
+                                      "slm-distill; the server's log has the traceback.")) from None
 
     return wrapper
 
@@ -219,7 +227,8 @@ def _setup_tools(t: Tools) -> None:
 
     async def put(ctx: Context, project_dir: str, request: ConfigSetRequest,
                   wait: Any) -> ConfigChange:
-        return await _thread(stages.set_config, t.project(project_dir), request)
+        return await _thread(stages.set_config, t.project(project_dir), request,
+                             functools.partial(confined, t.root))
 
     t.add("project_status", Request, status, result=ProjectStatus, annotations=READ_ONLY,
           doc="Where a project stands (seeds, teacher gate, pairs, training, reports) and what to "

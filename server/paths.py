@@ -38,7 +38,23 @@ def confined(root: Path, project: Any) -> Any:
             _within(root, path.resolve(), f"the project's {part}")
     if project.config.task.db:
         _within(root, (project.root / project.config.task.db).resolve(), "the project's task.db")
+    for what, path in _model_paths(project):
+        _within(root, path, what)
     return project
+
+
+def _model_paths(project: Any) -> list[tuple[str, Path]]:
+    """The files and folders the teacher and student specs name on this machine."""
+    from slm_distill.tools.teachers import LOCAL_FILES, parse_spec
+
+    found = []
+    teacher = parse_spec(project.config.teacher)
+    if teacher.backend in LOCAL_FILES:
+        found.append(("the project's teacher", Path(project.local(teacher.model)).resolve()))
+    student = project.local(project.config.student)
+    if Path(student).is_absolute() or student != project.config.student:
+        found.append(("the project's student", Path(student).resolve()))
+    return found
 
 
 def _within(root: Path, path: Path, what: str) -> None:

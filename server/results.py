@@ -16,7 +16,8 @@ from slm_distill.tools.validate_teacher import TeacherValidationReport
 class JobStarted(BaseModel):
     job_id: str = Field(description="Poll it with job_status.")
     kind: str
-    status: str = Field(description="queued | running | succeeded | failed | cancelled")
+    status: str = Field(description="queued | running | succeeded | partial (ended short of what "
+                        "was asked; message says why) | failed | cancelled")
     progress: float | None = Field(None, description="0..1 when known.")
     message: str = ""
     result: dict[str, Any] | None = Field(None, description="Set when the job ended within the wait "

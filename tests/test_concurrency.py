@@ -148,4 +148,44 @@ def test_an_mcp_job_and_a_cli_command_started_together(slow_project, monkeypatch
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert job_status(slow_project, job["job_id"]).status == "succeeded"
-    assert current_writer(slow_project) is None  # the worker's exit ended the lock
+    # the worker let go of the lock before it reported its end: the next writer starts at once
+    WriterLock(slow_project, "next").acquire().release()
+    assert current_writer(slow_project) is None
+
+
+def test_a_cancelled_job_frees_the_project_when_cancel_returns(slow_project, monkeypatch):
+    from slm_distill.tools.requests import GenerateRequest
+    from slm_distill.tools.workspace.jobs import cancel_job, job_status, start_job
+
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("SLOW_S", "1")
+    job = start_job(slow_project, "generate", GenerateRequest(n=50))
+    deadline = time.monotonic() + 60
+    while job_status(slow_project, job.id).status != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert cancel_job(slow_project, job.id).status == "cancelled"
+    WriterLock(slow_project, "next").acquire().release()  # no "busy" right after a cancel
+
+
+def test_a_job_whose_worker_cannot_start_fails_at_once(example_project, monkeypatch):
+    import slm_distill.tools.workspace.jobs as jobs
+    from slm_distill.tools.errors import DistillError
+    from slm_distill.tools.requests import GenerateRequest
+
+    def no_process(*args, **kwargs):
+        raise OSError("out of process slots")
+
+    monkeypatch.setattr(jobs.subprocess, "Popen", no_process)
+    with pytest.raises(DistillError, match="could not start its worker"):
+        jobs.start_job(example_project, "generate", GenerateRequest(n=5))
+    [state] = jobs.list_jobs(example_project)
+    assert state.status == "failed" and "out of process slots" in state.error
+    WriterLock(example_project, "next").acquire().release()  # and the lock is free
+
+
+def test_a_half_created_job_folder_breaks_nothing(example_project, capsys):
+    example_project.path("jobs", "0123456789abcdef").mkdir(parents=True)  # no state.json yet
+    main(["jobs", "--project", str(example_project.root)])
+    main(["status", "--project", str(example_project.root)])
+    assert "No jobs yet." in capsys.readouterr().out

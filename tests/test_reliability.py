@@ -246,7 +246,7 @@ def test_a_run_that_falls_short_is_partial_with_advice(repetitive):
     calls = len(read_jsonl_dicts(repetitive.path("data", "calls.jsonl")))
     # the same request again is refused before any call: it would make none
     assert again.is_error and "a rerun would make no new call" in again.content[0].text
-    assert 'generate_pairs(n=100, fresh=true)' in again.content[0].text
+    assert 'generate_pairs(n=100, fresh=true, dry_run=false)' in again.content[0].text
     assert len(read_jsonl_dicts(repetitive.path("data", "calls.jsonl"))) == calls
     # and the estimate now uses the yield measured on those calls
     est = estimate["estimate"]
@@ -260,8 +260,75 @@ def test_changing_a_setting_lets_a_short_run_go_on(repetitive):
 
     first = generate_pairs(repetitive, n=100)
     assert first.stopped and first.advice
+    with pytest.raises(UsageError, match="would make no new call"):
+        stages.prepare(repetitive, "generate", GenerateRequest(n=100))
+    # another number of self-consistency samples makes other calls: not refused
+    stages.prepare(repetitive, "generate", GenerateRequest(n=100, samples=3))
     repetitive.config.generation.augment_fraction = 0.5  # rewritten seeds: other proposals
     repetitive.save()
     stages.prepare(repetitive, "generate", GenerateRequest(n=100))  # not refused
     second = generate_pairs(repetitive, n=100)
     assert second.kept > first.kept
+
+
+def test_every_mcp_fix_that_names_generation_runs_it():
+    """A fix that tells an agent to generate or improve must not be a dry run in disguise."""
+    from slm_distill.tools.actions import OVERRIDE_GATE, act
+
+    for action in (OVERRIDE_GATE, act("generate", n=100, fresh=True), act("improve")):
+        assert "dry_run=false" in action.render("mcp"), action
+        assert "--dry-run" not in action.render("cli")
+    assert "dry_run=true" in act("improve", dry_run=True).render("mcp")
+
+
+def test_a_dry_run_with_fresh_counts_nothing_kept(generated):
+    from slm_distill.tools.generation.estimate import estimate_generation
+
+    kept = estimate_generation(generated, n=60)
+    fresh = estimate_generation(generated, n=60, fresh=True)
+    assert kept.calls == 0 and kept.kept_already == 60
+    assert fresh.calls > 0 and fresh.kept_already == 0
+
+
+def test_status_after_the_seeds_changed_says_to_validate_again(generated):
+    from slm_distill.tools.workspace.status import project_status
+
+    stages.set_config(generated, stages.ConfigSetRequest(key="split.seed", value=5, force=True))
+    status = project_status(generated)
+    assert "seeds or their split changed" in status.gate
+    assert status.next_step.startswith("validate the teacher")
+
+
+def test_a_failed_override_check_records_nothing(generated):
+    """The override is recorded only once every check passed (here the gate is stale)."""
+    stages.set_config(generated, stages.ConfigSetRequest(key="split.seed", value=5, force=True))
+    before = generated.path("distill.yaml").read_text()
+    with pytest.raises(GateError):
+        stages.prepare(generated, "generate", GenerateRequest(n=70, override_gate="the user said"))
+    assert generated.path("distill.yaml").read_text() == before
+
+
+def test_a_database_that_is_not_one_cannot_be_set(example_project, tmp_path):
+    (example_project.root / "notes.txt").write_text("not a database")
+    before = example_project.path("distill.yaml").read_text()
+    for value in ("notes.txt", "missing.duckdb"):
+        with pytest.raises(UsageError, match="task.db"):
+            stages.set_config(example_project, stages.ConfigSetRequest(key="task.db", value=value))
+    assert example_project.path("distill.yaml").read_text() == before
+
+
+def test_mcp_cannot_point_a_project_outside_its_workspace(example_project, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    shutil.copy(example_project.root / "database.duckdb", outside / "db.duckdb")
+    before = example_project.path("distill.yaml").read_text()
+
+    async def run():
+        async with Client(build_server(example_project.root.parent)) as client:
+            return [await client.call_tool("set_config", {"project_dir": "proj", "key": key,
+                                                          "value": value})
+                    for key, value in (("task.db", str(outside / "db.duckdb")),
+                                       ("student", str(outside)))]
+
+    for result in asyncio.run(run()):
+        assert result.is_error and "outside the workspace root" in result.content[0].text
+    assert example_project.path("distill.yaml").read_text() == before

@@ -35,14 +35,15 @@ def test_spec_names_the_key_variable_and_round_trips():
     spec = parse_spec(DEEPSEEK)
     assert (spec.model, spec.base_url, spec.key_env) == (
         "deepseek-chat", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY")
-    assert parse_spec("anthropic:claude-sonnet-4-5#TEAM_KEY").key_env == "TEAM_KEY"
-    for text in (DEEPSEEK, "openai:gpt-4o", "anthropic:m@http://h/v1", "anthropic:m#K_2"):
+    assert parse_spec("anthropic:claude-sonnet-4-5#TEAM_API_KEY").key_env == "TEAM_API_KEY"
+    for text in (DEEPSEEK, "openai:gpt-4o", "anthropic:m@http://h/v1", "anthropic:m#K2_API_KEY"):
         assert str(parse_spec(text)) == text
         assert make_teacher(text).spec == text  # what check_gate compares with config.teacher
     assert parse_spec("python:pkg.mod:T#x").model == "pkg.mod:T#x"  # only URL backends take #
 
 
 @pytest.mark.parametrize("bad", ["openai:m#sk-live-abc123", "openai:m#", "openai:m#lower",
+                                 "openai:m@https://h/v1#AWS_SECRET_ACCESS_KEY",
                                  "openai:m#VAR@https://h/v1", "openai:#VAR"])
 def test_spec_key_suffix_must_be_a_variable_name(bad):
     with pytest.raises(UsageError) as raised:
@@ -53,9 +54,9 @@ def test_spec_key_suffix_must_be_a_variable_name(bad):
 
 @pytest.mark.parametrize("backend", ["anthropic", "openai"])
 def test_key_is_read_from_the_named_variable(provider, monkeypatch, backend):
-    monkeypatch.setenv("MY_PROVIDER_KEY", "sk-from-named-var")
+    monkeypatch.setenv("MY_PROVIDER_API_KEY", "sk-from-named-var")
     monkeypatch.setenv(f"{backend.upper()}_API_KEY", "sk-default-var")
-    teacher = make_teacher(f"{backend}:m@{provider.url}#MY_PROVIDER_KEY")
+    teacher = make_teacher(f"{backend}:m@{provider.url}#MY_PROVIDER_API_KEY")
     run(teacher.complete(MESSAGES))
     headers = provider.requests[-1]["headers"]
     sent = headers.get("x-api-key", "") + headers.get("authorization", "")

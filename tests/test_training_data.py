@@ -28,13 +28,13 @@ def test_only_the_answer_and_the_end_token_are_labelled():
 
 
 def test_every_generated_pair_has_labels_and_the_end_token(generated_project):
-    from slm_distill.tools.train_student import _examples, _pairs
+    from slm_distill.tools.train_student import _examples, training_pairs
 
     tok = qwen2_tokenizer()
     task = generated_project.task()
     try:
         examples, skipped = _examples(generated_project, task, tok,
-                                      _pairs(generated_project, "train.jsonl"))
+                                      training_pairs(generated_project, "train.jsonl"))
     finally:
         task.close()
     end = end_of_turn_id(tok)

@@ -13,10 +13,13 @@ What the stages take and where both surfaces enter:
     stages.py             one entry point per stage, called by the CLI, the MCP server and jobs
     actions.py            next steps and fixes, phrased for the CLI or for MCP
     errors.py             the few exception classes, each carrying its fix
+    secrets.py            API keys scrubbed from everything that leaves the process
 
 The rest, by concern: workspace/ (the project directory, its configuration, jobs, status),
-tasks/ (what makes Text2SQL a task), teachers/ (LLM backends, cache, prices), generation/
-(near-duplicates, the Hugging Face dataset), training/ (students, rendering, the trainer),
+tasks/ (what makes Text2SQL a task, and untrusted SQL kept in its sandbox), teachers/ (LLM
+backends, cache, prices), generation/ (estimates, advice when a run falls short, near-duplicates,
+re-checking pairs after the seeds change, the Hugging Face dataset), training/ (students,
+rendering, the trainer),
 reporting/ (saving reports, intervals, charts, the model card), llamacpp/ (its sources, quieting
 its output), cli/ (the `distill` command).
 """

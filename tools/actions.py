@@ -78,7 +78,7 @@ class Action:
 
 
 ADD_SEEDS = Action("add_seeds", {"seeds_file": Blank("file")})
-OVERRIDE_GATE = Action("generate", {"override_gate": Blank("reason", text=True), "dry_run": False})
+OVERRIDE_GATE = Action("generate", {"override_gate": Blank("reason", text=True)})
 
 
 def act(command: str, **args: Any) -> Action:
@@ -140,9 +140,23 @@ def _quote(value: Any) -> str:
     return shlex.quote(text)
 
 
+def _mcp_args(action: Action) -> dict[str, Any]:
+    """The action's arguments, plus the model's default for each field whose MCP default differs
+    (a fix that names generation over MCP must say dry_run=false, or it only estimates)."""
+    from slm_distill.tools.requests import REQUESTS, McpDefault, meta
+
+    args = dict(action.args)
+    model = REQUESTS.get(_request_of(action.command))
+    for name, info in (model.model_fields.items() if model else ()):
+        if name not in args and meta(info, McpDefault) is not None:
+            args[name] = info.get_default(call_default_factory=True)
+    return args
+
+
 def _mcp(action: Action) -> str:
     tool = COMMANDS[action.command].tool
-    args = ", ".join(f"{k}={_json(v)}" for k, v in action.args.items() if k != "directory")
+    given = _mcp_args(action)
+    args = ", ".join(f"{k}={_json(v)}" for k, v in given.items() if k != "directory")
     if "directory" in action.args:
         args = ", ".join(filter(None, [f"project_dir={_json(action.args['directory'])}", args]))
     return f"{tool}({args})"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from slm_distill.tools.actions import ADD_SEEDS, act
+from slm_distill.tools.actions import ADD_SEEDS
 from slm_distill.tools.errors import UsageError
 from slm_distill.tools.reporting.reports import (
     Provenance,
@@ -208,8 +208,8 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
     seeds, label = _seeds(project, extra_test)
     cfg = project.config.training
     merged = student_dir or project.path("runs", "student", "merged")
-    if "student" in models and not merged.is_dir():
-        raise UsageError("No trained student (runs/student/merged). Run {fix} first.", fix=act("train"))
+    if "student" in models and student_dir is None:
+        project.require_trained()
     task = project.task()
     results = {r.name: r for r in reuse.results if r.name not in models} if reuse else {}
     try:
@@ -219,7 +219,8 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
                 spec, answers = project.config.teacher, _teacher_answers(project, task, seeds)
             else:
                 spec = project.config.student if model == "base" else str(merged)
-                answers = _hf_answers(spec, task, seeds, cfg.max_new_tokens, model == "base", cfg.seed)
+                answers = _hf_answers(project.local(spec), task, seeds, cfg.max_new_tokens,
+                                      model == "base", cfg.seed)
             results[model] = score_model(model, spec, seeds, answers, task)
         progress(len(models), len(models), "scored")
     finally:

@@ -22,7 +22,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from slm_distill.tools.actions import act
 from slm_distill.tools.errors import DistillError, UsageError, require
 from slm_distill.tools.evaluate import Interval, accuracy
 from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
@@ -156,10 +155,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
     from slm_distill.tools.training.hf_generate import generate_answers
     from slm_distill.tools.training.students import load_pretrained
 
-    run = project.path("runs", "student")
-    merged = run / "merged"
-    if not merged.is_dir():
-        raise UsageError("No trained student (runs/student/merged). Run {fix} first.", fix=act("train"))
+    merged = project.require_trained()
     for q in quants:
         if q not in QUANT_TYPES:
             raise UsageError(f"Unknown quantisation {q!r}. Available: {', '.join(QUANT_TYPES)}.")

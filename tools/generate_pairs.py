@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from slm_distill.tools.actions import ADD_SEEDS, say
 from slm_distill.tools.errors import BudgetExceeded, UsageError
 from slm_distill.tools.generation.advice import advice
+from slm_distill.tools.generation.estimate import EXPECTED_YIELD
 from slm_distill.tools.generation.neardup import NearDupIndex
 from slm_distill.tools.reporting.reports import (
     Provenance,
@@ -43,7 +44,6 @@ from slm_distill.tools.workspace.project import Project, Seed
 
 AUGMENTATIONS = ("paraphrase", "entities", "complexity")
 EXAMPLES_PER_CALL = 5
-EXPECTED_YIELD = 0.7  # share of proposed pairs kept, before the run measures its own
 EXAMPLES_SHOWN = 3  # kept pairs shown in the report
 
 
@@ -283,42 +283,47 @@ def _paths(project: Project) -> dict[str, Path]:
             "hf": d / "hf", "run": d / "run.json"}
 
 
-def _settings(project: Project) -> str:
-    """What decides the calls a run makes: the teacher, the seeds and the generation settings."""
+def _settings(project: Project, samples: int | None) -> str:
+    """What decides the calls a run makes: the teacher, the seeds and the generation settings
+    (with the run's own `samples`, when it asks for some)."""
     gen = project.config.generation.model_dump(
         mode="json", exclude={"n_pairs", "budget_usd", "concurrency", "batch"})
+    gen["samples"] = samples or gen["samples"]
     blob = json.dumps([project.config.teacher, file_hash(project.seeds_path), gen], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _run_record(project: Project, target: int) -> dict | None:
+def _run_record(project: Project, target: int, samples: int | None) -> dict | None:
     """The current run's record when it is for `target` pairs with today's settings."""
     path = _paths(project)["run"]
     try:
         record = json.loads(path.read_text()) if path.is_file() else {}
     except ValueError:
         return None
-    same = record.get("target") == target and record.get("settings") == _settings(project)
+    same = (record.get("target") == target
+            and record.get("settings") == _settings(project, samples))
     return record if same else None
 
 
 def _call_limit(project: Project, start: int, target: int, need: int) -> int:
     """The call index at which a run for `target` pairs gives up, fixed when the run begins, so a
     run interrupted and resumed gives up exactly where an uninterrupted one would."""
-    record = _run_record(project, target)
+    samples = project.config.generation.samples
+    record = _run_record(project, target, samples)
     if record and record.get("first_call", start + 1) <= start:
         return int(record["max_calls"])
     gen = project.config.generation
     limit = start + math.ceil(need / gen.pairs_per_call * gen.max_calls_factor) + gen.concurrency
     write_atomic(_paths(project)["run"], json.dumps({
-        "target": target, "settings": _settings(project), "first_call": start, "max_calls": limit}))
+        "target": target, "settings": _settings(project, samples), "first_call": start,
+        "max_calls": limit}))
     return limit
 
 
-def spent_run(project: Project, target: int) -> dict | None:
+def spent_run(project: Project, target: int, samples: int | None = None) -> dict | None:
     """The run record when a run for `target` with today's settings already used all its calls:
     a rerun would make none (and a fresh one the same calls again)."""
-    record = _run_record(project, target)
+    record = _run_record(project, target, samples)
     done = len(read_jsonl_dicts(_paths(project)["calls"]))
     return record if record and done >= record["max_calls"] else None
 
@@ -411,8 +416,8 @@ def generate_pairs(project: Project, *, n: int | None = None, samples: int | Non
     gen = project.config.generation
     gate = check_gate(project)
     target = n or gen.n_pairs
-    if samples:
-        gen.samples = samples
+    if samples:  # this run's own (in memory: distill.yaml keeps its setting)
+        gen = project.config.generation = gen.model_copy(update={"samples": samples})
     validation, test = project.split()
     if not validation:
         raise UsageError("No seeds yet. Add seeds with {fix} first.", fix=ADD_SEEDS)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from slm_distill.tools.actions import Blank, act, say
+from slm_distill.tools.actions import Blank, act, arg, say
 from slm_distill.tools.errors import UsageError
 from slm_distill.tools.evaluate import EvalReport, Interval, ModelResult, save_eval, seeds_changed
 from slm_distill.tools.generate_pairs import EXAMPLES_PER_CALL, CallPlan, generate_pairs
@@ -463,11 +463,13 @@ def _save(project: Project, history: list[RoundReport], stopped: str | None,
                           f"Round {last.round}: student accuracy by what the input needs "
                           "(* targeted)")
         chart = path.name
-    next_step = (f"Read the before/after table; run another round with {say('improve')}, or "
+    next_step = (f"Read the before/after table; plan another round with "
+                 f"{say('improve', dry_run=True)}, or "
                  f"{say('export')} when the student is good enough." if added else
                  f"No round was completed ({stopped}). Look at the failure groups with "
                  f"{say('improve', dry_run=True)}; the teacher may not manage those inputs: try "
-                 "other groups (max_groups), more pairs, or a stronger teacher.")
+                 f"other groups ({arg('improve', 'max_groups')}), more pairs, or a stronger "
+                 "teacher.")
     report = ImproveReport(
         rounds=history, stopped=stopped, partial=short, chart=chart, caveat=caveat(),
         next_step=next_step,

@@ -5,7 +5,7 @@
 
 Every field is described and every default is stated here, once. The CLI builds its options from
 these models (tools/cli/options.py), the MCP server builds its tools' input schemas from them
-(server/app.py), and a job stores its request as JSON in `jobs/<id>/params.json`.
+(server/schema.py), and a job stores its request as JSON in `jobs/<id>/params.json`.
 
 Annotations beyond pydantic's say how a field appears on a surface: `Cli` (its flag, or a
 positional argument), `WorkspaceFile` (a file path that the MCP server resolves inside its
@@ -64,10 +64,6 @@ class Request(BaseModel):
     """A stage's request; unknown fields are refused."""
 
     model_config = ConfigDict(extra="forbid")
-
-    @classmethod
-    def surface_fields(cls) -> dict[str, FieldInfo]:
-        return dict(cls.model_fields)
 
 
 def meta(field: FieldInfo, kind: type) -> Any:

@@ -111,11 +111,12 @@ def validate_teacher(project: Project, request: ValidateTeacherRequest,
                         progress=progress)
 
 
-def set_config(project: Project, request: ConfigSetRequest) -> Any:
+def set_config(project: Project, request: ConfigSetRequest,
+               check: Callable[[Project], None] | None = None) -> Any:
     from slm_distill.tools.workspace.settings import set_config as change
 
     with WriterLock(project, "set_config"):
-        return change(project, request.key, request.value, force=request.force)
+        return change(project, request.key, request.value, force=request.force, check=check)
 
 
 # -- the long stages -------------------------------------------------------------------------------
@@ -139,15 +140,15 @@ class ImprovePreview(BaseModel):
 
 def _prepare_generate(project: Project, request: GenerateRequest) -> Prepared:
     from slm_distill.tools.generation.estimate import estimate_generation
-    from slm_distill.tools.validate_teacher import check_gate, override_gate
+    from slm_distill.tools.validate_teacher import check_gate, gate_passed, override_gate
 
     if request.dry_run:
         return Prepared(estimate_generation(project, n=request.n, samples=request.samples,
-                                            batch=request.batch), go=False)
-    if request.override_gate is not None:
-        override_gate(project, request.override_gate)
-    check_gate(project)
+                                            batch=request.batch, fresh=request.fresh), go=False)
+    check_gate(project, override=request.override_gate)  # nothing is recorded before every check
     _refuse_spent_run(project, request)
+    if request.override_gate is not None and not gate_passed(project):
+        override_gate(project, request.override_gate)
     return Prepared()
 
 
@@ -157,7 +158,7 @@ def _refuse_spent_run(project: Project, request: GenerateRequest) -> None:
     from slm_distill.tools.generate_pairs import spent_run
 
     target = request.n or project.config.generation.n_pairs
-    record = None if request.fresh else spent_run(project, target)
+    record = None if request.fresh else spent_run(project, target, request.samples)
     if record is not None:
         raise UsageError(
             f"The last run for {target} pairs used all its {record['max_calls']} calls, with these "
@@ -179,10 +180,10 @@ TRAINING = ("torch", "transformers", "peft", "datasets", "matplotlib")
 
 
 def _prepare_train(project: Project, request: TrainRequest) -> Prepared:
+    from slm_distill.tools.train_student import training_pairs
+
     need("train", *TRAINING)
-    train = project.path("data", "train.jsonl")
-    if not train.is_file() or train.stat().st_size == 0:
-        raise UsageError("No training pairs in data/train.jsonl. Run {fix} first.", fix=act("generate"))
+    training_pairs(project, "train.jsonl")
     return Prepared()
 
 
@@ -197,8 +198,8 @@ def _prepare_evaluate(project: Project, request: EvaluateRequest) -> Prepared:
     if request.test_file is not None and not Path(request.test_file).is_file():
         raise UsageError(f"{request.test_file}: no such test file. Give a JSONL file of seeds "
                          f"({say('evaluate', test_file='FILE.jsonl')}).")
-    if "student" in request.models and not project.path("runs", "student", "merged").is_dir():
-        raise UsageError("No trained student (runs/student/merged). Run {fix} first.", fix=act("train"))
+    if "student" in request.models:
+        project.require_trained()
     return Prepared()
 
 
@@ -224,8 +225,7 @@ def _slug(text: str) -> str:
 def _prepare_export(project: Project, request: ExportRequest) -> Prepared:
     need("train", "torch", "transformers")
     need("llama", "llama_cpp")
-    if not project.path("runs", "student", "merged").is_dir():
-        raise UsageError("No trained student (runs/student/merged). Run {fix} first.", fix=act("train"))
+    project.require_trained()
     return Prepared()
 
 

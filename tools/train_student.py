@@ -75,7 +75,8 @@ class TrainReport(Report):
         ])
 
 
-def _pairs(project: Project, name: str) -> list[Pair]:
+def training_pairs(project: Project, name: str) -> list[Pair]:
+    """data/<name> (train.jsonl, val.jsonl); none at all is a UsageError that says to generate."""
     rows = read_jsonl_dicts(project.path("data", name))
     if not rows:
         raise UsageError(f"No pairs in data/{name}. Run {{fix}} before training.", fix=act("generate"))
@@ -145,7 +146,7 @@ def _teacher_model(project: Project, tokenizer: Any) -> Any:
         raise UsageError("training.soft_labels needs a local teacher (hf:PATH) whose logits can be "
                          f"read; the teacher is {spec}. Turn soft labels off ({{fix}}) or change "
                          "the teacher.", fix=SOFT_LABELS_OFF)
-    model, teacher_tok = load_pretrained(spec.model)
+    model, teacher_tok = load_pretrained(project.local(spec.model))
     if teacher_tok.get_vocab() != tokenizer.get_vocab():
         raise UsageError(f"The teacher {spec} and the student use different tokenizers; soft "
                          "labels need the same vocabulary. Turn them off: {fix}.",
@@ -172,7 +173,8 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
     cfg, student = project.config.training, project.config.student
     emit = emit or (lambda event: None)
     run_dir = project.path("runs", run)
-    train_pairs, val_pairs = _pairs(project, "train.jsonl"), _pairs(project, "val.jsonl")
+    train_pairs = training_pairs(project, "train.jsonl")
+    val_pairs = training_pairs(project, "val.jsonl")
     has_gpu = torch.cuda.is_available()
     method = default_method(student, cfg.method)
     if init_from is not None:
@@ -180,7 +182,7 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
 
         model, tokenizer = load_pretrained(str(init_from))
     else:
-        model, tokenizer = load_student(student, seed=cfg.seed)
+        model, tokenizer = load_student(project.local(student), seed=cfg.seed)
     if max_steps is not None:
         cfg = cfg.model_copy(update={"max_steps": max_steps})
     if method == "lora":

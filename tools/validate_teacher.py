@@ -191,7 +191,7 @@ def _report(project: Project, teacher: Teacher, task: Task, seeds: list[Seed],
 
 def _next_step(passed: bool, accuracy: float, threshold: float) -> str:
     if passed:
-        return f"{say('generate', dry_run=True)} to see the cost, then {say('generate', dry_run=False)}."
+        return f"{say('generate', dry_run=True)} to see the cost, then {say('generate')}."
     if accuracy >= 0.6:
         return (f"read the failures and iterate ({accuracy:.0%} is below the gate of {threshold:.0%}): "
                 "improve the task description or seeds, or try a stronger teacher, then validate "
@@ -244,8 +244,9 @@ def _markdown(r: TeacherValidationReport) -> str:
 
 
 # -- the gate -------------------------------------------------------------------------------
-def check_gate(project: Project) -> str:
-    """Return a one-line gate status, or raise GateError when generation must not run."""
+def check_gate(project: Project, *, override: str | None = None) -> str:
+    """Return a one-line gate status, or raise GateError when generation must not run. An
+    `override` reason lets a failed gate pass for this check (recording it is the caller's)."""
     report = load_report(project, REPORT, TeacherValidationReport)
     teacher = project.config.teacher
     if report is None:
@@ -259,16 +260,22 @@ def check_gate(project: Project) -> str:
                         "validation seeds may differ. Run {fix} again.", fix=act("validate_teacher"))
     if report.passed:
         return f"teacher gate passed ({report.accuracy:.0%} >= {report.threshold:.0%})"
-    override = project.config.gate.override
-    if override and override.teacher == teacher:
+    recorded = project.config.gate.override
+    reason = override or (recorded.reason if recorded and recorded.teacher == teacher else None)
+    if reason:
         return (f"teacher gate FAILED ({report.accuracy:.0%} < {report.threshold:.0%}), overridden "
-                f"by the user: {override.reason}")
+                f"by the user: {reason}")
     raise GateError(
         f"The teacher scored {report.accuracy:.0%} on the validation seeds, below the gate of "
         f"{report.threshold:.0%}: pairs it generates would teach its mistakes. See "
         "reports/teacher_validation.md. Improve the prompt/seeds or pick another teacher; to go "
         "on anyway, with the user's own reason, run {fix} (recorded in distill.yaml).",
         fix=OVERRIDE_GATE)
+
+
+def gate_passed(project: Project) -> bool:
+    report = load_report(project, REPORT, TeacherValidationReport)
+    return report is not None and report.passed
 
 
 def _validation_changed(project: Project, report: TeacherValidationReport) -> bool:

@@ -42,28 +42,24 @@ class GenerationEstimate(Report):
                 f"{self.output_tokens:,} output tokens, {cost} ({self.note}).")
 
 
-def observed(project: Project) -> tuple[int, int, int]:
-    """Earlier runs: (calls committed, pairs proposed, pairs kept now)."""
-    data = project.path("data")
-    calls = read_jsonl_dicts(data / "calls.jsonl")
-    return (len(calls), sum(int(c.get("proposed", 0)) for c in calls),
-            len(read_jsonl_dicts(data / "pairs.jsonl")))
-
-
-def _yield(project: Project) -> tuple[float, bool, int, str]:
-    done, proposed, kept = observed(project)
-    kept_by_calls = sum(int(c.get("kept", 0)) for c in
-                        read_jsonl_dicts(project.path("data", "calls.jsonl")))
+def _yield(project: Project, *, count_kept: bool) -> tuple[float, bool, int, str]:
+    """(share of proposals kept, measured?, pairs kept that count towards n, what the note says)."""
+    calls = read_jsonl_dicts(project.path("data", "calls.jsonl"))
+    proposed = sum(int(c.get("proposed", 0)) for c in calls)
+    kept = len(read_jsonl_dicts(project.path("data", "pairs.jsonl"))) if count_kept else 0
+    counted = f"; {kept} pairs already kept count towards n" if kept else ""
     if proposed >= MIN_MEASURED:
-        rate = max(0.01, kept_by_calls / proposed)
-        return rate, True, kept, (f"{rate:.0%} of proposals kept, measured over {done} earlier "
-                                  f"calls; {kept} pairs already kept count towards n")
-    return EXPECTED_YIELD, False, kept, f"assumes {EXPECTED_YIELD:.0%} of proposals are kept"
+        rate = max(0.01, sum(int(c.get("kept", 0)) for c in calls) / proposed)
+        return rate, True, kept, (f"{rate:.0%} of proposals kept, measured over {len(calls)} "
+                                  f"earlier calls{counted}")
+    return EXPECTED_YIELD, False, kept, f"assumes {EXPECTED_YIELD:.0%} of proposals are kept{counted}"
 
 
 def estimate_generation(project: Project, *, n: int | None = None, samples: int | None = None,
-                        batch: bool | None = None, new: bool = False) -> GenerationEstimate:
-    """`n` pairs in all (those kept already count), or `n` new ones with `new` (improve rounds)."""
+                        batch: bool | None = None, new: bool = False,
+                        fresh: bool = False) -> GenerationEstimate:
+    """`n` pairs in all (those kept already count), or `n` new ones with `new` (improve rounds)
+    or `fresh` (a run that starts over)."""
     from slm_distill.tools.generate_pairs import plan_call
     from slm_distill.tools.teachers import parse_spec
     from slm_distill.tools.teachers.pricing import cost_usd, price_of
@@ -81,9 +77,7 @@ def estimate_generation(project: Project, *, n: int | None = None, samples: int 
         answer_prompt = task.teacher_messages(validation[0].input)
     finally:
         task.close()
-    rate, measured, kept, basis = _yield(project)
-    if new:
-        kept, basis = 0, basis.split(";")[0]
+    rate, measured, kept, basis = _yield(project, count_kept=not (new or fresh))
     tokens = lambda msgs: sum(len(m["content"]) for m in msgs) // 4  # noqa: E731 - ~4 chars/token
     pair_tokens = sum(len(s.input) + len(s.output) + 60 for s in validation) // 4 // len(validation)
     calls = math.ceil(max(0, target - kept) / gen.pairs_per_call / rate)

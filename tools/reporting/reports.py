@@ -89,10 +89,19 @@ def save_report(project: Project, name: str, report: Report) -> Path:
 
 
 def load_report(project: Project, name: str, model: type[R]) -> R | None:
+    """A saved report, None if there is none; a damaged one is a ProjectError that says so."""
+    from pydantic import ValidationError
+
+    from slm_distill.tools.errors import ProjectError
+
     path = project.report_path(name)
     if not path.is_file():
         return None
-    return model.model_validate_json(path.read_text(encoding="utf-8"))
+    try:
+        return model.model_validate_json(path.read_text(encoding="utf-8"))
+    except (ValidationError, UnicodeDecodeError, ValueError):
+        raise ProjectError(f"reports/{name}.json is damaged or from another version of "
+                           "slm-distill. Run the stage that writes it again.") from None
 
 
 def md_table(headers: list[str], rows: list[list[object]]) -> str:

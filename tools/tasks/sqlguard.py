@@ -13,7 +13,9 @@ sandbox (a second statement, DuckDB's settings, files or catalogue functions) is
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 
 import duckdb
 
@@ -44,11 +46,12 @@ _T = duckdb.token_type
 Token = tuple[object, str]
 
 
-def tokens(sql: str) -> list[Token]:
+@functools.lru_cache(maxsize=4096)  # validation, the parser's check and the sandbox share them
+def tokens(sql: str) -> tuple[Token, ...]:
     """DuckDB's tokens of `sql` as (type, text); comments are tokens too."""
     found = duckdb.tokenize(sql)
     ends = [pos for pos, _ in found[1:]] + [len(sql)] if found else []
-    return [(kind, sql[pos:end].strip()) for (pos, kind), end in zip(found, ends, strict=True)]
+    return tuple((kind, sql[pos:end].strip()) for (pos, kind), end in zip(found, ends, strict=True))
 
 
 def text_problem(sql: object, *, max_chars: int = MAX_SQL_CHARS,
@@ -71,7 +74,7 @@ def text_problem(sql: object, *, max_chars: int = MAX_SQL_CHARS,
     return None
 
 
-def nesting_depth(found: list[Token]) -> int:
+def nesting_depth(found: Sequence[Token]) -> int:
     """The deepest nesting among `found` tokens: (), [], {} and CASE … END, plus runs of prefix
     operators (NOT NOT …, - - …), which parsers also nest one level each."""
     depth = deepest = run = 0
@@ -98,7 +101,7 @@ def nesting_depth(found: list[Token]) -> int:
     return deepest
 
 
-def _significant(found: list[Token]) -> list[Token]:
+def _significant(found: Sequence[Token]) -> list[Token]:
     return [t for t in found if t[0] != _T.comment]
 
 
@@ -126,7 +129,7 @@ def statement_problem(sql: str) -> tuple[str, str] | None:
     return None
 
 
-def denied_name(sql: str, found: list[Token] | None = None) -> str | None:
+def denied_name(sql: str, found: Sequence[Token] | None = None) -> str | None:
     """The first DuckDB settings/catalogue/file function or view that `sql` names, if any."""
     if not _DENY_HINT.search(sql):
         return None

@@ -67,7 +67,11 @@ def load_sql_file(source: Path, target: Path, *, dialect: str | None = None) -> 
         raise UsageError(f"{source}: {size / 2**20:.0f} MB is larger than a schema file may be "
                          f"({MAX_SCHEMA_BYTES / 2**20:.0f} MB). Load fewer rows, or build the "
                          "database with DuckDB yourself and pass the .duckdb file instead.")
-    text = source.read_text(encoding="utf-8")
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{source} is not UTF-8 text. Give a SQL file of CREATE TABLE and INSERT "
+                         "statements, saved as UTF-8.") from None
     if target.exists():
         target.unlink()
     refusal = None

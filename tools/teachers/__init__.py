@@ -63,7 +63,8 @@ def _hf() -> type[Teacher]:
 BACKENDS = {"anthropic": _anthropic, "openai": _openai, "llama-cpp": _llama_cpp, "python": _python,
             "hf": _hf}
 _URL_BACKENDS = {"anthropic", "openai"}
-_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+# only key variables: a spec (which an agent can set) must not send, say, a cloud secret elsewhere
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*_API_KEY")
 
 
 @dataclass(frozen=True)
@@ -109,30 +110,39 @@ def _split_key_env(spec: str, rest: str) -> tuple[str, str | None]:
     if not _ENV_NAME.fullmatch(key_env):
         shown = spec.rpartition("#")[0]
         raise UsageError(f"Teacher spec {shown}#...: a #KEY_ENV suffix (last, after any @BASE_URL) "
-                         "must name the environment variable that holds the key (capitals, digits "
-                         "and _), e.g. openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY. "
+                         "must name the environment variable that holds the key, a name ending in "
+                         "_API_KEY, e.g. openai:deepseek-chat@https://api.deepseek.com/v1"
+                         "#DEEPSEEK_API_KEY. "
                          "Put the key itself in that variable, never in the spec.")
     return rest, key_env
 
 
-def check_spec(spec: str) -> TeacherSpec:
-    """A spec that names a teacher that can be made here: parsed, and a python: object imported."""
+LOCAL_FILES = ("llama-cpp", "hf")  # backends whose model is a path on this machine
+
+
+def check_spec(spec: str, base_dir: Path | None = None) -> TeacherSpec:
+    """A spec that names a teacher that can be made here: parsed, a python: object imported, a
+    GGUF that exists (relative paths mean `base_dir`, the project directory)."""
+    from slm_distill.tools.teachers.base import local_path
+
     parsed = parse_spec(spec)
     if parsed.backend == "python":
         from slm_distill.tools.teachers.python_backend import load_object
 
         load_object(parsed.model)
-    if parsed.backend == "llama-cpp" and not Path(parsed.model).expanduser().is_file():
+    if parsed.backend == "llama-cpp" and not local_path(parsed.model, base_dir).is_file():
         raise UsageError(f"{spec}: {parsed.model} is no such GGUF file. Give the path of a .gguf "
                          "model, e.g. llama-cpp:./models/teacher-q4_k_m.gguf.")
     return parsed
 
 
 def make_teacher(spec: str, *, cache: TeacherCache | None = None, meter: CostMeter | None = None,
-                 concurrency: int = 8, batch: bool = False) -> Teacher:
+                 concurrency: int = 8, batch: bool = False, base_dir: Path | None = None) -> Teacher:
     parsed = parse_spec(spec)
     cls = BACKENDS[parsed.backend]()
     kwargs: dict[str, Any] = {"cache": cache, "meter": meter, "concurrency": concurrency}
+    if parsed.backend in LOCAL_FILES and base_dir is not None:
+        kwargs["base_dir"] = base_dir
     if parsed.base_url:
         kwargs["base_url"] = parsed.base_url
     if parsed.key_env:
@@ -151,9 +161,10 @@ def project_teacher(project: Any, spec: str | None = None, *, budget_usd: float 
     """The project's teacher (or `spec`), wrapped in the project's SQLite cache in the project's
     `teacher_cache` mode (rw, replay or off)."""
     gen, mode = project.config.generation, project.config.teacher_cache
-    check_spec(spec or project.config.teacher)  # a bad spec is refused before anything is opened
-    teacher = make_teacher(spec or project.config.teacher, meter=CostMeter(budget_usd=budget_usd),
-                           concurrency=gen.concurrency, batch=batch)
+    chosen = spec or project.config.teacher
+    check_spec(chosen, project.root)  # a bad spec is refused before anything is opened
+    teacher = make_teacher(chosen, meter=CostMeter(budget_usd=budget_usd),
+                           concurrency=gen.concurrency, batch=batch, base_dir=project.root)
     if mode != "replay":  # replay answers from the cache alone: no key needed
         teacher.check_ready()
     teacher.cache = TeacherCache(project.cache_path, mode=mode)

@@ -15,6 +15,7 @@ import logging
 import os
 import random
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -63,9 +64,9 @@ class CostMeter(BaseModel):
             )
         if self.budget_usd is not None and self.cost_usd >= self.budget_usd:
             raise BudgetExceeded(
-                f"Budget of ${self.budget_usd:.2f} reached (spent ${self.cost_usd:.4f}). Raise it "
-                "to go on ({fix}); the work so far is kept.",
-                fix=act("generate", budget_usd=Blank("usd")))
+                f"Budget of ${self.budget_usd:.2f} reached (spent ${self.cost_usd:.4f}). Raise the "
+                "budget and run it again to go on; the work so far is kept and cached calls are "
+                "free.")
 
     def add(self, completions: list[Completion], cost: float, *, cached: bool) -> None:
         if cached:
@@ -213,6 +214,12 @@ class Teacher(ABC):
         await self.aclose()
         if self.cache is not None:
             self.cache.close()
+
+
+def local_path(model: str, base_dir: Path | None) -> Path:
+    """A local teacher's file or folder: relative to `base_dir` (the project) when given."""
+    path = Path(model).expanduser()
+    return path if path.is_absolute() or base_dir is None else base_dir / path
 
 
 def status_error(exc: Any, spec: str, key_env: str | None) -> Exception:

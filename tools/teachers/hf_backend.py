@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
 from slm_distill.tools.tasks.base import Message
-from slm_distill.tools.teachers.base import Completion, Teacher
+from slm_distill.tools.teachers.base import Completion, Teacher, local_path
 
 
 class HFTeacher(Teacher):
@@ -18,8 +19,9 @@ class HFTeacher(Teacher):
     supports_logprobs = True
     is_local = True
 
-    def __init__(self, model: str, **kw: Any) -> None:
+    def __init__(self, model: str, *, base_dir: Path | None = None, **kw: Any) -> None:
         super().__init__(model, **kw)
+        self.path = local_path(model, base_dir)
         self._loaded: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
 
@@ -27,7 +29,7 @@ class HFTeacher(Teacher):
         if self._loaded is None:
             from slm_distill.tools.training.students import load_pretrained
 
-            model, tokenizer = load_pretrained(self.model)
+            model, tokenizer = load_pretrained(str(self.path) if self.path.exists() else self.model)
             self._loaded = (model.eval(), tokenizer)
         return self._loaded
 

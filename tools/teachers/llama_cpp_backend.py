@@ -13,16 +13,17 @@ from typing import Any
 from slm_distill.tools.errors import UsageError, require
 from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
 from slm_distill.tools.tasks.base import Message
-from slm_distill.tools.teachers.base import Completion, Teacher
+from slm_distill.tools.teachers.base import Completion, Teacher, local_path
 
 
 class LlamaCppTeacher(Teacher):
     backend = "llama-cpp"
     is_local = True
 
-    def __init__(self, model: str, *, n_ctx: int = 8192, **kw: Any) -> None:
+    def __init__(self, model: str, *, n_ctx: int = 8192, base_dir: Path | None = None,
+                 **kw: Any) -> None:
         super().__init__(model, **kw)
-        self.path = Path(model).expanduser()
+        self.path = local_path(model, base_dir)
         self.n_ctx = n_ctx
         self._llm: Any = None
         self._lock = threading.Lock()

@@ -34,11 +34,17 @@ def load_object(target: str) -> Any:
     except ImportError as exc:
         raise UsageError(f"python:{target}: cannot import {module_name} ({exc}). Is its folder "
                          "on PYTHONPATH?") from exc
+    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
+        raise UsageError(f"python:{target}: importing {module_name} failed: "
+                         f"{type(exc).__name__}: {exc}") from exc
     if not hasattr(module, attr):
         raise UsageError(f"python:{target}: module {module_name} has no {attr}.")
     obj = getattr(module, attr)
     if inspect.isclass(obj):
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as exc:  # noqa: BLE001 - the user's class failed to build
+            raise UsageError(f"python:{target}: {attr}() failed: {type(exc).__name__}: {exc}") from exc
     if not callable(getattr(obj, "answer", None)):
         raise UsageError(f"python:{target}: {attr} has no answer(input, context) method.")
     return obj

@@ -1,7 +1,7 @@
 """Jobs: stages that take minutes to hours run as detached worker processes.
 
     job = start_job(project, "train", TrainRequest())   # returns within a second
-    job_status(project, job.id).status             # queued | running | succeeded | failed | cancelled
+    job_status(project, job.id).status   # queued | running | succeeded | partial | failed | cancelled
     cancel_job(project, job.id)                     # SIGTERM; checkpoints stay, a rerun resumes
 
 State lives in `jobs/<id>/`: `state.json` (JobState), `events.jsonl` (step, loss, tokens/s, ETA,
@@ -15,12 +15,14 @@ With more than one GPU visible, the worker is launched through `accelerate launc
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +35,13 @@ from slm_distill.tools.errors import DistillError, UsageError
 from slm_distill.tools.requests import Request
 from slm_distill.tools.secrets import Scrubbed, scrub, scrub_tree
 from slm_distill.tools.workspace.fileio import append_jsonl, write_atomic
-from slm_distill.tools.workspace.lock import FD_VAR, WriterLock, alive, release_inherited
+from slm_distill.tools.workspace.lock import (
+    FD_VAR,
+    WriterLock,
+    alive,
+    record_inherited,
+    release_inherited,
+)
 from slm_distill.tools.workspace.project import Project
 
 # partial: the job ended without an error but short of what was asked (its message says why)
@@ -129,17 +137,29 @@ def start_job(project: Project, kind: str, request: Request,
     try:
         state = JobState(id=secrets.token_hex(8), kind=kind, created_at=_now(),
                          surface=SURFACE.get())
-        folder = project.path("jobs", state.id)
-        folder.mkdir(parents=True)
-        write_atomic(folder / "params.json", request.model_dump_json(indent=2))
-        _save(project, state)
-        state.pid = _spawn(project, state, lock)
-        lock.record(pid=state.pid, job_id=state.id)
-        _save(project, state)
-        return state
+        project.path("jobs", state.id).mkdir(parents=True)
+        _save(project, state)  # first: a job folder always has its state
+        write_atomic(project.path("jobs", state.id, "params.json"), request.model_dump_json(indent=2))
+        lock.record(pid=os.getpid(), job_id=state.id)  # the worker records itself once it runs
+        state.pid = _spawn_or_fail(project, state, lock)
+        return state  # from here on only the worker writes state.json
     finally:
         if owned:
             lock.release()
+
+
+def _spawn_or_fail(project: Project, state: JobState, lock: WriterLock) -> int:
+    try:
+        pid = _spawn(project, state, lock)
+    except OSError as exc:
+        lock.handed_over = False  # nobody took it over
+        state.status, state.ended_at = "failed", _now()
+        state.error = scrub(f"the worker process could not start: {exc}")
+        _save(project, state)
+        raise DistillError(f"Job {state.id} could not start its worker process ({exc}). Check "
+                           "the disk and the Python environment, then run this again.") from exc
+    write_atomic(project.path("jobs", state.id, "pid"), str(pid))
+    return pid
 
 
 def _spawn(project: Project, state: JobState, lock: WriterLock) -> int:
@@ -148,18 +168,29 @@ def _spawn(project: Project, state: JobState, lock: WriterLock) -> int:
     in that directory can shadow a module, holding the writer lock's descriptor."""
     folder = project.path("jobs", state.id)
     gpus = gpu_count() if state.kind == "train" else 0
+    assert lock.fd is not None, "a job starts only under the project's writer lock"
     env = {**os.environ, "PYTHONSAFEPATH": "1", FD_VAR: str(lock.fd)}
     with (folder / "log").open("ab") as log:
         process = subprocess.Popen(launch_command(project, state.id, gpus), stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, cwd=project.root, env=env,
-                                   pass_fds=(lock.fd,) if lock.fd is not None else ())
+                                   pass_fds=(lock.fd,))
     return process.pid
+
+
+def _pid(project: Project, state: JobState) -> int | None:
+    """The worker's pid: from its state once it runs, from the pid file the starter wrote before."""
+    path = project.path("jobs", state.id, "pid")
+    if state.pid:
+        return state.pid
+    text = path.read_text().strip() if path.is_file() else ""
+    return int(text) if text.isdigit() else None
 
 
 def job_status(project: Project, job_id: str) -> JobState:
     state = _load(project, job_id)
-    if state.status in ("queued", "running") and state.pid and not alive(state.pid):
+    pid = _pid(project, state)
+    if state.status in ("queued", "running") and pid and not alive(pid):
         state = _load(project, job_id)  # it may have finished between the two reads
         if state.status in ("queued", "running"):
             state.status, state.ended_at = "failed", _now()
@@ -170,19 +201,31 @@ def job_status(project: Project, job_id: str) -> JobState:
 
 def list_jobs(project: Project) -> list[JobState]:
     folder = project.path("jobs")
-    ids = [p.name for p in folder.iterdir() if _ID.match(p.name)] if folder.is_dir() else []
+    ids = [p.name for p in folder.iterdir()
+           if _ID.match(p.name) and (p / "state.json").is_file()] if folder.is_dir() else []
     return sorted((job_status(project, i) for i in ids), key=lambda s: s.created_at)
 
 
+CANCEL_WAIT_S = 10.0
+
+
 def cancel_job(project: Project, job_id: str) -> JobState:
+    """Stop a job (SIGTERM to its process group) and wait, a bounded time, for it to exit, so
+    the project is free for the next command when this returns."""
     state = job_status(project, job_id)
     if state.status in TERMINAL:
         return state
-    if state.pid:
+    pid = _pid(project, state)
+    if pid:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(state.pid, signal.SIGTERM)
-    state.status, state.ended_at, state.message = "cancelled", _now(), "cancelled by the user"
-    _save(project, state)
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    state = _load(project, job_id)  # the worker saves its own end when it can
+    if state.status not in TERMINAL:
+        state.status, state.ended_at, state.message = "cancelled", _now(), "cancelled by the user"
+        _save(project, state)
     return state
 
 
@@ -228,21 +271,41 @@ def run_job(root: Path, job_id: str) -> int:
     from slm_distill.tools import stages
 
     sys.stdout, sys.stderr = Scrubbed(sys.stdout), Scrubbed(sys.stderr)  # the job's log
-    project = Project.load(root)
-    state = _load(project, job_id)
+    try:
+        project = Project.load(root)
+        state = _load(project, job_id)
+    except Exception as exc:  # noqa: BLE001 - said in the state, where the starter looks
+        return _failed_early(root, job_id, exc)
     with surface(state.surface):
-        request = stages.stage(state.kind).request.model_validate_json(
-            (job_dir(project, job_id) / "params.json").read_text())
+        try:
+            request = stages.stage(state.kind).request.model_validate_json(
+                (job_dir(project, job_id) / "params.json").read_text())
+        except Exception as exc:  # noqa: BLE001
+            return _failed_early(root, job_id, exc)
         if os.environ.get("RANK", "0") != "0":  # other accelerate ranks only train
             stages.run(project, state.kind, request)
             return 0
         return _run(project, state, request)
 
 
+def _failed_early(root: Path, job_id: str, exc: Exception) -> int:
+    """Record a worker that could not even begin (its project or request unreadable)."""
+    path = root / "jobs" / job_id / "state.json"
+    with contextlib.suppress(OSError, ValueError):
+        state = json.loads(path.read_text())
+        error = exc.render() if isinstance(exc, DistillError) else f"{type(exc).__name__}: {exc}"
+        state.update(status="failed", ended_at=_now(), error=scrub(f"the job could not begin: {error}"))
+        write_atomic(path, json.dumps(state, indent=2))
+    return 1
+
+
 def _run(project: Project, state: JobState, request: Request) -> int:
     from slm_distill.tools import stages
 
-    state.status, state.started_at, state.pid = "running", _now(), os.getpid()
+    state.status, state.started_at = "running", _now()
+    if "RANK" not in os.environ:  # under accelerate the launcher stays the job's process
+        state.pid = os.getpid()
+    record_inherited(project, state.kind, os.getpid(), state.id)
     _save(project, state)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -252,7 +315,7 @@ def _run(project: Project, state: JobState, request: Request) -> int:
         state.status, state.message = "cancelled", "cancelled; checkpoints kept, a rerun resumes"
     except DistillError as exc:
         state.status, state.error = "failed", exc.render()
-    except Exception as exc:  # noqa: BLE001 - a worker reports every failure in its state
+    except (Exception, SystemExit) as exc:  # a worker reports every failure in its state
         state.status, state.error = "failed", scrub(f"{type(exc).__name__}: {exc}")
         raise
     else:

@@ -7,12 +7,15 @@
 
 The lock is `fcntl.flock` on `.lock` in the project, so the kernel drops it when its holder exits,
 however it exits: a lock can never outlive its process, and there is nothing stale to break. The
-file's content names the holder (kind, pid, job id, start time) for the refusal message; it is
-only ever read by a process that failed to take the lock.
+file's content names the holder (kind, pid, job id, start time) for the refusal message and for
+`status`; a job's worker writes its own pid there when it starts and clears it when it ends.
+(With several GPUs the accelerate launcher holds the descriptor until it exits, moments after
+the job reports its end; a command refused meanwhile is told to try again in a few seconds.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -29,10 +32,13 @@ FD_VAR = "SLM_DISTILL_LOCK_FD"  # tells a job's worker which inherited descripto
 class ProjectBusy(UsageError):
     """Another command or job is writing the project."""
 
-    def __init__(self, holder: dict[str, Any]) -> None:
+    def __init__(self, holder: dict[str, Any], ended: bool = False) -> None:
         what = holder.get("kind") or "another command"
         since = f" since {holder['since']}" if holder.get("since") else ""
-        if job := holder.get("job_id"):
+        if ended:
+            super().__init__(f"Job {holder.get('job_id')} ({what}) has ended and is releasing the "
+                             "project. Try again in a few seconds.")
+        elif job := holder.get("job_id"):
             super().__init__(
                 f"The project is busy: job {job} ({what}, pid {holder.get('pid')}) is writing it"
                 f"{since}. Wait for it ({{follow}}) or cancel it ({{cancel}}), then run this again.",
@@ -56,7 +62,8 @@ class WriterLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise ProjectBusy(holder(self.path)) from None
+            named = holder(self.path)
+            raise ProjectBusy(named, ended=_job_ended(self.path.parent, named)) from None
         self.fd = fd
         self.record(pid=os.getpid())
         return self
@@ -94,11 +101,26 @@ def holder(path: Any) -> dict[str, Any]:
         return {}
 
 
+def _job_ended(root: Any, named: dict[str, Any]) -> bool:
+    """Has the job named as the holder already reported its end?"""
+    job = named.get("job_id")
+    if not isinstance(job, str) or not job.isalnum():
+        return False
+    try:
+        state = json.loads((root / "jobs" / job / "state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return state.get("status") in ("succeeded", "partial", "failed", "cancelled")
+
+
 def current_writer(project: Any) -> dict[str, Any] | None:
-    """Who writes the project now, as far as the lock file tells (its holder's process alive)."""
+    """Who writes the project now, as far as the lock file tells: its holder's process alive and,
+    for a job, the job not yet ended."""
     named = holder(project.path(LOCK_FILE))
     pid = named.get("pid")
-    return named if isinstance(pid, int) and alive(pid) else None
+    if not isinstance(pid, int) or not alive(pid) or _job_ended(project.root, named):
+        return None
+    return named
 
 
 def alive(pid: int) -> bool:
@@ -116,16 +138,35 @@ def alive(pid: int) -> bool:
         return True
 
 
+def _inherited(project: Any) -> int | None:
+    """The descriptor of the project's lock this process inherited from its starter, if any."""
+    fd = os.environ.get(FD_VAR, "")
+    if not fd.isdigit():
+        return None
+    try:
+        if os.fstat(int(fd)).st_ino == os.stat(project.path(LOCK_FILE)).st_ino:
+            return int(fd)
+    except OSError:
+        pass
+    return None  # not our lock file (e.g. in a process accelerate started)
+
+
+def record_inherited(project: Any, kind: str, pid: int, job_id: str) -> None:
+    """In a job's worker: name itself as the holder of the lock it inherited."""
+    fd = _inherited(project)
+    if fd is not None:
+        text = json.dumps({"kind": kind, "pid": pid, "job_id": job_id,
+                           "since": datetime.now(UTC).isoformat(timespec="seconds")})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text.encode(), 0)
+
+
 def release_inherited(project: Any) -> None:
     """In a job's worker: end the lock it inherited (before it reports its end, so a client that
     sees the job finished can start the next writer at once)."""
-    fd = os.environ.pop(FD_VAR, None)
-    if fd is None or not fd.isdigit():
-        return
-    try:
-        if os.fstat(int(fd)).st_ino != os.stat(project.path(LOCK_FILE)).st_ino:
-            return  # not our lock file (e.g. a process accelerate started)
-        os.ftruncate(int(fd), 0)
-        os.close(int(fd))
-    except OSError:
-        return
+    fd = _inherited(project)
+    os.environ.pop(FD_VAR, None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.close(fd)

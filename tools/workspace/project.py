@@ -77,9 +77,8 @@ class Project:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             config = ProjectConfig.model_validate(data)
         except UnicodeDecodeError:
-            raise ProjectError(f"{path} is not UTF-8 text. Restore the file, or set its fields "
-                               "again with {fix}.", fix=act("set_config", key=Blank("key"),
-                                                            value=Blank("value"))) from None
+            raise ProjectError(f"{path} is not UTF-8 text. Restore it from a copy, or write it "
+                               "again as UTF-8 YAML.") from None
         except (yaml.YAMLError, ValidationError, RecursionError) as exc:
             raise ProjectError(f"{path}: invalid configuration: {_short(exc)}. Fix the file.") from None
         return cls(root, config)
@@ -112,6 +111,26 @@ class Project:
                                "DuckDB database. Restore it, or point task.db at another: {fix}.",
                                fix=fix)
         return path
+
+    def local(self, text: str) -> str:
+        """A model path from the configuration (a student directory, a GGUF): a relative path
+        means one in the project directory; anything else (a model id) is returned as it is."""
+        path = Path(text).expanduser()
+        if path.is_absolute():
+            return str(path)
+        candidate = self.root / path
+        return str(candidate) if candidate.exists() else text
+
+    @property
+    def trained(self) -> bool:
+        """A trained student exists (runs/student/merged)."""
+        return self.path("runs", "student", "merged", "config.json").is_file()
+
+    def require_trained(self) -> Path:
+        if not self.trained:
+            raise UsageError("No trained student (runs/student/merged). Run {fix} first.",
+                             fix=act("train"))
+        return self.path("runs", "student", "merged")
 
     @property
     def cache_path(self) -> Path:
@@ -190,7 +209,7 @@ def init_project(
     if (db is None) == (schema is None):
         raise UsageError(f"Give exactly one of {arg('init', 'db_file')} (a DuckDB file) or "
                          f"{arg('init', 'schema_file')} (a SQL file).")
-    check_spec(teacher)
+    check_spec(teacher, root.resolve())
     config = _config(name or root.resolve().name, teacher, student)
     built = _build_db(schema, schema_dialect) if schema else None
     if db is not None:
@@ -245,18 +264,6 @@ def _build_db(schema: Path, dialect: str | None) -> Path:
 
     if not schema.is_file():
         raise UsageError(f"{schema}: no such file. Pass a SQL file of CREATE TABLE and INSERTs.")
-    from slm_distill.tools.tasks.sqlload import MAX_SCHEMA_BYTES
-
-    if schema.stat().st_size > MAX_SCHEMA_BYTES:
-        raise UsageError(f"{schema} is larger than {MAX_SCHEMA_BYTES // 2**20} MB. Load fewer "
-                         "rows into it, or build a DuckDB file yourself and pass that.")
-    try:
-        with schema.open(encoding="utf-8") as fh:
-            while fh.read(1 << 20):
-                pass
-    except UnicodeDecodeError:
-        raise UsageError(f"{schema} is not UTF-8 text. Pass a SQL file of CREATE TABLE and "
-                         "INSERT statements, saved as UTF-8.") from None
     tmp = Path(tempfile.mkdtemp(prefix="distill-db-")) / DB_FILE
     try:
         load_sql_file(schema, tmp, dialect=dialect)

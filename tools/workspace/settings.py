@@ -13,6 +13,7 @@ trained) is refused unless `force` is given; `gate.override` is only recorded by
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,10 @@ def _unknown(key: str, fields: list[ConfigField]) -> str:
 
 
 # -- changing ---------------------------------------------------------------------------------
-def set_config(project: Project, key: str, value: Any, *, force: bool = False) -> ConfigChange:
+def set_config(project: Project, key: str, value: Any, *, force: bool = False,
+               check: Callable[[Project], None] | None = None) -> ConfigChange:
+    """Change one field. `check` sees the project as it would be, before anything is saved (the
+    MCP server refuses what would lead outside its workspace)."""
     fields = {f.key: f for f in all_fields(project)}
     if key not in fields:
         raise UsageError(_unknown(key, list(fields.values())))
@@ -131,10 +135,9 @@ def set_config(project: Project, key: str, value: Any, *, force: bool = False) -
         new = ProjectConfig.model_validate(data)
     except ValidationError as exc:
         raise UsageError(f"{key}: {_first_error(exc)}. Nothing was changed.") from None
-    if key == "teacher":
-        from slm_distill.tools.teachers import check_spec
-
-        check_spec(new.teacher)  # a python: object importable, a GGUF that exists
+    _usable(project, new, key)
+    if check is not None:
+        check(Project(project.root, new))
     old_value, new_value = fields[key].value, _jsonable(_get(new, key))
     change = ConfigChange(key=key, old=old_value, new=new_value, changed=old_value != new_value)
     if change.changed:
@@ -154,6 +157,17 @@ def set_config(project: Project, key: str, value: Any, *, force: bool = False) -
             change.notes.append(f"every kept pair was checked against the new test split: "
                                 f"{dropped} dropped as leakage")
     return change
+
+
+def _usable(project: Project, new: ProjectConfig, key: str) -> None:
+    """What the configuration names must exist: the teacher (a python: object, a GGUF) and the
+    task's database."""
+    if key == "teacher":
+        from slm_distill.tools.teachers import check_spec
+
+        check_spec(new.teacher, project.root)
+    if key == "task.db":
+        Project(project.root, new).db_path  # noqa: B018 - raises when missing or not DuckDB
 
 
 def _get(config: BaseModel, key: str) -> Any:
@@ -176,7 +190,7 @@ def _invalidates(project: Project, key: str) -> str | None:
     """Why changing `key` would leave existing artefacts inconsistent, or None."""
     seeds, pairs = _nonempty(project.seeds_path), _nonempty(project.path("data", "pairs.jsonl"))
     validated = project.report_path("teacher_validation").is_file()
-    trained = project.path("runs", "student", "merged").is_dir()
+    trained = project.trained
     if key.startswith("split.") and (validated or pairs):
         return ("move seeds between the teacher-validation and test splits after the teacher was "
                 "validated or pairs were generated against the old test split (test data could leak "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from slm_distill.tools.actions import Blank, say
+from slm_distill.tools.actions import Blank, act, say
 from slm_distill.tools.errors import GateError
 from slm_distill.tools.reporting.reports import Report
 from slm_distill.tools.workspace.fileio import read_jsonl_dicts
@@ -65,14 +65,16 @@ def project_status(project: Project) -> ProjectStatus:
     by_difficulty: dict[str, int] = {}
     for s in seeds:
         by_difficulty[s.difficulty] = by_difficulty.get(s.difficulty, 0) + 1
+    stale = False  # validated, but for other seeds, split or teacher
     try:
         gate, gate_ok = check_gate(project), True
     except GateError as exc:
         gate, gate_ok = str(exc).split(". ")[0] + ".", False
+        stale = exc.fixes.get("fix") == act("validate_teacher")
     data = project.path("data")
     pairs = len(read_jsonl_dicts(data / "pairs.jsonl"))
     reports = {p.stem: str(p) for p in sorted(project.path("reports").glob("*.md"))}
-    trained = project.path("runs", "student", "merged", "config.json").is_file()
+    trained = project.trained
     from slm_distill.tools.workspace.jobs import list_jobs
 
     jobs = {j.id: f"{j.kind} {j.status}" for j in list_jobs(project)[-5:]}
@@ -91,7 +93,8 @@ def project_status(project: Project) -> ProjectStatus:
         rejected=len(read_jsonl_dicts(data / "rejected.jsonl")), trained=trained, jobs=jobs,
         writer=writer,
         reports=reports,
-        next_step=_next(len(seeds), gate_ok, "teacher_validation" in reports, pairs, trained,
+        next_step=_next(len(seeds), gate_ok, "teacher_validation" in reports and not stale,
+                        pairs, trained,
                         set(reports)),
     )
 
@@ -100,13 +103,13 @@ def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
           reports: set[str]) -> str:
     if seeds < 10:
         return f"add seeds (10-100 examples): {say('add_seeds', seeds_file=Blank('file'))}"
-    if not validated:
+    if not validated:  # never, or no longer for these seeds, teacher or split
         return f"validate the teacher: {say('validate_teacher')}"
     if not gate_ok:
         return "the teacher is below the gate: see reports/teacher_validation.md"
     if pairs == 0:
         return (f"estimate, then generate pairs: {say('generate', dry_run=True)}, then "
-                f"{say('generate', dry_run=False)}")
+                f"{say('generate')}")
     if not trained:
         return f"train the student on data/train.jsonl: {say('train')}"
     if "eval" not in reports:
