@@ -14,7 +14,10 @@ from string import Template
 
 @cache
 def load_prompt(name: str) -> str:
-    return resources.files(__name__).joinpath(f"{name}.md").read_text(encoding="utf-8")
+    """`name` is a file under prompts/ without .md: a task's own prompts are `<task>/<name>`."""
+    folder, _, file = name.rpartition("/")
+    root = resources.files(__name__)
+    return (root.joinpath(folder) if folder else root).joinpath(f"{file}.md").read_text(encoding="utf-8")
 
 
 def render_prompt(name: str, **values: object) -> str:

@@ -114,12 +114,16 @@ NO_TARGETS = NoTargetsTeacher()
 
 
 class SlowTeacher:
-    """The example teacher, taking SLOW_S seconds (default 0.5) per proposal: a run that lasts."""
+    """The example teacher, taking SLOW_S seconds (default 0.5) per proposal, and, when GATE_FILE
+    is set, proposing nothing until that file exists: a run that lasts as long as a test needs."""
 
     def answer(self, input, context):
         return EXAMPLE.answer(input, context)
 
     def propose(self, n, seeds, context):
+        gate, deadline = os.environ.get("GATE_FILE"), time.monotonic() + 300
+        while gate and not Path(gate).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         time.sleep(float(os.environ.get("SLOW_S", "0.5")))
         return EXAMPLE.propose(n, seeds, context)
 

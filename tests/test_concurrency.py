@@ -115,8 +115,15 @@ def slow_project(example_project):
 
 
 @pytest.mark.slow  # two generation processes
-def test_two_cli_generations_started_together_one_proceeds(slow_project):
-    runs = [_distill(slow_project.root, "generate", "--n", "20", SLOW_S="0.3") for _ in range(2)]
+def test_two_cli_generations_started_together_one_proceeds(slow_project, tmp_path):
+    gate = tmp_path / "go"  # the winner's teacher waits for it: the race cannot end too early
+    runs = [_distill(slow_project.root, "generate", "--n", "20", SLOW_S="0.1", GATE_FILE=str(gate))
+            for _ in range(2)]
+    deadline = time.monotonic() + 120
+    while all(p.poll() is None for p in runs):
+        assert time.monotonic() < deadline, "neither generation was refused"
+        time.sleep(0.05)
+    gate.touch()
     done = [(p.wait(timeout=120), *p.communicate()) for p in runs]
     codes = sorted(code for code, _, _ in done)
     assert codes == [0, 2], done
@@ -127,9 +134,10 @@ def test_two_cli_generations_started_together_one_proceeds(slow_project):
 
 
 @pytest.mark.slow  # a generation job and a CLI process
-def test_an_mcp_job_and_a_cli_command_started_together(slow_project, monkeypatch):
+def test_an_mcp_job_and_a_cli_command_started_together(slow_project, monkeypatch, tmp_path):
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the job's worker imports the test teacher
-    monkeypatch.setenv("SLOW_S", "0.3")
+    monkeypatch.setenv("SLOW_S", "0.1")
+    monkeypatch.setenv("GATE_FILE", str(tmp_path / "go"))  # the job lasts until the CLI is refused
 
     async def start() -> dict:
         async with Client(build_server(slow_project.root)) as client:
@@ -138,8 +146,9 @@ def test_an_mcp_job_and_a_cli_command_started_together(slow_project, monkeypatch
             return result.structured_content["job"]
 
     job = asyncio.run(start())
-    cli = _distill(slow_project.root, "train", SLOW_S="0.3")
+    cli = _distill(slow_project.root, "train")
     code, _, err = cli.wait(timeout=60), *cli.communicate()
+    (tmp_path / "go").touch()
     assert code == 2 and f"job {job['job_id']} (generate" in err, err
     from slm_distill.tools.workspace.jobs import job_status
 
@@ -153,12 +162,12 @@ def test_an_mcp_job_and_a_cli_command_started_together(slow_project, monkeypatch
     assert current_writer(slow_project) is None
 
 
-def test_a_cancelled_job_frees_the_project_when_cancel_returns(slow_project, monkeypatch):
+def test_a_cancelled_job_frees_the_project_when_cancel_returns(slow_project, monkeypatch, tmp_path):
     from slm_distill.tools.requests import GenerateRequest
     from slm_distill.tools.workspace.jobs import cancel_job, job_status, start_job
 
     monkeypatch.setenv("PYTHONPATH", str(REPO))
-    monkeypatch.setenv("SLOW_S", "1")
+    monkeypatch.setenv("GATE_FILE", str(tmp_path / "never"))  # it runs until cancelled
     job = start_job(slow_project, "generate", GenerateRequest(n=50))
     deadline = time.monotonic() + 60
     while job_status(slow_project, job.id).status != "running":

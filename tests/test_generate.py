@@ -99,7 +99,7 @@ def test_generation_keeps_only_validated_unique_unleaked_pairs(validated):
     assert all(r["reason"] for r in rejects)
     assert any(r["category"].startswith("invalid:") for r in rejects)
     assert set(report.coverage.sources) >= {"new"}
-    assert report.coverage.features.get("join", 0) > 0
+    assert report.coverage.facts["SQL feature"].get("join", 0) > 0
     md = validated.report_path("generation", "md").read_text()
     assert "Coverage" in md and "Rejected" in md
 

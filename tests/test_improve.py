@@ -89,7 +89,7 @@ def test_a_round_adds_targeted_pairs_retrains_and_reports_before_after(evaluated
         assert not shown & test_inputs  # the teacher never sees a test input
         assert not {p["input"] for p in new} & test_inputs
         assert sum(r.n for r in rnd.by_group) == len(test)
-        assert {r.label for r in rnd.by_group} == {label_of(needs_of(task, s.output)) for s in test}
+        assert {r.label for r in rnd.by_group} == {label_of(task, needs_of(task, s.output)) for s in test}
     finally:
         task.close()
     assert rnd.before.correct == sum(r.before for r in rnd.by_group)

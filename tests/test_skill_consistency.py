@@ -176,8 +176,8 @@ def _produced_names(metric_names: tuple[str, ...]) -> set[str]:
     import tomllib
 
     from slm_distill.server.resources import REPORTS
-    from slm_distill.tools.improve import NEED_ORDER
     from slm_distill.tools.tasks.sandbox import ErrorCategory
+    from slm_distill.tools.tasks.text2sql import NEED_ORDER
     from slm_distill.tools.teachers import BACKENDS
     from slm_distill.tools.teachers.openai_backend import _LOCAL_HOSTS
     from slm_distill.tools.workspace.jobs import Status
@@ -200,7 +200,7 @@ def _produced_names(metric_names: tuple[str, ...]) -> set[str]:
     job_metrics = re.search(r"if k in \(([^)]*)\)", jobs)
     context_extra = set(re.findall(r"(\w+)=", "".join(re.findall(r"self\._context\(task, ([^)]*)\)",
                                                                    python_teacher))))
-    augment = {p.stem.removeprefix("augment_") for p in (REPO / "prompts").glob("augment_*.md")}
+    augment = {p.stem.removeprefix("augment_") for p in (REPO / "prompts").glob("*/augment_*.md")}
     modelfile = set(re.findall(r"PARAMETER (\w+)", (tools / "reporting" / "modelcard.py").read_text()))
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert {"wrong_result", "empty_result", "gold_error"} <= categories, categories

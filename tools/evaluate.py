@@ -65,6 +65,9 @@ class EvalReport(Report):
                       "test split, eval-<file> for a fresh test file.")
     test_set: str
     n: int
+    metric_labels: dict[str, str] = Field(
+        default_factory=dict, description="The task's metrics (the primary first) and how they "
+        "are shown; the primary one's 95% interval is `overall`.")
     results: list[ModelResult]
     red_flags: list[RedFlag]
     chart: str | None
@@ -73,13 +76,21 @@ class EvalReport(Report):
     def result(self, name: str) -> ModelResult | None:
         return next((r for r in self.results if r.name == name), None)
 
+    def labels(self) -> dict[str, str]:
+        if self.metric_labels:
+            return self.metric_labels
+        first = self.results[0].metrics if self.results else {}
+        return {m: m.replace("_", " ") for m in first}  # a report from before metric_labels
+
     def summary(self) -> str:
+        primary, *others = self.labels().items()
+        head = "".join(f" {label:>12}" for _, label in others)
         lines = [f"Evaluation on the {self.test_set} ({self.n} inputs):",
-                 f"  {'model':<8} {'accuracy':>9}  {'95% CI':<12} {'valid SQL':>9}  spec"]
+                 f"  {'model':<8} {primary[1]:>20}  {'95% CI':<12}{head}  spec"]
         for r in self.results:
             ci = f"[{r.overall.low:.0%}, {r.overall.high:.0%}]"
-            lines.append(f"  {r.name:<8} {r.overall.accuracy:>9.1%}  {ci:<12} "
-                         f"{r.metrics['valid_sql']:>9.0%}  {r.spec}")
+            rest = "".join(f" {r.metrics.get(m, 0):>12.0%}" for m, _ in others)
+            lines.append(f"  {r.name:<8} {r.overall.accuracy:>20.1%}  {ci:<12}{rest}  {r.spec}")
         lines += [f"  RED FLAG {f.code}: {f.message} {f.explanation}" for f in self.red_flags]
         lines.append(f"  report: reports/{self.name}.md (chart: reports/{self.chart})")
         return "\n".join(lines)
@@ -225,20 +236,22 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
         progress(len(models), len(models), "scored")
     finally:
         task.close()
-    return save_eval(project, results, label, len(seeds), name)
+    return save_eval(project, results, label, len(seeds), name, metric_labels(task))
 
 
 def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: int,
-              name: str = "eval") -> EvalReport:
+              name: str, metric_labels: dict[str, str]) -> EvalReport:
     """Red flags, the chart and reports/<name>.{json,md,png} for scored models."""
     from slm_distill.tools.reporting.plots import plot_bars
 
     results = {m: results[m] for m in MODELS if m in results}
     chart = project.report_path(name, "png")
     chart.parent.mkdir(parents=True, exist_ok=True)
+    primary = next(iter(metric_labels.values()))
     plot_bars({n: {"overall": r.overall.accuracy, **{k: v.accuracy for k, v in r.by_difficulty.items()}}
-               for n, r in results.items()}, chart, f"Execution accuracy on the {label}")
-    report = EvalReport(name=name, test_set=label, n=n, results=list(results.values()),
+               for n, r in results.items()}, chart, f"{primary.capitalize()} on the {label}")
+    report = EvalReport(name=name, test_set=label, n=n, metric_labels=metric_labels,
+                        results=list(results.values()),
                         red_flags=red_flags(results), chart=chart.name,
                         provenance=provenance(project, [project.seeds_path]))
     save_report(project, name, report)
@@ -246,6 +259,11 @@ def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: 
 
 
 def comparison_table(report: EvalReport) -> str:
+    primary, *others = report.labels().items()
     rows = [[r.name, r.spec, f"{r.overall.accuracy:.1%}", f"[{r.overall.low:.0%}, {r.overall.high:.0%}]",
-             f"{r.metrics['valid_sql']:.0%}", f"{r.metrics['exact_match']:.0%}"] for r in report.results]
-    return md_table(["model", "spec", "execution accuracy", "95% CI", "valid SQL", "exact match"], rows)
+             *(f"{r.metrics.get(m, 0):.0%}" for m, _ in others)] for r in report.results]
+    return md_table(["model", "spec", primary[1], "95% CI", *(label for _, label in others)], rows)
+
+
+def metric_labels(task: Task) -> dict[str, str]:
+    return {m: task.label(m) for m in task.metric_names}

@@ -204,7 +204,7 @@ def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
                          key=lambda r: preference.index(r.quant))
     ship = (recommended[0] if recommended else results[0]).file
     (out / "Modelfile").write_text(modelfile(ship, task, project.config.training.max_new_tokens))
-    (out / "README.md").write_text(model_card(project, results, hf_acc))
+    (out / "README.md").write_text(model_card(project, task, results, hf_acc))
     files = {"modelfile": "exports/Modelfile", "model_card": "exports/README.md"}
     adapter = project.path("runs", "student", "adapter")
     if adapter.is_dir():

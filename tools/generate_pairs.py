@@ -159,7 +159,9 @@ def _majority(task: Task, answers: list[str]) -> str | None:
 
 # -- committing in order ----------------------------------------------------------------------
 class Ledger:
-    """What has been kept so far, with the indexes that de-duplicate and guard against leakage."""
+    """What has been kept so far, with the indexes that de-duplicate and guard against leakage:
+    near-identical questions always; the same answer too where an answer identifies its input
+    (a SQL query does; a label, which many inputs share, does not)."""
 
     def __init__(self, project: Project, task: Task, test_seeds: list[Seed]) -> None:
         gen = project.config.generation
@@ -169,12 +171,14 @@ class Ledger:
         self.questions = NearDupIndex(gen.dedup_threshold)
         self.test_questions = NearDupIndex(gen.leakage_threshold)
         self.test_outputs: dict[str, str] = {}
+        self.by_answer = task.answer_identifies_input
         for seed in test_seeds:
             self.test_questions.add(seed.id, seed.input)
-            self.test_outputs[task.dedup_key(seed.output)] = seed.id
+            if self.by_answer:
+                self.test_outputs[task.dedup_key(seed.output)] = seed.id
 
     def judge(self, pair: Pair, call: int) -> Reject | None:
-        key = self.task.dedup_key(pair.output)
+        key = self.task.dedup_key(pair.output) if self.by_answer else None
         reject = None
         if (seed := self.test_questions.find(pair.input)) is not None:
             reject = ("leakage", f"question near-identical to test seed {seed}")
@@ -191,16 +195,18 @@ class Ledger:
 
     def keep(self, pair: Pair) -> None:
         self.pairs.append(pair)
-        self.keys[self.task.dedup_key(pair.output)] = pair.id
+        if self.by_answer:
+            self.keys[self.task.dedup_key(pair.output)] = pair.id
         self.questions.add(pair.id, pair.input)
 
 
 # -- the run -------------------------------------------------------------------------------------
 class Coverage(BaseModel):
     difficulty: dict[str, int]
-    tables: dict[str, int]
-    features: dict[str, int]
     sources: dict[str, int]
+    facts: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="Counts of the task's coverage facts, by their title "
+        "(Text2SQL: table, SQL feature).")
 
 
 class GenerationReport(Report):
@@ -237,8 +243,7 @@ class GenerationReport(Report):
         lines += [f"  rejected: {rejected or 'none'}",
                   f"  duplicates dropped: {self.duplicates}; leakage drops: {self.leakage_drops}",
                   "  difficulty: " + _counts_text(cov.difficulty),
-                  "  features:   " + _counts_text(cov.features),
-                  "  tables:     " + _counts_text(cov.tables),
+                  *(f"  {title}: {_counts_text(counts)}" for title, counts in cov.facts.items()),
                   f"  this run: {self.cost.calls} new calls, {self.cost.cached_calls} cached, "
                   f"${self.cost.cost_usd:.4f}", "  report: reports/generation.md",
                   f"Next: {self.next_step}"]
@@ -261,7 +266,7 @@ class GenerationReport(Report):
                   f"{self.leakage_drops}.", "", "## Coverage", ""]
         cov = self.coverage
         for title, counts in (("difficulty", cov.difficulty), ("source", cov.sources),
-                              ("table", cov.tables), ("SQL feature", cov.features)):
+                              *cov.facts.items()):
             lines += [md_table([title, "pairs"], [[k, v] for k, v in counts.items()]), ""]
         lines += [f"## {len(self.examples)} kept pairs, picked at random", ""]
         lines += [f"- {p.input}\n  `{p.output}`" for p in self.examples] or ["None yet."]
@@ -432,7 +437,7 @@ def generate_pairs(project: Project, *, n: int | None = None, samples: int | Non
         files = _finalise(project, task, ledger.pairs)
     finally:
         task.close()
-    report = _report(project, teacher, gate, target, ledger.pairs, stopped, files)
+    report = _report(project, teacher, task, gate, target, ledger.pairs, stopped, files)
     save_report(project, "generation", report)
     return report
 
@@ -466,17 +471,21 @@ def _counts(values: list[str]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def coverage_of(pairs: list[Pair]) -> Coverage:
+def coverage_of(pairs: list[Pair], task: Task) -> Coverage:
     meta = [p.metadata for p in pairs]
     return Coverage(
         difficulty=_counts([str(m.get("difficulty")) for m in meta]),
-        tables=_counts([t for m in meta for t in m.get("tables", [])]),
-        features=_counts([f for m in meta for f in m.get("features", [])]),
         sources=_counts([str(m.get("source")) for m in meta]),
+        facts={title: _counts([str(v) for m in meta for v in _values(m.get(key))])
+               for key, title in task.coverage.items()},
     )
 
 
-def _report(project: Project, teacher: Teacher, gate: str, target: int, pairs: list[Pair],
+def _values(value: object) -> list:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _report(project: Project, teacher: Teacher, task: Task, gate: str, target: int, pairs: list[Pair],
             stopped: str | None, files: dict[str, str]) -> GenerationReport:
     paths = _paths(project)
     calls = read_jsonl_dicts(paths["calls"])
@@ -492,7 +501,7 @@ def _report(project: Project, teacher: Teacher, gate: str, target: int, pairs: l
         kept=len(pairs), train=train, validation=len(pairs) - train, calls=len(calls),
         proposed=sum(c["proposed"] for c in calls), rejected=by_reason,
         duplicates=by_reason.get("duplicate", 0), leakage_drops=by_reason.get("leakage", 0),
-        coverage=coverage_of(pairs), cost=teacher.meter, stopped=stopped, files=files,
+        coverage=coverage_of(pairs, task), cost=teacher.meter, stopped=stopped, files=files,
         examples=random.Random(0).sample(pairs, min(EXAMPLES_SHOWN, len(pairs))),
         advice=help_, next_step=next_step,
         provenance=provenance(project, [project.seeds_path, paths["pairs"]]),

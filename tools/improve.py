@@ -46,20 +46,7 @@ from slm_distill.tools.workspace.project import Project, Seed
 
 EVALUATE = act("evaluate")
 NOTHING_LEFT = "the student fails no test input: nothing left to target"
-# Most telling first: a group is named by the first two of these its expected answer uses.
-NEED_ORDER = ("window", "cte", "set_operation", "subquery", "having", "dates", "null_handling",
-              "case", "like", "distinct", "join", "group_by", "limit", "order_by", "aggregate")
-MAX_NEEDS = 2
-PLAIN = "plain select"
-NEED_WORDS = {
-    "window": "window functions (OVER ...)", "cte": "common table expressions (WITH ...)",
-    "set_operation": "UNION / INTERSECT / EXCEPT", "subquery": "a subquery",
-    "having": "HAVING on an aggregate", "dates": "date filters or date arithmetic",
-    "null_handling": "NULL handling (IS NULL, COALESCE)", "case": "CASE expressions",
-    "like": "pattern matching with LIKE", "distinct": "DISTINCT", "join": "joining tables",
-    "group_by": "GROUP BY", "limit": "LIMIT (top-N)", "order_by": "ORDER BY",
-    "aggregate": "aggregates (COUNT, SUM, AVG, ...)",
-}
+MAX_NEEDS = 2  # a group is named by the first two of what its answers need (Task.need_facts)
 
 
 def caveat() -> str:
@@ -162,24 +149,20 @@ class ImproveReport(Report):
 
 
 # -- grouping --------------------------------------------------------------------------------------
-def _needs(features: list[str]) -> tuple[str, ...]:
-    return tuple(f for f in NEED_ORDER if f in set(features))[:MAX_NEEDS]
+def needs_of(task: Task, output: str, metadata: dict | None = None) -> tuple[str, ...]:
+    return tuple(task.need_facts(output, metadata)[:MAX_NEEDS])
 
 
-def needs_of(task: Task, output: str) -> tuple[str, ...]:
-    return _needs(task.describe(output).get("features", []))
+def label_of(task: Task, needs: tuple[str, ...]) -> str:
+    return " + ".join(needs) or task.plain_need
 
 
-def label_of(needs: tuple[str, ...]) -> str:
-    return " + ".join(needs) or PLAIN
+def _label_of_pair(task: Task, pair: dict) -> str:
+    return label_of(task, needs_of(task, pair["output"], pair.get("metadata")))
 
 
-def _label_of_pair(pair: dict) -> str:
-    return label_of(_needs(pair.get("metadata", {}).get("features", [])))
-
-
-def _uses(features: list[str], needs: list[str]) -> bool:
-    return set(needs) <= set(features)
+def _uses(facts: list[str], needs: list[str]) -> bool:
+    return set(needs) <= set(facts)
 
 
 def _latest_eval(project: Project) -> tuple[EvalReport, ModelResult]:
@@ -220,10 +203,10 @@ def _groups(task: Task, test: list[Seed], student: ModelResult,
     seed_label: dict[str, str] = {}
     for seed in test:
         needs = needs_of(task, seed.output)
-        label = seed_label[seed.id] = label_of(needs)
+        label = seed_label[seed.id] = label_of(task, needs)
         group = by_label.setdefault(label, FailureGroup(
             label=label, needs=list(needs), failures=0, test_inputs=0, categories={},
-            training_pairs=sum(_label_of_pair(p) == label for p in train)))
+            training_pairs=sum(_label_of_pair(task, p) == label for p in train)))
         group.test_inputs += 1
         outcome = student.outcomes.get(seed.id, "ok")
         if outcome != "ok":
@@ -263,16 +246,16 @@ def plan_improvement(project: Project, *, pairs: int, max_groups: int) -> Improv
 
 
 # -- generation --------------------------------------------------------------------------------------
-def _focus(group: FailureGroup) -> dict:
-    needs = " and ".join(NEED_WORDS.get(n, n) for n in group.needs) or "a plain SELECT with filters"
+def _focus(task: Task, group: FailureGroup) -> dict:
+    needs = " and ".join(task.need_words.get(n, n) for n in group.needs) or task.plain_need
     mistakes = ", ".join(f"{k.replace('_', ' ')} ({v})" for k, v in group.categories.items())
     return {"needs": group.needs, "label": group.label, "description": needs,
             "mistakes": f"Its wrong answers were: {mistakes}." if mistakes else ""}
 
 
-def _planner(plan: ImprovePlan, pool: list[dict]) -> Any:
+def _planner(task: Task, plan: ImprovePlan, pool: list[dict]) -> Any:
     targets = [g for g in plan.groups if g.pairs]
-    examples = {g.label: [e for e in pool if _uses(e["features"], g.needs)] for g in targets}
+    examples = {g.label: [e for e in pool if _uses(e["facts"], g.needs)] for g in targets}
 
     def planner(index: int) -> CallPlan:
         rng = random.Random(f"improve-{plan.round}-{index}")
@@ -280,20 +263,21 @@ def _planner(plan: ImprovePlan, pool: list[dict]) -> Any:
         candidates = examples[group.label]
         shown = rng.sample(candidates, min(EXAMPLES_PER_CALL, len(candidates)))
         return CallPlan("targeted", [{k: e[k] for k in ("input", "output", "difficulty")}
-                                     for e in shown], focus=_focus(group),
+                                     for e in shown], focus=_focus(task, group),
                         tags={"improve_round": plan.round, "target": group.label})
 
     return planner
 
 
 def _example_pool(project: Project, task: Task, before: list[dict]) -> list[dict]:
-    """Validation seeds and earlier training pairs, with their features; never a test seed."""
+    """Validation seeds and earlier training pairs, with what their answers need; never a test
+    seed."""
     validation, _ = project.split()
     pool = [{"input": s.input, "output": s.output, "difficulty": s.difficulty,
-             "features": task.describe(s.output).get("features", [])} for s in validation]
+             "facts": task.need_facts(s.output)} for s in validation]
     pool += [{"input": p["input"], "output": p["output"],
               "difficulty": p.get("metadata", {}).get("difficulty") or "medium",
-              "features": p.get("metadata", {}).get("features", [])} for p in before]
+              "facts": task.need_facts(p["output"], p.get("metadata"))} for p in before]
     return pool
 
 
@@ -329,7 +313,7 @@ def _promote(project: Project, round_no: int) -> None:
     if after is not None:
         results = {r.name: r for r in after.results}
         results["student"] = results["student"].model_copy(update={"spec": str(current / "merged")})
-        save_eval(project, results, after.test_set, after.n, "eval")
+        save_eval(project, results, after.test_set, after.n, "eval", after.labels())
 
 
 def _unused(path: Path) -> Path:
@@ -374,7 +358,7 @@ def run_round(project: Project, plan: ImprovePlan, *, budget_usd: float | None,
     generating(0, 1, f"round {plan.round}: asking the teacher for {plan.pairs} targeted pairs")
     generation = generate_pairs(
         project, n=plan.pairs_before + plan.pairs, budget_usd=budget_usd,
-        planner=_planner(plan, pool),
+        planner=_planner(task, plan, pool),
         progress=lambda done, total, msg: generating(done - plan.pairs_before, plan.pairs, msg))
     added = generation.kept - plan.pairs_before
     if added <= 0:

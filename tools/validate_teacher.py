@@ -138,9 +138,10 @@ def _failures(seeds: list[Seed], predictions: list[str], scores: list[Score]) ->
 
 
 async def _judge(judge: Teacher, task: Task, failures: list[TeacherFailure]) -> None:
-    """Ask an LLM judge about answers that run but give another result than expected."""
+    """Ask an LLM judge about answers the task says may still be right (for SQL: ones that run but
+    give another result than expected)."""
     async def one(f: TeacherFailure) -> None:
-        if f.category not in ("wrong_result", "empty_result"):
+        if f.category not in task.judged_categories:
             return
         prompt = render_prompt("judge", task=task.name, input=f.input, expected=f.expected,
                                predicted=f.predicted, evidence=f"Scorer's note: {f.why}")

@@ -1,7 +1,17 @@
-"""What makes a task a task: one prompt renderer, answer extraction, validation and scoring.
+"""What makes a task a task: one prompt renderer, answer extraction, validation and scoring, and
+what the stages need to know about answers without knowing the task.
 
 A Task is built for one project (`make_task(project)`) and holds what the task needs of it (for
-Text2SQL: the sandboxed database). Teachers and stages only talk to this interface.
+Text2SQL: the sandboxed database). Teachers, stages, reports and improve only talk to this
+interface:
+
+- `metric_names` (the first is the primary metric: the gate, best checkpoints, red flags, improve
+  and export parity use it) and `metric_labels` to show them;
+- `answer_identifies_input`: whether two pairs with the same answer are duplicates, and a pair with
+  a test seed's answer a leak (true for SQL; false where many inputs share an answer, as labels);
+- `coverage` (which `describe()` facts the generation report counts) and `need_facts` / `need_words`
+  (what an answer needs, which improve groups failures by);
+- `judged_categories` (failures an LLM judge may reconsider) and `card_text` (the model card).
 """
 
 from __future__ import annotations
@@ -35,7 +45,20 @@ class Score:
 
 class Task(ABC):
     name: ClassVar[str]
-    metric_names: ClassVar[tuple[str, ...]]
+    metric_names: ClassVar[tuple[str, ...]]  # the first is the primary metric
+    metric_labels: ClassVar[dict[str, str]] = {}
+    answer_identifies_input: ClassVar[bool] = True
+    coverage: ClassVar[dict[str, str]] = {}  # describe() key -> its title in reports
+    need_words: ClassVar[dict[str, str]] = {}  # need -> how the teacher is told about it
+    plain_need: ClassVar[str] = "plain"  # the label of answers that need nothing in particular
+    judged_categories: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metric_names[0]
+
+    def label(self, metric: str) -> str:
+        return self.metric_labels.get(metric, metric.replace("_", " "))
 
     @abstractmethod
     def teacher_messages(self, input: str) -> list[Message]:
@@ -82,6 +105,15 @@ class Task(ABC):
         rates = (sum(s.correct for s in scores) / n, sum(s.valid for s in scores) / n,
                  sum(s.exact for s in scores) / n)
         return dict(zip(self.metric_names, rates, strict=True))
+
+    def need_facts(self, output: str, metadata: dict | None = None) -> list[str]:
+        """What an answer needs, most telling first (improve groups failures by the first two).
+        `metadata` is a kept pair's, which may hold them already."""
+        return []
+
+    def card_text(self) -> str:
+        """What the student does, in a sentence of the model card."""
+        return f"The {self.name} task."
 
     def training_problem(self, check: Validation) -> str | None:
         """Why a valid answer still makes a poor training pair (None: it is fine)."""

@@ -53,10 +53,10 @@ _BLANK_LINES = re.compile(r"\n(?:[^\S\n]*\n)+")
 _PROSE = re.compile(r"[A-Z][a-z]")
 
 AUGMENT_PROMPTS = {
-    "new": "generate",
-    "paraphrase": "augment_paraphrase",
-    "entities": "augment_entities",
-    "complexity": "augment_complexity",
+    "new": "text2sql/generate",
+    "paraphrase": "text2sql/augment_paraphrase",
+    "entities": "text2sql/augment_entities",
+    "complexity": "text2sql/augment_complexity",
 }
 
 
@@ -91,9 +91,29 @@ def _one_statement(text: str) -> str:
     return head.strip()
 
 
+# Most telling first: improve names a group by the first two of these its expected answer uses.
+NEED_ORDER = ("window", "cte", "set_operation", "subquery", "having", "dates", "null_handling",
+              "case", "like", "distinct", "join", "group_by", "limit", "order_by", "aggregate")
+NEED_WORDS = {
+    "window": "window functions (OVER ...)", "cte": "common table expressions (WITH ...)",
+    "set_operation": "UNION / INTERSECT / EXCEPT", "subquery": "a subquery",
+    "having": "HAVING on an aggregate", "dates": "date filters or date arithmetic",
+    "null_handling": "NULL handling (IS NULL, COALESCE)", "case": "CASE expressions",
+    "like": "pattern matching with LIKE", "distinct": "DISTINCT", "join": "joining tables",
+    "group_by": "GROUP BY", "limit": "LIMIT (top-N)", "order_by": "ORDER BY",
+    "aggregate": "aggregates (COUNT, SUM, AVG, ...)",
+}
+
+
 class Text2SQL(Task):
     name = "text2sql"
     metric_names = ("execution_accuracy", "valid_sql", "exact_match")
+    metric_labels = {"execution_accuracy": "execution accuracy", "valid_sql": "valid SQL",
+                     "exact_match": "exact match"}
+    coverage = {"tables": "table", "features": "SQL feature"}
+    need_words = NEED_WORDS
+    plain_need = "plain select"
+    judged_categories = ("wrong_result", "empty_result")
 
     def __init__(self, db_path: Path, config: TaskConfig) -> None:
         self.db_path = Path(db_path)
@@ -142,7 +162,7 @@ class Text2SQL(Task):
     # -- prompts ------------------------------------------------------------------
     def teacher_messages(self, input: str) -> list[Message]:
         return [
-            {"role": "system", "content": render_prompt("text2sql_answer", schema=self.schema_text)},
+            {"role": "system", "content": render_prompt("text2sql/answer", schema=self.schema_text)},
             {"role": "user", "content": input},
         ]
 
@@ -151,7 +171,7 @@ class Text2SQL(Task):
         if self.config.schema_in_student_prompt:
             user = f"Schema:\n{self.schema_text}\n\nQuestion: {input}"
         return [
-            {"role": "system", "content": render_prompt("text2sql_student")},
+            {"role": "system", "content": render_prompt("text2sql/student")},
             {"role": "user", "content": user},
         ]
 
@@ -160,14 +180,14 @@ class Text2SQL(Task):
         if mode == "targeted":
             shown = "\n\n".join(f"Question: {e['input']}\nSQL: {e['output']}" for e in examples)
             text = render_prompt(
-                "targeted", schema=self.schema_text, n=n, needs=(focus or {}).get("description", ""),
+                "text2sql/targeted", schema=self.schema_text, n=n, needs=(focus or {}).get("description", ""),
                 mistakes=(focus or {}).get("mistakes", ""),
                 examples=shown or "(none yet: rely on the schema)",
             )
         elif mode == "new":
             shown = "\n\n".join(f"Question: {e['input']}\nSQL: {e['output']}" for e in examples)
             text = render_prompt(
-                "generate", schema=self.schema_text, n=n, examples=shown,
+                "text2sql/generate", schema=self.schema_text, n=n, examples=shown,
                 requirements=_REQUIREMENTS,
             )
         else:
@@ -265,6 +285,16 @@ class Text2SQL(Task):
 
     def dedup_key(self, output: str) -> str:
         return normalise_sql(output)
+
+    def need_facts(self, output: str, metadata: dict | None = None) -> list[str]:
+        features = (metadata or {}).get("features")
+        if features is None:
+            features = self.describe(output).get("features", [])
+        return [f for f in NEED_ORDER if f in set(features)]
+
+    def card_text(self) -> str:
+        return ("Translating questions about this one database into DuckDB SQL, run against a "
+                "read-only copy of it.")
 
 
 _REQUIREMENTS = """\

@@ -97,13 +97,10 @@ class DistillTrainer(Trainer):
         answers = generate_answers(self.model, self.tok, self.task, inputs,
                                    max_new_tokens=self.max_new_tokens)
         scores = [self.task.score(a, p.output) for a, p in zip(answers, self.eval_pairs, strict=True)]
-        n = max(1, len(scores))
-        metrics = {
-            f"{metric_key_prefix}_score": sum(s.correct for s in scores) / n,
-            f"{metric_key_prefix}_valid": sum(s.valid for s in scores) / n,
-            f"{metric_key_prefix}_exact": sum(s.exact for s in scores) / n,
-            f"{metric_key_prefix}_seconds": time.monotonic() - started,
-        }
+        summary = self.task.summarise(scores)  # the task's metrics; the primary one decides
+        metrics = {f"{metric_key_prefix}_score": summary[self.task.primary_metric],
+                   **{f"{metric_key_prefix}_{k}": v for k, v in summary.items()},
+                   f"{metric_key_prefix}_seconds": time.monotonic() - started}
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control,
                                                          metrics)
