@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,7 +63,7 @@ class WriterLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            named = holder(self.path)
+            named = _named_holder(self.path)
             raise ProjectBusy(named, ended=_job_ended(self.path.parent, named)) from None
         self.fd = fd
         self.record(pid=os.getpid())
@@ -92,6 +93,14 @@ class WriterLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _named_holder(path: Any, wait_s: float = 1.0) -> dict[str, Any]:
+    """The holder's record; one that took the lock an instant ago may not have written it yet."""
+    deadline = time.monotonic() + wait_s
+    while not (named := holder(path)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return named
 
 
 def holder(path: Any) -> dict[str, Any]:
