@@ -234,8 +234,9 @@ def _setup_tools(t: Tools) -> None:
           doc="Where a project stands (seeds, teacher gate, pairs, training, reports) and what to "
           "do next.")
     t.add("init_project", InitRequest, init, result=ProjectStatus, annotations=LOCAL_WRITE,
-          doc="Create a Text2SQL project in project_dir from a schema file or a DuckDB database "
-          "(exactly one). Writes only inside it.")
+          doc="Create a project in project_dir: for text2sql from a schema file or a DuckDB "
+          "database (exactly one), for classification with its labels (or take them from the "
+          "seeds). Writes only inside it.")
     t.add("add_seeds", AddSeedsRequest, seeds, result=stages.SeedsAdded, annotations=LOCAL_WRITE,
           doc="Validate every seed line (format, SQL validity, duplicates), then append them all; "
           "on any bad line nothing is added and the error names FILE:LINE.")

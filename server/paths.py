@@ -36,8 +36,8 @@ def confined(root: Path, project: Any) -> Any:
         path = project.root / part
         if path.is_symlink() or path.exists():
             _within(root, path.resolve(), f"the project's {part}")
-    if project.config.task.db:
-        _within(root, (project.root / project.config.task.db).resolve(), "the project's task.db")
+    if db := getattr(project.config.task, "db", None):
+        _within(root, (project.root / db).resolve(), "the project's task.db")
     for what, path in _model_paths(project):
         _within(root, path, what)
     return project

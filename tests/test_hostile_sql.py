@@ -21,7 +21,7 @@ from slm_distill.tools.tasks.sandbox import QueryError, Sandbox
 from slm_distill.tools.tasks.sqlguard import MAX_SQL_CHARS, MAX_SQL_DEPTH
 from slm_distill.tools.tasks.sqlload import MAX_SCHEMA_BYTES, load_sql_file
 from slm_distill.tools.tasks.text2sql import Text2SQL, extract_sql
-from slm_distill.tools.workspace.config import TaskConfig
+from slm_distill.tools.workspace.config import Text2SQLConfig
 from tests.conftest import EXAMPLE, EXAMPLE_TEACHER
 
 REFUSED = ("refused",)
@@ -133,7 +133,7 @@ def watched(tmp_path: Path, built_db: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def _task(db: Path) -> Text2SQL:
     """The task, its sandbox with small memory and spill limits so that a spill is quick."""
-    task = Text2SQL(db, TaskConfig(timeout_s=1.0))
+    task = Text2SQL(db, Text2SQLConfig(timeout_s=1.0))
     assert task.schema  # read now: DuckDB allows one configuration per file at a time
     task.__dict__["sandbox"] = Sandbox(db, row_cap=task.config.row_cap, timeout_s=1.0,
                                        memory_limit="64MB", max_temp_size="16MB")
@@ -201,7 +201,7 @@ NESTED = [DEEP, "SELECT " + "abs(" * 80 + "1" + ")" * 80, "SELECT " + "[" * 70 +
 @pytest.mark.parametrize("sql", NESTED, ids=["parens", "functions", "lists", "subqueries",
                                              "not-chain", "minus-chain", "too-long"])
 def test_nested_sql_never_raises(music_db: Path, sql: str):
-    task = Text2SQL(music_db, TaskConfig(timeout_s=2.0))
+    task = Text2SQL(music_db, Text2SQLConfig(timeout_s=2.0))
     try:
         check = task.validate(sql)
         assert not check.ok and check.category in ("too_complex", "syntax"), check
@@ -219,7 +219,7 @@ def test_nested_sql_never_raises(music_db: Path, sql: str):
 
 def test_depth_limit_leaves_ordinary_nesting_alone(music_db: Path):
     sql = "SELECT " + "(" * (MAX_SQL_DEPTH - 1) + "1" + ")" * (MAX_SQL_DEPTH - 1)
-    task = Text2SQL(music_db, TaskConfig())
+    task = Text2SQL(music_db, Text2SQLConfig())
     try:
         assert task.validate(sql).ok
         assert task.score(sql, "SELECT 1").correct
@@ -321,7 +321,7 @@ def test_proposal_parsing_never_raises(raw: str):
 
 
 def test_validation_keeps_its_categories_for_ordinary_mistakes(music_db: Path):
-    task = Text2SQL(music_db, TaskConfig())
+    task = Text2SQL(music_db, Text2SQLConfig())
     try:
         assert task.validate("SELEC 1").category == "syntax"
         assert task.validate("SELECT nope FROM artists").category == "unknown_column"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +53,8 @@ class ModelResult(BaseModel):
     examples: dict[str, list[FailureExample]]
     outcomes: dict[str, str] = Field(
         default_factory=dict, description="Seed id -> 'ok' or its failure category.")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="The task's breakdowns: per label, a confusion matrix.")
 
 
 class RedFlag(BaseModel):
@@ -67,7 +70,9 @@ class EvalReport(Report):
     n: int
     metric_labels: dict[str, str] = Field(
         default_factory=dict, description="The task's metrics (the primary first) and how they "
-        "are shown; the primary one's 95% interval is `overall`.")
+        "are shown.")
+    correct_metric: str = Field("", description="The metric that is the share of correct "
+                                "answers: its Wilson 95% interval is each result's `overall`.")
     results: list[ModelResult]
     red_flags: list[RedFlag]
     chart: str | None
@@ -82,15 +87,27 @@ class EvalReport(Report):
         first = self.results[0].metrics if self.results else {}
         return {m: m.replace("_", " ") for m in first}  # a report from before metric_labels
 
+    def columns(self) -> list[tuple[str, str]]:
+        """(metric, label) to show, with ("ci", "95% CI") right after the correct-answer share."""
+        labels = list(self.labels().items())
+        correct = self.correct_metric or labels[0][0]
+        at = next((i + 1 for i, (m, _) in enumerate(labels) if m == correct), 1)
+        return [*labels[:at], ("ci", "95% CI"), *labels[at:]]
+
+    def cell(self, r: ModelResult, metric: str) -> str:
+        if metric == "ci":
+            return f"[{r.overall.low:.0%}, {r.overall.high:.0%}]"
+        value = r.metrics.get(metric, r.overall.accuracy if metric == self.correct_metric else 0.0)
+        return f"{value:.1%}"
+
     def summary(self) -> str:
-        primary, *others = self.labels().items()
-        head = "".join(f" {label:>12}" for _, label in others)
-        lines = [f"Evaluation on the {self.test_set} ({self.n} inputs):",
-                 f"  {'model':<8} {primary[1]:>20}  {'95% CI':<12}{head}  spec"]
+        columns = self.columns()
+        widths = [max(9, len(label)) for _, label in columns]
+        head = "  ".join(f"{label:>{w}}" for (_, label), w in zip(columns, widths, strict=True))
+        lines = [f"Evaluation on the {self.test_set} ({self.n} inputs):", f"  {'model':<8} {head}  spec"]
         for r in self.results:
-            ci = f"[{r.overall.low:.0%}, {r.overall.high:.0%}]"
-            rest = "".join(f" {r.metrics.get(m, 0):>12.0%}" for m, _ in others)
-            lines.append(f"  {r.name:<8} {r.overall.accuracy:>20.1%}  {ci:<12}{rest}  {r.spec}")
+            row = "  ".join(f"{self.cell(r, m):>{w}}" for (m, _), w in zip(columns, widths, strict=True))
+            lines.append(f"  {r.name:<8} {row}  {r.spec}")
         lines += [f"  RED FLAG {f.code}: {f.message} {f.explanation}" for f in self.red_flags]
         lines.append(f"  report: reports/{self.name}.md (chart: reports/{self.chart})")
         return "\n".join(lines)
@@ -105,6 +122,7 @@ class EvalReport(Report):
                        if d in m.by_difficulty else "-" for d in difficulties)] for m in self.results]))
         lines += ["", "## Red flags", ""]
         lines += [f"- **{f.code}**: {f.message} {f.explanation}" for f in self.red_flags] or ["None."]
+        lines += _details_markdown(self)
         for m in self.results:
             lines += ["", f"## Failures of {m.name}", ""]
             if not m.failures:
@@ -137,7 +155,7 @@ def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], tas
         metrics=task.summarise(scores),
         by_difficulty={k: wilson(sum(v), len(v)) for k, v in sorted(by.items())},
         failures=dict(sorted(failures.items(), key=lambda kv: -kv[1])), examples=examples,
-        outcomes=outcomes,
+        outcomes=outcomes, details=task.details(scores),
     )
 
 
@@ -152,19 +170,24 @@ def accuracy(task: Task, answers: list[str], seeds: list[Seed]) -> Interval:
     return wilson(correct, len(seeds))
 
 
-def red_flags(results: dict[str, ModelResult]) -> list[RedFlag]:
-    """The method's red flags, each with what it usually means."""
+def red_flags(results: dict[str, ModelResult], primary: str = "") -> list[RedFlag]:
+    """The method's red flags on the primary metric, each with what it usually means."""
     flags = []
     student, base, teacher = results.get("student"), results.get("base"), results.get("teacher")
-    if student and student.overall.accuracy < 0.5:
+
+    def value(r: ModelResult) -> float:
+        return r.metrics.get(primary, r.overall.accuracy)
+
+    if student and value(student) < 0.5:
         flags.append(RedFlag(
-            code="student_below_50", message=f"Student accuracy {student.overall.accuracy:.0%} < 50%.",
+            code="student_below_50", message=f"Student {primary.replace('_', ' ') or 'accuracy'} "
+            f"{value(student):.0%} < 50%.",
             explanation="The student is not usable yet: more or more varied pairs, a larger student, "
             "more epochs, or check that the training data's format matches the test inputs."))
-    if student and teacher and student.overall.accuracy > teacher.overall.accuracy:
+    if student and teacher and value(student) > value(teacher):
         flags.append(RedFlag(
             code="student_above_teacher",
-            message=f"Student {student.overall.accuracy:.0%} > teacher {teacher.overall.accuracy:.0%}.",
+            message=f"Student {value(student):.0%} > teacher {value(teacher):.0%}.",
             explanation="A student rarely beats the teacher that labelled its data: suspect leakage of "
             "test inputs into training pairs, or overfitting to the test distribution."))
     if student and base and student.overall.correct == base.overall.correct:
@@ -236,13 +259,14 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
         progress(len(models), len(models), "scored")
     finally:
         task.close()
-    return save_eval(project, results, label, len(seeds), name, metric_labels(task))
+    return save_eval(project, results, label, len(seeds), name, metric_labels(task),
+                     correct_metric(task))
 
 
 def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: int,
-              name: str, metric_labels: dict[str, str]) -> EvalReport:
-    """Red flags, the chart and reports/<name>.{json,md,png} for scored models."""
-    from slm_distill.tools.reporting.plots import plot_bars
+              name: str, metric_labels: dict[str, str], correct: str) -> EvalReport:
+    """Red flags, the charts and reports/<name>.{json,md,png} for scored models."""
+    from slm_distill.tools.reporting.plots import plot_bars, plot_confusion
 
     results = {m: results[m] for m in MODELS if m in results}
     chart = project.report_path(name, "png")
@@ -250,20 +274,48 @@ def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: 
     primary = next(iter(metric_labels.values()))
     plot_bars({n: {"overall": r.overall.accuracy, **{k: v.accuracy for k, v in r.by_difficulty.items()}}
                for n, r in results.items()}, chart, f"{primary.capitalize()} on the {label}")
+    student = results.get("student")
+    if student and (confusion := student.details.get("confusion")):
+        plot_confusion(confusion["labels"], confusion["matrix"],
+                       project.report_path(f"{name}-confusion", "png"), "Student: confusion matrix")
     report = EvalReport(name=name, test_set=label, n=n, metric_labels=metric_labels,
-                        results=list(results.values()),
-                        red_flags=red_flags(results), chart=chart.name,
+                        correct_metric=correct, results=list(results.values()),
+                        red_flags=red_flags(results, next(iter(metric_labels))), chart=chart.name,
                         provenance=provenance(project, [project.seeds_path]))
     save_report(project, name, report)
     return report
 
 
 def comparison_table(report: EvalReport) -> str:
-    primary, *others = report.labels().items()
-    rows = [[r.name, r.spec, f"{r.overall.accuracy:.1%}", f"[{r.overall.low:.0%}, {r.overall.high:.0%}]",
-             *(f"{r.metrics.get(m, 0):.0%}" for m, _ in others)] for r in report.results]
-    return md_table(["model", "spec", primary[1], "95% CI", *(label for _, label in others)], rows)
+    columns = report.columns()
+    rows = [[r.name, r.spec, *(report.cell(r, m) for m, _ in columns)] for r in report.results]
+    return md_table(["model", "spec", *(label for _, label in columns)], rows)
+
+
+def _details_markdown(report: EvalReport) -> list[str]:
+    """Per-label scores of each model and the student's confusion matrix, where the task has them."""
+    lines: list[str] = []
+    for r in report.results:
+        per_label = r.details.get("per_label")
+        if per_label:
+            lines += ["", f"## Per label: {r.name}", "", md_table(
+                ["label", "precision", "recall", "F1", "support"],
+                [[k, f"{v['precision']:.0%}", f"{v['recall']:.0%}", f"{v['f1']:.0%}", v["support"]]
+                 for k, v in per_label.items()])]
+    student = report.result("student")
+    confusion = student.details.get("confusion") if student else None
+    if confusion:
+        lines += ["", "## Confusion matrix: student (rows: expected, columns: answered)", "",
+                  md_table(["", *confusion["labels"]],
+                           [[label, *row] for label, row in zip(confusion["labels"],
+                                                                confusion["matrix"], strict=True)]),
+                  "", f"![confusion matrix]({report.name}-confusion.png)"]
+    return lines
 
 
 def metric_labels(task: Task) -> dict[str, str]:
     return {m: task.label(m) for m in task.metric_names}
+
+
+def correct_metric(task: Task) -> str:
+    return task.correct_metric or task.primary_metric

@@ -45,6 +45,7 @@ from slm_distill.tools.workspace.project import Project, Seed
 AUGMENTATIONS = ("paraphrase", "entities", "complexity")
 EXAMPLES_PER_CALL = 5
 EXAMPLES_SHOWN = 3  # kept pairs shown in the report
+QUOTA_SLACK = 1.1  # a balanced class may take this much more than its share
 
 
 class Pair(BaseModel):
@@ -90,13 +91,20 @@ class CallPlan:
 Planner = Callable[[int], CallPlan]
 
 
-def plan_call(index: int, pool: list[Seed], augment_fraction: float) -> CallPlan:
-    """The mode and examples of call `index`: deterministic, independent of timing and state."""
+def plan_call(index: int, pool: list[Seed], augment_fraction: float,
+              task: Task | None = None) -> CallPlan:
+    """The mode and examples of call `index`: deterministic, independent of timing and state. A
+    new-pairs call shows what the task's `call_focus` allows and asks for its focus (a label)."""
     rng = random.Random(f"call-{index}")
     mode = rng.choice(AUGMENTATIONS) if rng.random() < augment_fraction else "new"
-    chosen = rng.sample(pool, min(EXAMPLES_PER_CALL, len(pool))) if mode == "new" else [rng.choice(pool)]
+    focus = None
+    if mode == "new":
+        shown_from, focus = task.call_focus(index, pool) if task else (pool, None)
+        chosen = rng.sample(shown_from, min(EXAMPLES_PER_CALL, len(shown_from)))
+    else:
+        chosen = [rng.choice(pool)]
     return CallPlan(mode, [{"input": s.input, "output": s.output, "difficulty": s.difficulty}
-                           for s in chosen])
+                           for s in chosen], focus=focus)
 
 
 # -- one call ----------------------------------------------------------------------------------
@@ -163,9 +171,14 @@ class Ledger:
     near-identical questions always; the same answer too where an answer identifies its input
     (a SQL query does; a label, which many inputs share, does not)."""
 
-    def __init__(self, project: Project, task: Task, test_seeds: list[Seed]) -> None:
+    def __init__(self, project: Project, task: Task, test_seeds: list[Seed],
+                 target: int | None = None) -> None:
         gen = project.config.generation
         self.project, self.task = project, task
+        shares = task.balance(project.seeds()) if target else None
+        self.quota = {key: math.ceil(target * share * QUOTA_SLACK) + 1
+                      for key, share in shares.items()} if shares and target else {}
+        self.filled: dict[str, int] = {}
         self.pairs: list[Pair] = []
         self.keys: dict[str, str] = {}
         self.questions = NearDupIndex(gen.dedup_threshold)
@@ -188,13 +201,22 @@ class Ledger:
             reject = ("duplicate", f"same normalised answer as pair {self.keys[key]}")
         elif (other := self.questions.find(pair.input)) is not None:
             reject = ("duplicate", f"question near-identical to pair {other}")
+        elif (full := self._full(pair)) is not None:
+            reject = ("over_quota", f"{full} already has its share of the pairs "
+                      "(generation keeps the balance of the seeds or a uniform one)")
         if reject:
             return Reject(call=call, input=pair.input, output=pair.output, category=reject[0],
                           reason=reject[1])
         return None
 
+    def _full(self, pair: Pair) -> str | None:
+        key = self.task.balance_key(pair.output) if self.quota else None
+        return key if key in self.quota and self.filled.get(key, 0) >= self.quota[key] else None
+
     def keep(self, pair: Pair) -> None:
         self.pairs.append(pair)
+        if self.quota and (key := self.task.balance_key(pair.output)) is not None:
+            self.filled[key] = self.filled.get(key, 0) + 1
         if self.by_answer:
             self.keys[self.task.dedup_key(pair.output)] = pair.id
         self.questions.add(pair.id, pair.input)
@@ -430,9 +452,10 @@ def generate_pairs(project: Project, *, n: int | None = None, samples: int | Non
                               else gen.budget_usd, batch=gen.batch if batch is None else batch)
     task = project.task()
     try:
-        ledger = Ledger(project, task, test)
+        # the balance holds for a plain run; improve rounds ask for some classes on purpose
+        ledger = Ledger(project, task, test, target if planner is None else None)
         start = _resume(project, ledger, fresh)
-        planner = planner or (lambda index: plan_call(index, validation, gen.augment_fraction))
+        planner = planner or (lambda index: plan_call(index, validation, gen.augment_fraction, task))
         stopped = asyncio.run(_run(project, teacher, task, ledger, start, target, planner, progress))
         files = _finalise(project, task, ledger.pairs)
     finally:

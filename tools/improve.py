@@ -313,7 +313,8 @@ def _promote(project: Project, round_no: int) -> None:
     if after is not None:
         results = {r.name: r for r in after.results}
         results["student"] = results["student"].model_copy(update={"spec": str(current / "merged")})
-        save_eval(project, results, after.test_set, after.n, "eval", after.labels())
+        save_eval(project, results, after.test_set, after.n, "eval", after.labels(),
+                  after.correct_metric)
 
 
 def _unused(path: Path) -> Path:

@@ -56,6 +56,7 @@ Model = Literal["base", "student", "teacher"]
 MODELS: tuple[Model, ...] = ("base", "student", "teacher")
 QUANTS: tuple[Quant, ...] = ("q8_0", "q4_k_m", "q4_0")
 Dialect = Literal["duckdb", "postgres", "mysql", "sqlite"]
+TaskName = Literal["text2sql", "classification"]
 PATH_MAX = 4_096  # characters of a path argument
 SPEC_MAX = 500  # characters of a teacher or student spec
 
@@ -82,16 +83,29 @@ def cli_flag(name: str, field: FieldInfo) -> str:
 class InitRequest(Request):
     """Create a project (the directory is the CLI's DIRECTORY, MCP's project_dir)."""
 
-    task: Annotated[Literal["text2sql"], Field(description="Task type.")] = "text2sql"
-    db_file: Annotated[str | None, Field(description="An existing DuckDB database file.",
+    task: Annotated[TaskName, Field(description="Task type: text2sql (questions to SQL for one "
+                                    "database) or classification (a text to one of your labels)."
+                                    )] = "text2sql"
+    db_file: Annotated[str | None, Field(description="Text2SQL: an existing DuckDB database file.",
                                          max_length=PATH_MAX),
                        Cli(flag="--db"), WorkspaceFile()] = None
     schema_file: Annotated[str | None, Field(
-        description="A SQL file of CREATE TABLE and INSERT statements to build the database from.",
+        description="Text2SQL: a SQL file of CREATE TABLE and INSERT statements to build the "
+        "database from.",
         max_length=PATH_MAX),
         Cli(flag="--schema"), WorkspaceFile()] = None
     dialect: Annotated[Dialect | None, Field(
-        description="Dialect of schema_file (default: DuckDB, falling back to PostgreSQL).")] = None
+        description="Text2SQL: dialect of the schema file (default: DuckDB, falling back to "
+        "PostgreSQL).")] = None
+    labels: Annotated[list[str] | None, Field(
+        description="Classification: the allowed labels (default: taken from the seeds' outputs "
+        "when they are added).", max_length=1_000), Cli(csv=True)] = None
+    labels_file: Annotated[str | None, Field(
+        description="Classification: a text file of labels, one per line (instead of listing "
+        "them).",
+        max_length=PATH_MAX), WorkspaceFile()] = None
+    multi_label: Annotated[bool, Field(
+        description="Classification: an answer is a set of labels, not one.")] = False
     teacher: Annotated[str, Field(description="Teacher spec, e.g. anthropic:claude-sonnet-4-5 or "
                                   "openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY.",
                                   min_length=1, max_length=SPEC_MAX)] = DEFAULT_TEACHER

@@ -62,13 +62,17 @@ class SeedsAdded(BaseModel):
     test: int = Field(description="Seeds held out as the test set (80%).")
     pairs_dropped: int = Field(0, description="With resplit: kept pairs dropped because they are "
                                "near a seed of the new test split.")
+    labels_set: list[str] = Field(default_factory=list, description="Classification without "
+                                  "labels: the labels taken from these seeds' outputs.")
     next_step: str
 
     def summary(self) -> str:
         dropped = (f" {self.pairs_dropped} kept pairs leaked into the new test split and were "
                    "dropped." if self.pairs_dropped else "")
+        labels = (f"\nThe project's labels, taken from the seeds: {', '.join(self.labels_set)}. "
+                  "Check them." if self.labels_set else "")
         return (f"Added {self.added} seeds ({self.total} in all: {self.validation} validate the "
-                f"teacher, {self.test} are the test set).{dropped}\nNext: {self.next_step}")
+                f"teacher, {self.test} are the test set).{dropped}{labels}\nNext: {self.next_step}")
 
 
 def init(directory: Path, request: InitRequest) -> Project:
@@ -78,7 +82,23 @@ def init(directory: Path, request: InitRequest) -> Project:
         directory, task=request.task, name=request.name, teacher=request.teacher,
         student=request.student, schema_dialect=request.dialect,
         db=Path(request.db_file) if request.db_file else None,
-        schema=Path(request.schema_file) if request.schema_file else None)
+        schema=Path(request.schema_file) if request.schema_file else None,
+        labels=_labels(request), multi_label=request.multi_label)
+
+
+def _labels(request: InitRequest) -> list[str] | None:
+    """The labels given inline or in a file (one per line); not both."""
+    if request.labels_file is None:
+        return request.labels
+    if request.labels:
+        raise UsageError("Give the labels inline or in a file, not both.")
+    path = Path(request.labels_file)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the labels ({exc}). Give a UTF-8 text file with "
+                         "one label per line.") from None
+    return [line.strip() for line in lines if line.strip()]
 
 
 def add_seeds(project: Project, request: AddSeedsRequest) -> SeedsAdded:
@@ -86,6 +106,7 @@ def add_seeds(project: Project, request: AddSeedsRequest) -> SeedsAdded:
     from slm_distill.tools.generation.recheck import pairs_exist, recheck_leakage
     from slm_distill.tools.workspace.project import add_seeds as add
 
+    had_labels = bool(getattr(project.config.task, "labels", None))
     with WriterLock(project, "add_seeds"):
         resplit = pairs_exist(project)
         if resplit and not request.resplit:
@@ -98,8 +119,10 @@ def add_seeds(project: Project, request: AddSeedsRequest) -> SeedsAdded:
         added = add(project, Path(request.seeds_file))
         dropped = recheck_leakage(project) if resplit else 0
     validation, test = project.split()
+    labels = getattr(project.config.task, "labels", None)
     return SeedsAdded(added=added, total=len(validation) + len(test), validation=len(validation),
-                      test=len(test), pairs_dropped=dropped, next_step=say("validate_teacher"))
+                      test=len(test), pairs_dropped=dropped, next_step=say("validate_teacher"),
+                      labels_set=list(labels) if labels and not had_labels else [])
 
 
 def validate_teacher(project: Project, request: ValidateTeacherRequest,

@@ -61,6 +61,9 @@ class TeacherValidationReport(Report):
     accuracy: float = Field(description="Share of validation seeds answered correctly.")
     interval: Interval = Field(description="The accuracy with its Wilson 95% interval: with few "
                                "validation seeds the score is noisy.")
+    score: float = Field(-1.0, description="The task's primary metric, which the gate compares "
+                         "with the threshold (Text2SQL: the accuracy; classification: macro-F1).")
+    metric: str = Field("accuracy", description="The primary metric's name.")
     metrics: dict[str, float]
     by_difficulty: dict[str, GroupScore]
     judge: str | None = Field(None, description="Judge teacher spec, when an LLM judge was used.")
@@ -77,6 +80,8 @@ class TeacherValidationReport(Report):
     def _interval_of_older_reports(cls, data: Any) -> Any:
         if isinstance(data, dict) and "interval" not in data and "n" in data:
             data = {**data, "interval": wilson(data["correct"], data["n"])}
+        if isinstance(data, dict) and "score" not in data and "accuracy" in data:
+            data = {**data, "score": data["accuracy"]}
         return data
 
     def summary(self) -> str:
@@ -172,8 +177,10 @@ def _report(project: Project, teacher: Teacher, task: Task, seeds: list[Seed],
     judged = None
     if judge_spec:
         judged = (correct + sum(1 for f in failures if f.judge_correct)) / n
-    accuracy = correct / n
-    gate_value = judged if judged is not None else accuracy
+    accuracy, metrics = correct / n, task.summarise(scores)
+    primary = task.primary_metric
+    score = metrics[primary] if primary != task.correct_metric else accuracy
+    gate_value = judged if judged is not None else score
     passed = gate_value >= threshold
     offline = None if not teacher.is_local or teacher.backend != "python" else (
         "This teacher is a Python rule system, not an LLM: its accuracy says nothing about how an "
@@ -182,7 +189,7 @@ def _report(project: Project, teacher: Teacher, task: Task, seeds: list[Seed],
     return TeacherValidationReport(
         teacher=teacher.spec, teacher_description=teacher.description, offline_note=offline,
         task=task.name, n=n, correct=correct, accuracy=accuracy, interval=wilson(correct, n),
-        metrics=task.summarise(scores),
+        metrics=metrics, score=score, metric=task.label(primary),
         by_difficulty=_by_difficulty(seeds, scores), judge=judge_spec, judged_accuracy=judged,
         threshold=threshold, passed=passed, failures=failures, cost=teacher.meter,
         next_step=_next_step(passed, gate_value, threshold),
@@ -203,8 +210,9 @@ def _next_step(passed: bool, accuracy: float, threshold: float) -> str:
 
 def _summary(r: TeacherValidationReport) -> str:
     verdict = "PASSED" if r.passed else "FAILED"
-    lines = [f"Teacher gate {verdict}: {r.teacher} scored {r.accuracy:.1%} ({r.correct}/{r.n}; 95% "
-             f"interval {r.interval.low:.0%}-{r.interval.high:.0%}) against {r.threshold:.0%}."]
+    what = "" if r.score == r.accuracy else f" {r.metric} {r.score:.1%}, accuracy"
+    lines = [f"Teacher gate {verdict}: {r.teacher} scored{what} {r.accuracy:.1%} ({r.correct}/{r.n}; "
+             f"95% interval {r.interval.low:.0%}-{r.interval.high:.0%}) against {r.threshold:.0%}."]
     if r.offline_note:
         lines.append(f"  Note: {r.offline_note}")
     lines += [f"  {name:<12} {g.correct}/{g.n} ({g.accuracy:.0%})" for name, g in r.by_difficulty.items()]
@@ -260,14 +268,14 @@ def check_gate(project: Project, *, override: str | None = None) -> str:
         raise GateError("The seeds or their split changed since the teacher was validated, so the "
                         "validation seeds may differ. Run {fix} again.", fix=act("validate_teacher"))
     if report.passed:
-        return f"teacher gate passed ({report.accuracy:.0%} >= {report.threshold:.0%})"
+        return f"teacher gate passed ({report.score:.0%} >= {report.threshold:.0%})"
     recorded = project.config.gate.override
     reason = override or (recorded.reason if recorded and recorded.teacher == teacher else None)
     if reason:
-        return (f"teacher gate FAILED ({report.accuracy:.0%} < {report.threshold:.0%}), overridden "
+        return (f"teacher gate FAILED ({report.score:.0%} < {report.threshold:.0%}), overridden "
                 f"by the user: {reason}")
     raise GateError(
-        f"The teacher scored {report.accuracy:.0%} on the validation seeds, below the gate of "
+        f"The teacher scored {report.score:.0%} on the validation seeds, below the gate of "
         f"{report.threshold:.0%}: pairs it generates would teach its mistakes. See "
         "reports/teacher_validation.md. Improve the prompt/seeds or pick another teacher; to go "
         "on anyway, with the user's own reason, run {fix} (recorded in distill.yaml).",
@@ -295,7 +303,7 @@ def override_gate(project: Project, reason: str) -> None:
         raise GateError("Validate the teacher before overriding its gate: {fix}.",
                         fix=act("validate_teacher"))
     project.config.gate.override = GateOverride(
-        reason=reason.strip(), accuracy=report.accuracy, teacher=project.config.teacher,
+        reason=reason.strip(), accuracy=report.score, teacher=project.config.teacher,
         at=datetime.now(UTC),
     )
     project.save()

@@ -82,3 +82,26 @@ def plot_before_after(rows: list[tuple[str, int, int, int]], path: Path, title: 
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_confusion(labels: list[str], matrix: list[list[int]], path: Path, title: str) -> Path:
+    """Rows: the expected label; columns: the answer (the last may be "(no label)")."""
+    plt = _pyplot()
+    rows = len(matrix)
+    size = max(4.0, 0.6 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, max(3.5, 0.6 * rows + 1.5)))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(rows), labels[:rows])
+    peak = max((v for row in matrix for v in row), default=0)
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            ax.text(j, i, str(value), ha="center", va="center",
+                    color="white" if peak and value > peak / 2 else "black")
+    ax.set_xlabel("answered")
+    ax.set_ylabel("expected")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

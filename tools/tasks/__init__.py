@@ -19,7 +19,13 @@ def _text2sql(project: Project) -> Task:
     return Text2SQL(project.db_path, project.config.task)
 
 
-TASKS = {"text2sql": _text2sql}
+def _classification(project: Project) -> Task:
+    from slm_distill.tools.tasks.classification import Classification
+
+    return Classification(project.config.task)
+
+
+TASKS = {"text2sql": _text2sql, "classification": _classification}
 
 
 def make_task(project: Project) -> Task:

@@ -41,12 +41,15 @@ class Score:
     category: str | None = None  # failure category when not correct
     reason: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    answer: str = ""  # the normalised answers, where metrics need them all (macro-F1)
+    expected: str = ""
 
 
 class Task(ABC):
     name: ClassVar[str]
     metric_names: ClassVar[tuple[str, ...]]  # the first is the primary metric
     metric_labels: ClassVar[dict[str, str]] = {}
+    correct_metric: ClassVar[str] = ""  # the metric that is the share of correct answers
     answer_identifies_input: ClassVar[bool] = True
     coverage: ClassVar[dict[str, str]] = {}  # describe() key -> its title in reports
     need_words: ClassVar[dict[str, str]] = {}  # need -> how the teacher is told about it
@@ -105,6 +108,23 @@ class Task(ABC):
         rates = (sum(s.correct for s in scores) / n, sum(s.valid for s in scores) / n,
                  sum(s.exact for s in scores) / n)
         return dict(zip(self.metric_names, rates, strict=True))
+
+    def call_focus(self, index: int, pool: list[Any]) -> tuple[list[Any], dict | None]:
+        """The examples a new-pairs call `index` may show, and what it should focus on (e.g. a
+        label, to keep their balance); deterministic in `index`. Default: any, nothing."""
+        return pool, None
+
+    def balance(self, seeds: list[Any]) -> dict[str, float] | None:
+        """The share of kept pairs each answer class may take (a label's), or None: any."""
+        return None
+
+    def balance_key(self, output: str) -> str | None:
+        """The class an answer counts towards in `balance`."""
+        return None
+
+    def details(self, scores: list[Score]) -> dict[str, Any]:
+        """Breakdowns beyond the metrics (per label, a confusion matrix), for the report."""
+        return {}
 
     def need_facts(self, output: str, metadata: dict | None = None) -> list[str]:
         """What an answer needs, most telling first (improve groups failures by the first two).

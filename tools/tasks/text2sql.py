@@ -1,6 +1,6 @@
 """Text2SQL: questions about one DuckDB database, answered with one DuckDB SQL query.
 
-    task = Text2SQL(Path("shop.duckdb"), TaskConfig())
+    task = Text2SQL(Path("shop.duckdb"), Text2SQLConfig())
     task.validate("SELECT count(*) FROM customers")     # parse, schema references, execution
     task.score(predicted_sql, gold_sql).correct           # execution accuracy
 
@@ -45,7 +45,7 @@ from slm_distill.tools.tasks.sqlguard import (
     text_problem,
     tokens,
 )
-from slm_distill.tools.workspace.config import TaskConfig
+from slm_distill.tools.workspace.config import Text2SQLConfig
 
 _FENCED = re.compile(r"```(?:sql|duckdb|postgresql|sqlite)?\s*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
 _SQL_START = re.compile(r"^[^\S\n]*(WITH|SELECT|FROM)\b", re.IGNORECASE | re.MULTILINE)
@@ -110,12 +110,13 @@ class Text2SQL(Task):
     metric_names = ("execution_accuracy", "valid_sql", "exact_match")
     metric_labels = {"execution_accuracy": "execution accuracy", "valid_sql": "valid SQL",
                      "exact_match": "exact match"}
+    correct_metric = "execution_accuracy"
     coverage = {"tables": "table", "features": "SQL feature"}
     need_words = NEED_WORDS
     plain_need = "plain select"
     judged_categories = ("wrong_result", "empty_result")
 
-    def __init__(self, db_path: Path, config: TaskConfig) -> None:
+    def __init__(self, db_path: Path, config: Text2SQLConfig) -> None:
         self.db_path = Path(db_path)
         self.config = config
         self._gold_cache: dict[str, QueryResult | QueryError] = {}

@@ -9,7 +9,7 @@ gradient accumulation 4.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,7 +21,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class TaskConfig(_Section):
+class Text2SQLConfig(_Section):
+    """Text2SQL: questions about one DuckDB database, answered with one SQL query."""
+
     name: Literal["text2sql"] = Field("text2sql", description="Task type.")
     db: str | None = Field(None, description="DuckDB database, relative to the project directory.")
     schema_in_student_prompt: bool = Field(
@@ -32,6 +34,33 @@ class TaskConfig(_Section):
     sample_rows: int = Field(3, ge=0, le=20, description="Sample rows per table shown in prompts.")
     row_cap: int = Field(10_000, ge=1, description="Most rows fetched from any query.")
     timeout_s: float = Field(10.0, gt=0, description="Seconds before a query is interrupted.")
+
+
+class ClassificationConfig(_Section):
+    """Classification: a text gets one label (or, multi-label, a set of labels) from a fixed set."""
+
+    name: Literal["classification"] = Field("classification", description="Task type.")
+    labels: list[str] = Field(
+        default_factory=list, description="The allowed labels (at least two once seeds are added; "
+        "when empty, the first seeds' outputs set them).")
+    multi_label: bool = Field(False, description="An answer is a set of labels, not one.")
+    label_balance: Literal["seeds", "uniform"] = Field(
+        "seeds", description="Generation keeps each label's share of pairs as in the seeds, or "
+        "the same for every label.")
+
+    @field_validator("labels")
+    @classmethod
+    def _distinct(cls, labels: list[str]) -> list[str]:
+        cleaned = [" ".join(label.split()) for label in labels]
+        if any(not label or len(label) > 100 for label in cleaned):
+            raise ValueError("labels must be 1-100 characters")
+        if len({label.casefold() for label in cleaned}) != len(cleaned):
+            raise ValueError("labels must differ (case and spaces aside)")
+        return cleaned
+
+
+TaskConfig = Annotated[Text2SQLConfig | ClassificationConfig, Field(discriminator="name")]
+TASK_CONFIGS = {"text2sql": Text2SQLConfig, "classification": ClassificationConfig}
 
 
 class GateOverride(_Section):
@@ -137,7 +166,7 @@ class ProjectConfig(_Section):
     name: str = Field(description="Project name (defaults to the directory name); it names the "
                       "exported files, so at most 100 characters and no slashes.",
                       min_length=1, max_length=100, pattern=r"^[^/\\\x00]+$")
-    task: TaskConfig = Field(default_factory=TaskConfig)
+    task: TaskConfig = Field(default_factory=Text2SQLConfig)
     teacher: str = Field(DEFAULT_TEACHER, max_length=500,
                          description="Teacher spec, e.g. anthropic:claude-sonnet-4-5.")
     student: str = Field(DEFAULT_STUDENT, max_length=500,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -20,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from slm_distill.tools.actions import Blank, act, arg
 from slm_distill.tools.errors import InputFileError, ProjectError, UsageError
-from slm_distill.tools.workspace.config import DEFAULT_STUDENT, DEFAULT_TEACHER, ProjectConfig, TaskConfig
+from slm_distill.tools.workspace.config import (
+    DEFAULT_STUDENT,
+    DEFAULT_TEACHER,
+    ClassificationConfig,
+    ProjectConfig,
+    Text2SQLConfig,
+)
 from slm_distill.tools.workspace.fileio import dumps_jsonl, parse_jsonl, read_jsonl, write_atomic
 
 CONFIG_FILE = "distill.yaml"
@@ -100,7 +107,7 @@ class Project:
     def db_path(self) -> Path:
         """The task's DuckDB database, checked to exist and to be one."""
         fix = act("set_config", key="task.db", value=Blank("file"))
-        if not self.config.task.db:
+        if not getattr(self.config.task, "db", None):
             raise ProjectError("This project has no database. Set one: {fix}.", fix=fix)
         path = (self.root / self.config.task.db).resolve()
         if not path.is_file():
@@ -194,38 +201,63 @@ def init_project(
     task: str = "text2sql",
     db: Path | None = None,
     schema: Path | None = None,
+    labels: list[str] | None = None,
+    multi_label: bool = False,
     teacher: str = DEFAULT_TEACHER,
     student: str = DEFAULT_STUDENT,
     name: str | None = None,
     schema_dialect: str | None = None,
 ) -> Project:
-    """Create a project. Everything is checked before anything is written."""
+    """Create a project. Everything is checked before anything is written. Each task takes its
+    own context: Text2SQL a database (`db` or `schema`), classification its `labels`."""
     from slm_distill.tools.teachers import check_spec
 
     if (root / CONFIG_FILE).exists():
         raise UsageError(f"{root} already holds a project ({CONFIG_FILE}). Use another directory.")
-    if task != "text2sql":
-        raise UsageError(f"Unknown task {task!r}. Available: text2sql.")
-    if (db is None) == (schema is None):
-        raise UsageError(f"Give exactly one of {arg('init', 'db_file')} (a DuckDB file) or "
-                         f"{arg('init', 'schema_file')} (a SQL file).")
     check_spec(teacher, root.resolve())
     config = _config(name or root.resolve().name, teacher, student)
-    built = _build_db(schema, schema_dialect) if schema else None
-    if db is not None:
-        _check_db(db)
-    root.mkdir(parents=True, exist_ok=True)
-    if built is not None:
-        shutil.move(str(built), root / DB_FILE)
-        db_ref = DB_FILE
+    if task == "classification":
+        _no_database(db, schema)
+        task_config, place = _classification(labels, multi_label), None
+    elif task == "text2sql":
+        task_config, place = _text2sql(root, db, schema, schema_dialect)
     else:
-        db_ref = _relative_or_absolute(db.resolve(), root.resolve())
-    config.task = TaskConfig(name="text2sql", db=db_ref)
+        raise UsageError(f"Unknown task {task!r}. Available: text2sql, classification.")
+    root.mkdir(parents=True, exist_ok=True)
+    if place is not None:
+        place()
+    config.task = task_config
     project = Project(root, config)
     for sub in ("data", "reports", "runs", "exports", "jobs", ".cache"):
         project.path(sub).mkdir(exist_ok=True)
     project.save()
     return project
+
+
+def _text2sql(root: Path, db: Path | None, schema: Path | None,
+              dialect: str | None) -> tuple[Text2SQLConfig, Callable[[], None] | None]:
+    """The task's config, and how to put a built database into the project once it exists."""
+    if (db is None) == (schema is None):
+        raise UsageError(f"Give exactly one of {arg('init', 'db_file')} (a DuckDB file) or "
+                         f"{arg('init', 'schema_file')} (a SQL file).")
+    if db is not None:
+        _check_db(db)
+        return Text2SQLConfig(db=_relative_or_absolute(db.resolve(), root.resolve())), None
+    built = _build_db(schema, dialect)  # type: ignore[arg-type]
+    return Text2SQLConfig(db=DB_FILE), lambda: shutil.move(str(built), root / DB_FILE)
+
+
+def _classification(labels: list[str] | None, multi_label: bool) -> ClassificationConfig:
+    try:
+        return ClassificationConfig(labels=labels or [], multi_label=multi_label)
+    except ValidationError as exc:
+        raise UsageError(f"{arg('init', 'labels')}: {exc.errors()[0]['msg']}.") from None
+
+
+def _no_database(db: Path | None, schema: Path | None) -> None:
+    if db is not None or schema is not None:
+        raise UsageError(f"A classification project has no database: leave out "
+                         f"{arg('init', 'db_file')} and {arg('init', 'schema_file')}.")
 
 
 def _config(name: str, teacher: str, student: str) -> ProjectConfig:
@@ -280,7 +312,10 @@ def add_seeds(project: Project, source: Path) -> int:
     Returns the number added. On any bad line nothing is written and InputFileError lists them.
     """
     numbered, problems = parse_jsonl(source, Seed)
+    labels = labels_from_seeds(project, [seed for _, seed in numbered])
     problems += _seed_problems(project, source, numbered)
+    if problems and labels:
+        project.config.task.labels = []  # nothing of a refused file stays, in memory either
     if problems:
         raise InputFileError(sorted(problems, key=_line_of),
                              "Fix these lines and run {fix} again; nothing was written.",
@@ -291,7 +326,33 @@ def add_seeds(project: Project, source: Path) -> int:
     new = [seed for _, seed in numbered]
     text = project.seeds_path.read_text(encoding="utf-8") if project.seeds_path.exists() else ""
     write_atomic(project.seeds_path, text + dumps_jsonl(new))
+    if labels:
+        project.save()
     return len(new)
+
+
+def labels_from_seeds(project: Project, seeds: list[Seed]) -> list[str]:
+    """A classification project without labels takes them from its first seeds' outputs (in
+    memory: saved only once the seeds are); the labels set, or [] when there was nothing to do."""
+    task = project.config.task
+    if not isinstance(task, ClassificationConfig) or task.labels or not seeds:
+        return []
+    found: list[str] = []
+    for seed in seeds:
+        parts = seed.output.split(",") if task.multi_label else [seed.output]
+        for part in (" ".join(p.split()) for p in parts):
+            if part and part.casefold() not in {f.casefold() for f in found}:
+                found.append(part)
+    if len(found) < 2:
+        raise UsageError(f"The seeds' outputs name {len(found)} label(s); a classification needs "
+                         "at least two. Add seeds of other labels, or set the labels: {fix}.",
+                         fix=act("set_config", key="task.labels", value=Blank("labels")))
+    try:
+        task.labels = found
+    except ValidationError as exc:
+        raise UsageError(f"The seeds' outputs are not usable as labels: "
+                         f"{exc.errors()[0]['msg']}.") from None
+    return found
 
 
 def _line_of(problem: str) -> int:

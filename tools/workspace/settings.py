@@ -19,10 +19,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from slm_distill.tools.actions import OVERRIDE_GATE, act
+from slm_distill.tools.actions import OVERRIDE_GATE, Blank, act
 from slm_distill.tools.errors import UsageError
 from slm_distill.tools.workspace.config import ProjectConfig
 from slm_distill.tools.workspace.project import Project
+
+WHOLE = {"gate.override"}  # set as one value, not field by field
 
 
 class ConfigField(BaseModel):
@@ -69,7 +71,7 @@ def _leaves(model: type[BaseModel], instance: BaseModel, prefix: str = "") -> li
     for name, info in model.model_fields.items():
         value = getattr(instance, name)
         key = f"{prefix}{name}"
-        if isinstance(value, BaseModel) and info.annotation is type(value):
+        if isinstance(value, BaseModel) and key not in WHOLE:
             out += _leaves(type(value), value, key + ".")
             continue
         default = None if info.is_required() else info.get_default(call_default_factory=True)
@@ -122,6 +124,10 @@ def set_config(project: Project, key: str, value: Any, *, force: bool = False,
     fields = {f.key: f for f in all_fields(project)}
     if key not in fields:
         raise UsageError(_unknown(key, list(fields.values())))
+    if key == "task.name":
+        raise UsageError("The task type is chosen when the project is created; create another "
+                         "project for another task: {fix}.",
+                         fix=act("init", directory=Blank("dir"), task=Blank("task")))
     if key == "gate.override" or key.startswith("gate.override."):
         raise UsageError("gate.override is recorded only with the user's reason, by generation: "
                          "{fix}.", fix=OVERRIDE_GATE)

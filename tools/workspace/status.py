@@ -84,7 +84,7 @@ def project_status(project: Project) -> ProjectStatus:
         + (f", job {holder['job_id']}" if holder.get("job_id") else "") + ")")
     return ProjectStatus(
         name=project.config.name, root=str(project.root), task=project.config.task.name,
-        database=str(project.root / (project.config.task.db or "")), teacher=project.config.teacher,
+        database=_database(project), teacher=project.config.teacher,
         student=project.config.student, seeds=len(seeds),
         seeds_by_difficulty=dict(sorted(by_difficulty.items())),
         validation_seeds=len(validation), test_seeds=len(test), gate=gate, pairs=pairs,
@@ -97,6 +97,11 @@ def project_status(project: Project) -> ProjectStatus:
                         pairs, trained,
                         set(reports)),
     )
+
+
+def _database(project: Project) -> str:
+    db = getattr(project.config.task, "db", None)
+    return str(project.root / db) if db else "(none: the task needs no database)"
 
 
 def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
