@@ -296,17 +296,20 @@ def job(request: JobRequest, follow: bool, cancel: bool, project_dir: Path) -> N
 @cli.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=Path("demo-project"), show_default=True, help="Where to build the demo.")
+@click.option("--task", type=click.Choice(["text2sql", "classification"]), default="text2sql",
+              show_default=True, help="Which bundled example.")
 @click.option("--teacher", help="Teacher spec (default: the example's offline rule teacher).")
-@click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Pairs to generate.")
+@click.option("--n", "n", type=click.IntRange(min=1),
+              help="Pairs to generate (default: text2sql 1000, classification 800).")
 @click.option("--student", default="scratch:small", show_default=True, help="Student spec.")
-@click.option("--steps", type=click.IntRange(min=1), default=420, show_default=True,
-              help="Training steps.")
-def demo(directory: Path, teacher: str | None, n: int, student: str, steps: int) -> None:
-    """Run the bundled Text2SQL example end to end, offline."""
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Training steps (default: text2sql 420, classification 240).")
+def demo(directory: Path, task: str, teacher: str | None, n: int | None, student: str,
+         steps: int | None) -> None:
+    """Run a bundled example end to end, offline (Text2SQL by default)."""
     from slm_distill.tools.cli.demo import run_demo
 
-    run_demo(directory, teacher=teacher, n=n, student=student, steps=steps)
+    run_demo(directory, task=task, teacher=teacher, n=n, student=student, steps=steps)
 
 
 @cli.command()

@@ -1,14 +1,15 @@
-"""`distill demo`: the bundled Text2SQL example, end to end and offline.
+"""`distill demo [--task text2sql|classification]`: a bundled example, end to end and offline.
 
-init (bundled music-store schema) -> seeds add -> validate-teacher -> generate -> train the
-`scratch:small` student -> evaluate base vs student vs teacher -> export GGUF and re-evaluate it.
-Rerunning reuses the project: validation and generation are answered from the teacher cache and
-training starts afresh.
+init (the music-store database, or the support-ticket labels) -> seeds add -> validate-teacher ->
+generate -> train the `scratch:small` student -> evaluate base vs student vs teacher -> export GGUF
+and re-evaluate it. Rerunning reuses the project: validation and generation are answered from the
+teacher cache and training starts afresh.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -26,53 +27,83 @@ from slm_distill.tools.requests import (
 )
 from slm_distill.tools.workspace.project import CONFIG_FILE, Project, add_seeds, init_project
 
-EXAMPLE_TEACHER = "python:slm_distill.examples.text2sql.teacher:TEACHER"
 DEMO_STUDENT = "scratch:small"
-DEMO_STEPS = 420  # about 8.5 minutes on two CPU cores
 
 
-def _example_file(name: str) -> Path:
-    return Path(str(resources.files("slm_distill.examples.text2sql").joinpath(name)))
+@dataclass(frozen=True)
+class Example:
+    """A bundled example: its task, what the project is made from, and the demo's run."""
+
+    task: str
+    what: str
+    steps: int  # training steps on two CPU cores
+    max_new_tokens: int
+    pairs: int
+
+    @property
+    def teacher(self) -> str:
+        return f"python:slm_distill.examples.{self.task}.teacher:TEACHER"
+
+    def file(self, name: str) -> Path:
+        return Path(str(resources.files(f"slm_distill.examples.{self.task}").joinpath(name)))
+
+
+EXAMPLES = {
+    "text2sql": Example("text2sql", "the bundled music-store database", 420, 128, 1000),
+    "classification": Example("classification", "the support-ticket labels", 240, 16, 800),
+}
 
 
 def _step(number: int, text: str) -> None:
     click.secho(f"\n[{number}] {text}", bold=True)
 
 
-def _prepare(directory: Path, teacher: str, student: str, steps: int) -> Project:
+def _create(example: Example, directory: Path, teacher: str, student: str) -> Project:
+    name = f"{example.task}-demo"
+    if example.task == "classification":
+        labels = example.file("labels.txt").read_text().split()
+        return init_project(directory, task="classification", labels=labels, teacher=teacher,
+                            student=student, name=name)
+    return init_project(directory, schema=example.file("schema.sql"), teacher=teacher,
+                        student=student, name=name)
+
+
+def _prepare(example: Example, directory: Path, teacher: str, student: str,
+             steps: int) -> Project:
     if (directory / CONFIG_FILE).exists():
         project = Project.load(directory)
         click.echo(f"Reusing the demo project in {project.root}")
     else:
-        project = init_project(directory, schema=_example_file("schema.sql"), teacher=teacher,
-                               student=student, name="text2sql-demo")
-        added = add_seeds(project, _example_file("seeds.jsonl"))
-        click.echo(f"Created {project.root} with the bundled music-store database and {added} seeds.")
-    # For one fixed database a small student learns the schema implicitly (see DESIGN.md).
-    project.config.task.schema_in_student_prompt = False
+        project = _create(example, directory, teacher, student)
+        added = add_seeds(project, example.file("seeds.jsonl"))
+        click.echo(f"Created {project.root} with {example.what} and {added} seeds.")
+    if example.task == "text2sql":  # for one fixed database a small student learns the schema
+        project.config.task.schema_in_student_prompt = False  # implicitly (see DESIGN.md)
     project.config.teacher, project.config.student = teacher, student
-    _demo_training(project, steps)
+    _demo_training(project, steps, example.max_new_tokens)
     project.save()
     return project
 
 
-def _demo_training(project: Project, steps: int) -> None:
+def _demo_training(project: Project, steps: int, max_new_tokens: int) -> None:
     """A from-scratch student on two CPU cores: full fine-tuning at a from-scratch learning rate,
     a fixed number of steps so the cosine schedule completes, softmax over the answer vocabulary."""
     t = project.config.training
     t.method, t.learning_rate, t.batch_size, t.gradient_accumulation_steps = "full", 2e-3, 16, 1
-    t.max_steps, t.eval_steps, t.eval_samples, t.max_new_tokens = steps, max(1, steps // 3), 50, 128
+    t.max_steps, t.eval_steps, t.eval_samples = steps, max(1, steps // 3), 50
+    t.max_new_tokens = max_new_tokens
     t.loss_vocab, t.early_stopping_patience, t.max_minutes = "answers", None, 10
 
 
-def run_demo(directory: Path, *, teacher: str | None = None, n: int = 1000,
-             student: str = DEMO_STUDENT, steps: int = DEMO_STEPS) -> None:
+def run_demo(directory: Path, *, task: str = "text2sql", teacher: str | None = None,
+             n: int | None = None, student: str = DEMO_STUDENT, steps: int | None = None) -> None:
     from slm_distill.tools.workspace.status import project_status
 
     started = time.monotonic()
-    teacher = teacher or EXAMPLE_TEACHER
+    example = EXAMPLES[task]
+    teacher, n, steps = teacher or example.teacher, n or example.pairs, steps or example.steps
     _step(1, "Project and seeds")
-    project = _prepare(directory, teacher, student, steps)
+    project = _prepare(example, directory, teacher, student, steps)
     _step(2, "Validate the teacher on 20% of the seeds (gate: 80%)")
     with progress_bar("validating teacher") as update:
         report = stages.validate_teacher(project, ValidateTeacherRequest(), progress=update)

@@ -17,6 +17,7 @@ class ProjectStatus(Report):
     root: str
     task: str
     database: str
+    labels: list[str] = Field(default_factory=list, description="Classification: the labels.")
     teacher: str
     student: str
     seeds: int
@@ -38,7 +39,7 @@ class ProjectStatus(Report):
     def summary(self) -> str:
         lines = [
             f"Project {self.name} ({self.task}) at {self.root}",
-            f"  database: {self.database}",
+            f"  labels:   {', '.join(self.labels)}" if self.labels else f"  database: {self.database}",
             f"  teacher:  {self.teacher}",
             f"  student:  {self.student}",
             f"  seeds:    {self.seeds} ({self.validation_seeds} teacher validation, "
@@ -85,6 +86,7 @@ def project_status(project: Project) -> ProjectStatus:
     return ProjectStatus(
         name=project.config.name, root=str(project.root), task=project.config.task.name,
         database=_database(project), teacher=project.config.teacher,
+        labels=list(getattr(project.config.task, "labels", [])),
         student=project.config.student, seeds=len(seeds),
         seeds_by_difficulty=dict(sorted(by_difficulty.items())),
         validation_seeds=len(validation), test_seeds=len(test), gate=gate, pairs=pairs,
