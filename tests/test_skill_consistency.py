@@ -41,6 +41,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tests.conftest import EXAMPLE, EXAMPLE_TEACHER, REPO
 
+CLASSIFICATION = REPO / "examples" / "classification"
+
 SKILL = REPO / "skill" / "SKILL.md"
 DOCS = [SKILL, *sorted((REPO / "skill" / "references").glob("*.md"))]
 PROMPT_FILES = sorted((REPO / "prompts").glob("mcp_*.md"))
@@ -184,7 +186,7 @@ def _produced_names(metric_names: tuple[str, ...]) -> set[str]:
     from slm_distill.tools.workspace.project import Seed
 
     tools = REPO / "tools"
-    text2sql = (tools / "tasks" / "text2sql.py").read_text()
+    text2sql = "\n".join(f.read_text() for f in sorted((tools / "tasks").glob("*.py")))
     generate = (tools / "generate_pairs.py").read_text()
     evaluate = (tools / "evaluate.py").read_text()
     jobs = (tools / "workspace" / "jobs.py").read_text()
@@ -244,7 +246,10 @@ def reality(tmp_path_factory: pytest.TempPathFactory) -> Reality:
     project = init_project(root / "proj", schema=EXAMPLE / "schema.sql", teacher=EXAMPLE_TEACHER,
                            student="scratch:tiny")
     tools, prompts, texts, templates = _mcp_surface(root)
-    config_keys = {f.key for f in config_view(project).fields}
+    labels = (CLASSIFICATION / "labels.txt").read_text().split()
+    classifier = init_project(root / "classify", task="classification", labels=labels,
+                              teacher=EXAMPLE_TEACHER, student="scratch:tiny")
+    config_keys = {f.key for p in (project, classifier) for f in config_view(p).fields}
     r = Reality(tools, prompts, texts, templates, config_keys)
 
     from slm_distill.tools.requests import REQUESTS
@@ -264,11 +269,15 @@ def reality(tmp_path_factory: pytest.TempPathFactory) -> Reality:
             for sub in inner:
                 r.children.setdefault(name, set()).update(sub.model_fields)
     r.children.setdefault("state", set()).update(JobState.model_fields)  # JobView.state is one
-    task = project.task()
-    try:
-        context, metric_names = set(task.context()), task.metric_names
-    finally:
-        task.close()
+    context: set[str] = set()
+    metric_names: tuple[str, ...] = ()
+    for p in (project, classifier):
+        task = p.task()
+        try:
+            context |= set(task.context())
+            metric_names += tuple(task.metric_names)
+        finally:
+            task.close()
     with duckdb.connect(str(project.db_path), read_only=True) as db:  # the example's tables
         tables = {row[0] for row in db.execute("SELECT table_name FROM information_schema.tables")
                   .fetchall()}
@@ -277,7 +286,8 @@ def reality(tmp_path_factory: pytest.TempPathFactory) -> Reality:
     commands = {w for path in r.cli_commands for w in path.split()}
     leaves = {k.split(".")[-1] for k in config_keys}
     r.names |= (set(tools) | r.tool_args | set(prompts) | config_keys | leaves | r.sections
-                | literals | _produced_names(metric_names) | context | tables | commands | ALLOWED_NAMES)
+                | literals | _produced_names(metric_names) | context | tables | set(labels) | commands
+                | ALLOWED_NAMES)
     return r
 
 
@@ -385,6 +395,8 @@ def _check_setting(r: Reality, key: str, value: Any) -> list[str]:
     if value is ... or isinstance(value, str) and value.isupper():  # a placeholder: SPEC, MODEL
         return []
     data = ProjectConfig(name="x").model_dump(mode="json")
+    if key.startswith("task.") and key.split(".")[1] not in data["task"]:
+        data["task"] = {"name": "classification", "labels": ["a", "b"]}  # a classification key
     *sections, leaf = key.split(".")
     node = data
     for section in sections:
