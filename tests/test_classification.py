@@ -124,6 +124,21 @@ def test_labels_are_taken_from_the_first_seeds(tmp_path):
     assert sorted(labels) == sorted((TICKETS / "labels.txt").read_text().split())
 
 
+def test_changing_the_labels_after_seeds_needs_force(tmp_path):
+    from slm_distill.tools.workspace.settings import set_config
+
+    project = init_project(tmp_path / "p", task="classification", teacher=TEACHER)
+    add_seeds(project, TICKETS / "seeds.jsonl")
+    before = (project.root / "distill.yaml").read_text()
+    with pytest.raises(UsageError, match="Changing task.labels now would change the labels"):
+        set_config(project, "task.labels", ["billing", "bug"])
+    with pytest.raises(UsageError, match="task.labels: labels must differ"):
+        set_config(project, "task.labels", ["bug", "Bug"], force=True)
+    assert (project.root / "distill.yaml").read_text() == before
+    change = set_config(project, "task.labels", [*LABELS, "refunds"], force=True)
+    assert change.new == [*LABELS, "refunds"] and "forced although" in change.notes[0]
+
+
 def test_a_text2sql_config_from_before_the_task_types_still_loads(tmp_path):
     old = {"name": "old", "task": {"name": "text2sql", "db": "database.duckdb",
                                    "schema_in_student_prompt": True, "sample_rows": 3,

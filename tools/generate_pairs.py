@@ -34,6 +34,7 @@ from slm_distill.tools.reporting.reports import (
     md_table,
     provenance,
     save_report,
+    teacher_line,
 )
 from slm_distill.tools.tasks.base import Task
 from slm_distill.tools.teachers import CostMeter, Teacher, project_teacher
@@ -274,7 +275,7 @@ class GenerationReport(Report):
     def markdown(self) -> str:
         lines = [
             "# Synthetic data generation", "",
-            f"Teacher: `{self.teacher}` ({self.teacher_description})", f"Gate: {self.gate}", "",
+            teacher_line(self.teacher, self.teacher_description), f"Gate: {self.gate}", "",
             f"Kept **{self.kept}** of {self.target} wanted ({self.train} train / {self.validation} "
             f"validation), from {self.proposed} proposals in {self.calls} teacher calls.",
         ]

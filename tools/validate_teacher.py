@@ -24,6 +24,7 @@ from slm_distill.tools.reporting.reports import (
     md_table,
     provenance,
     save_report,
+    teacher_line,
 )
 from slm_distill.tools.reporting.stats import Interval, wilson
 from slm_distill.tools.tasks.base import Score, Task, parse_json_items
@@ -225,7 +226,7 @@ def _markdown(r: TeacherValidationReport) -> str:
     lines = [
         f"# Teacher validation: {verdict}",
         "",
-        f"Teacher: `{r.teacher}` ({r.teacher_description})",
+        teacher_line(r.teacher, r.teacher_description),
     ]
     if r.offline_note:
         lines += ["", f"> {r.offline_note}"]

@@ -113,3 +113,8 @@ def md_table(headers: list[str], rows: list[list[object]]) -> str:
 def _cell(value: object) -> str:
     text = f"{value:.3f}" if isinstance(value, float) else str(value)
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def teacher_line(spec: str, description: str) -> str:
+    """A report's `Teacher:` line: the spec, and what the teacher is where the spec does not say."""
+    return f"Teacher: `{spec}`" + (f" ({description})" if description else "")

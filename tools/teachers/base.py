@@ -113,7 +113,8 @@ class Teacher(ABC):
 
     @property
     def description(self) -> str:
-        return self.spec
+        """What the teacher is, where its spec does not say it all; empty for an LLM."""
+        return ""
 
     def check_ready(self) -> None:  # noqa: B027 - optional hook, like aclose
         """Raise the error its first call would (a missing key) before anything is opened."""

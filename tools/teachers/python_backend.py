@@ -76,7 +76,7 @@ class PythonTeacher(Teacher):
 
     @property
     def description(self) -> str:
-        return f"{self.spec} (a Python rule system, not an LLM{': ' + self.doc if self.doc else ''})"
+        return f"a Python rule system, not an LLM{': ' + self.doc if self.doc else ''}"
 
     def _context(self, task: Task, **extra: Any) -> dict[str, Any]:
         return {**task.context(), **extra}

@@ -185,7 +185,7 @@ def _get(config: BaseModel, key: str) -> Any:
 
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    return error["msg"]
+    return error["msg"].removeprefix("Value error, ")
 
 
 def _nonempty(path: Path) -> bool:
@@ -203,6 +203,9 @@ def _invalidates(project: Project, key: str) -> str | None:
                 "into training)")
     if key == "task.db" and seeds:
         return "put the seeds, checked against the old database, on another one"
+    if key in ("task.labels", "task.multi_label") and seeds:
+        return ("change the labels the seeds (and any gate, pairs and student) were checked "
+                "against; seeds whose output is no longer a label would be refused at every stage")
     if key == "task.schema_in_student_prompt" and trained:
         return "evaluate and export the trained student with a prompt it was not trained on"
     if key == "student" and trained:
