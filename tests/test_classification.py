@@ -169,9 +169,33 @@ def test_generation_keeps_the_label_balance(tickets):
     counts = report.coverage.facts["label"]
     assert sum(counts.values()) == report.kept == 240
     assert max(counts.values()) <= 240 / 6 * 1.1 + 1  # the seeds are balanced: so are the pairs
+    # the calls ask for each label in its share, so few pairs are refused for a full label
+    assert report.rejected.get("over_quota", 0) <= report.proposed * 0.05
     assert "leakage" in report.rejected or report.leakage_drops == 0
     # many tickets share a label: the same answer is no duplicate
     assert report.rejected.get("duplicate", 0) < report.proposed / 2
+
+
+def test_calls_ask_for_each_label_in_its_share():
+    from collections import Counter
+
+    from slm_distill.tools.generate_pairs import plan_call
+    from slm_distill.tools.workspace.project import Seed
+
+    t = task()
+    shares = {"billing": 0.5, "bug": 0.25, "feature_request": 0.25}
+    asked = [t.call_focus(i, [], shares)[1]["labels"][0] for i in range(8)]
+    assert Counter(asked) == {"billing": 4, "bug": 2, "feature_request": 2}
+    assert asked[:4] == ["billing", "bug", "feature_request", "billing"]  # never two behind
+    pool = [Seed(input=f"text {i}", output=label) for i, label in enumerate(LABELS * 2)]
+    plans = [plan_call(i, pool, 0.3, t, shares) for i in range(400)]
+    # new calls ask for the scheduled label and show only its seeds; augmentations rewrite one
+    labels = Counter(p.examples[0]["output"] for p in plans)
+    assert labels == {"billing": 200, "bug": 100, "feature_request": 100}
+    assert all({e["output"] for e in p.examples} == set(p.focus["labels"])
+               for p in plans if p.mode == "new")
+    assert [p.focus for p in plans] == [p.focus for p in (plan_call(i, pool, 0.3, task(), shares)
+                                                          for i in range(400))]  # deterministic
 
 
 def test_uniform_balance_and_over_quota(tickets):

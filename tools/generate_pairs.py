@@ -92,18 +92,18 @@ class CallPlan:
 Planner = Callable[[int], CallPlan]
 
 
-def plan_call(index: int, pool: list[Seed], augment_fraction: float,
-              task: Task | None = None) -> CallPlan:
-    """The mode and examples of call `index`: deterministic, independent of timing and state. A
-    new-pairs call shows what the task's `call_focus` allows and asks for its focus (a label)."""
+def plan_call(index: int, pool: list[Seed], augment_fraction: float, task: Task | None = None,
+              shares: dict[str, float] | None = None) -> CallPlan:
+    """The mode and examples of call `index`: deterministic, independent of timing and state. The
+    task's `call_focus` narrows the seeds a call may show or augment and names its focus (a label,
+    scheduled so the calls ask for each in its share)."""
     rng = random.Random(f"call-{index}")
     mode = rng.choice(AUGMENTATIONS) if rng.random() < augment_fraction else "new"
-    focus = None
+    shown_from, focus = task.call_focus(index, pool, shares) if task else (pool, None)
     if mode == "new":
-        shown_from, focus = task.call_focus(index, pool) if task else (pool, None)
         chosen = rng.sample(shown_from, min(EXAMPLES_PER_CALL, len(shown_from)))
     else:
-        chosen = [rng.choice(pool)]
+        chosen, focus = [rng.choice(shown_from)], None
     return CallPlan(mode, [{"input": s.input, "output": s.output, "difficulty": s.difficulty}
                            for s in chosen], focus=focus)
 
@@ -173,10 +173,9 @@ class Ledger:
     (a SQL query does; a label, which many inputs share, does not)."""
 
     def __init__(self, project: Project, task: Task, test_seeds: list[Seed],
-                 target: int | None = None) -> None:
+                 target: int | None = None, shares: dict[str, float] | None = None) -> None:
         gen = project.config.generation
         self.project, self.task = project, task
-        shares = task.balance(project.seeds()) if target else None
         self.quota = {key: math.ceil(target * share * QUOTA_SLACK) + 1
                       for key, share in shares.items()} if shares and target else {}
         self.filled: dict[str, int] = {}
@@ -454,9 +453,11 @@ def generate_pairs(project: Project, *, n: int | None = None, samples: int | Non
     task = project.task()
     try:
         # the balance holds for a plain run; improve rounds ask for some classes on purpose
-        ledger = Ledger(project, task, test, target if planner is None else None)
+        shares = task.balance(project.seeds()) if planner is None else None
+        ledger = Ledger(project, task, test, target, shares)
         start = _resume(project, ledger, fresh)
-        planner = planner or (lambda index: plan_call(index, validation, gen.augment_fraction, task))
+        planner = planner or (lambda index: plan_call(index, validation, gen.augment_fraction, task,
+                                                      shares))
         stopped = asyncio.run(_run(project, teacher, task, ledger, start, target, planner, progress))
         files = _finalise(project, task, ledger.pairs)
     finally:

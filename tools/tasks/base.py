@@ -109,9 +109,11 @@ class Task(ABC):
                  sum(s.exact for s in scores) / n)
         return dict(zip(self.metric_names, rates, strict=True))
 
-    def call_focus(self, index: int, pool: list[Any]) -> tuple[list[Any], dict | None]:
-        """The examples a new-pairs call `index` may show, and what it should focus on (e.g. a
-        label, to keep their balance); deterministic in `index`. Default: any, nothing."""
+    def call_focus(self, index: int, pool: list[Any],
+                   shares: dict[str, float] | None = None) -> tuple[list[Any], dict | None]:
+        """The examples call `index` may show or augment, and what it should focus on (a label,
+        so the calls ask for each class in its `shares`); deterministic in `index` and `shares`.
+        Default: any, nothing."""
         return pool, None
 
     def balance(self, seeds: list[Any]) -> dict[str, float] | None:

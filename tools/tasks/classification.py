@@ -15,7 +15,6 @@ pairs with the same answer are not duplicates (`answer_identifies_input` is fals
 from __future__ import annotations
 
 import json
-import random
 import re
 from typing import Any
 
@@ -52,6 +51,7 @@ class Classification(Task):
         self.config = config
         self.labels = list(config.labels)
         self._canonical = {_norm(label): label for label in self.labels}
+        self._schedules: dict[tuple, tuple[list[str], dict[str, float]]] = {}
 
     # -- prompts ------------------------------------------------------------------------------
     def _how(self) -> dict[str, str]:
@@ -91,17 +91,27 @@ class Classification(Task):
                                  output_form=how["output_form"])
         return [{"role": "user", "content": text}]
 
-    def call_focus(self, index: int, pool: list[Any]) -> tuple[list[Any], dict | None]:
-        """Which label call `index` asks for, so that generation keeps the label balance
-        (`label_balance`: as in the seeds, or uniform); deterministic in `index`."""
-        if self.config.multi_label or not self.labels:
+    def call_focus(self, index: int, pool: list[Any],
+                   shares: dict[str, float] | None = None) -> tuple[list[Any], dict | None]:
+        """Call `index` asks for the label furthest below its share of the calls so far (a smooth
+        weighted round robin over `shares`), so every label is asked for in proportion, the
+        under-filled first; its examples are the pool's seeds of that label."""
+        if self.config.multi_label or not shares:
             return pool, None
-        if self.config.label_balance == "uniform":
-            label = self.labels[index % len(self.labels)]
-        else:
-            label = random.Random(f"label-{index}").choice([self.extract(s.output) for s in pool])
+        label = self._schedule(shares, index)
         same = [s for s in pool if self.extract(s.output) == label]
         return same or pool, {"labels": [label]}
+
+    def _schedule(self, shares: dict[str, float], index: int) -> str:
+        key = tuple(sorted(shares.items()))
+        order, credit = self._schedules.setdefault(key, ([], dict.fromkeys(shares, 0.0)))
+        while len(order) <= index:
+            for label, share in shares.items():
+                credit[label] += share
+            pick = max(shares, key=lambda label: credit[label])  # ties: the earlier label
+            credit[pick] -= 1
+            order.append(pick)
+        return order[index]
 
     def balance(self, seeds: list[Any]) -> dict[str, float] | None:
         if self.config.multi_label or not self.labels:
