@@ -92,6 +92,30 @@ def test_multi_label_macro_f1_by_hand():
 
 
 # -- init and seeds -------------------------------------------------------------------------------------
+def test_improve_groups_failures_by_gold_label_and_what_they_were_taken_for():
+    from slm_distill.tools.evaluate import score_model
+    from slm_distill.tools.improve import _focus, _groups
+    from slm_distill.tools.workspace.project import Seed
+
+    gold = ["billing"] * 4 + ["bug"] * 3 + ["feature_request"] * 2
+    said = ["bug", "bug", "feature_request", "billing", "billing", "nonsense", "bug",
+            "feature_request", "feature_request"]
+    seeds = [Seed(input=f"ticket {i}", output=g) for i, g in enumerate(gold)]
+    student = score_model("student", "s", seeds, said, task())
+    assert student.mistaken_for == {seeds[0].id: "bug", seeds[1].id: "bug",
+                                    seeds[2].id: "feature_request", seeds[4].id: "billing"}
+    groups, seed_group = _groups(task(), seeds, student, [])
+    assert [(g.label, g.failures, g.test_inputs) for g in groups] == [("billing", 3, 4),
+                                                                      ("bug", 2, 3)]
+    assert groups[0].confused_with == {"bug": 2, "feature_request": 1}
+    assert groups[1].confused_with == {"billing": 1}  # the invalid answer is no confusion
+    assert groups[1].categories == {"wrong_label": 1, "unknown_label": 1}
+    focus = _focus(task(), groups[0])
+    assert "It took them for: bug (2), feature_request (1)" in focus["mistakes"]
+    assert "could take for bug at first sight" in focus["mistakes"]
+    assert seed_group[seeds[8].id] == "feature_request"
+
+
 def test_labels_from_a_file_and_bad_labels(tmp_path, capsys):
     (tmp_path / "labels.txt").write_text("billing\nbug\nBilling\n")
     with pytest.raises(SystemExit) as refused:

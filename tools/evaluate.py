@@ -55,6 +55,9 @@ class ModelResult(BaseModel):
         default_factory=dict, description="Seed id -> 'ok' or its failure category.")
     details: dict[str, Any] = Field(
         default_factory=dict, description="The task's breakdowns: per label, a confusion matrix.")
+    mistaken_for: dict[str, str] = Field(
+        default_factory=dict, description="Seed id -> the class a wrong answer took it for "
+        "(a classifier's wrong label); improve targets these confusions.")
 
 
 class RedFlag(BaseModel):
@@ -141,9 +144,12 @@ def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], tas
     failures: dict[str, int] = {}
     examples: dict[str, list[FailureExample]] = {}
     outcomes: dict[str, str] = {}
+    mistaken: dict[str, str] = {}
     for seed, answer, score in zip(seeds, answers, scores, strict=True):
         by.setdefault(seed.difficulty, []).append(score.correct)
         outcomes[seed.id] = "ok" if score.correct else score.category or "wrong_result"
+        if (taken_for := task.mistaken_for(score)) is not None:
+            mistaken[seed.id] = taken_for
         if not score.correct:
             category = outcomes[seed.id]
             failures[category] = failures.get(category, 0) + 1
@@ -155,7 +161,7 @@ def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], tas
         metrics=task.summarise(scores),
         by_difficulty={k: wilson(sum(v), len(v)) for k, v in sorted(by.items())},
         failures=dict(sorted(failures.items(), key=lambda kv: -kv[1])), examples=examples,
-        outcomes=outcomes, details=task.details(scores),
+        outcomes=outcomes, details=task.details(scores), mistaken_for=mistaken,
     )
 
 

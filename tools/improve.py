@@ -62,6 +62,9 @@ class FailureGroup(BaseModel):
     test_inputs: int = Field(description="Test inputs of this group in all.")
     categories: dict[str, int] = Field(description="Failure categories within the group.")
     training_pairs: int = Field(description="Training pairs of the same group.")
+    confused_with: dict[str, int] = Field(
+        default_factory=dict, description="What the student took the group's failing inputs for "
+        "(another label), most frequent first; the new pairs aim at these confusions.")
     pairs: int = Field(0, description="New pairs this round asks for (0: not targeted).")
 
 
@@ -78,7 +81,9 @@ class ImprovePlan(Report):
                  f"{self.failures} test inputs."]
         for g in self.groups:
             cats = ", ".join(f"{k} {v}" for k, v in g.categories.items())
-            lines.append(f"  {g.label:<28} {g.failures}/{g.test_inputs} wrong ({cats}); "
+            taken = (f"; taken for {', '.join(f'{k} {v}' for k, v in g.confused_with.items())}"
+                     if g.confused_with else "")
+            lines.append(f"  {g.label:<28} {g.failures}/{g.test_inputs} wrong ({cats}{taken}); "
                          f"{g.training_pairs} training pairs" + (f"; +{g.pairs} pairs" if g.pairs else ""))
         if not self.failures:
             lines.append("Nothing to target: the student answers every test input correctly.")
@@ -212,7 +217,11 @@ def _groups(task: Task, test: list[Seed], student: ModelResult,
         if outcome != "ok":
             group.failures += 1
             group.categories[outcome] = group.categories.get(outcome, 0) + 1
+            if (taken_for := student.mistaken_for.get(seed.id)) is not None:
+                group.confused_with[taken_for] = group.confused_with.get(taken_for, 0) + 1
     failing = [g for g in by_label.values() if g.failures]
+    for g in failing:
+        g.confused_with = dict(sorted(g.confused_with.items(), key=lambda kv: (-kv[1], kv[0])))
     failing.sort(key=lambda g: (-g.failures, g.training_pairs, g.label))
     return failing, seed_label
 
@@ -249,8 +258,14 @@ def plan_improvement(project: Project, *, pairs: int, max_groups: int) -> Improv
 def _focus(task: Task, group: FailureGroup) -> dict:
     needs = " and ".join(task.need_words.get(n, n) for n in group.needs) or task.plain_need
     mistakes = ", ".join(f"{k.replace('_', ' ')} ({v})" for k, v in group.categories.items())
+    said = f"Its wrong answers were: {mistakes}." if mistakes else ""
+    if group.confused_with:
+        taken = ", ".join(f"{k} ({v})" for k, v in group.confused_with.items())
+        top = next(iter(group.confused_with))
+        said += (f" It took them for: {taken}. Most of the new texts should be ones a reader "
+                 f"could take for {top} at first sight, yet whose correct answer is {needs}.")
     return {"needs": group.needs, "label": group.label, "description": needs,
-            "mistakes": f"Its wrong answers were: {mistakes}." if mistakes else ""}
+            "mistakes": said.strip(), "confused_with": list(group.confused_with)}
 
 
 def _planner(task: Task, plan: ImprovePlan, pool: list[dict]) -> Any:
@@ -477,4 +492,10 @@ def _round_markdown(rd: RoundReport) -> list[str]:
     lines += ["", "### Failures by category", ""]
     lines.append(md_table(["category", "before", "after"],
                           [[c.category, c.before, c.after] for c in rd.by_category]))
+    confusions = [[g.label, taken, count, "yes" if g.pairs else ""]
+                  for g in rd.plan.groups for taken, count in g.confused_with.items()]
+    if confusions:
+        confusions.sort(key=lambda row: -row[2])
+        lines += ["", "### What the student took them for (before the round)", "",
+                  md_table(["correct", "answered", "test inputs", "targeted"], confusions)]
     return [*lines, ""]

@@ -109,6 +109,11 @@ class Task(ABC):
                  sum(s.exact for s in scores) / n)
         return dict(zip(self.metric_names, rates, strict=True))
 
+    def mistaken_for(self, score: Score) -> str | None:
+        """What a wrong answer took its input for, where that names a class of the task (a
+        classifier's wrong label), else None; improve targets the most frequent confusions."""
+        return None
+
     def call_focus(self, index: int, pool: list[Any],
                    shares: dict[str, float] | None = None) -> tuple[list[Any], dict | None]:
         """The examples call `index` may show or augment, and what it should focus on (a label,

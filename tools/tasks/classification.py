@@ -233,6 +233,9 @@ class Classification(Task):
                               for i, label in enumerate(labels)},
                 "confusion": {"labels": columns, "matrix": matrix}}
 
+    def mistaken_for(self, score: Score) -> str | None:
+        return score.answer if score.valid and not score.correct and score.answer else None
+
     def describe(self, output: str) -> dict[str, Any]:
         canon = self._canon(output)
         return {"label": canon.split(", ") if canon else [], "difficulty": None}
