@@ -163,6 +163,45 @@ def test_changing_the_labels_after_seeds_needs_force(tmp_path):
     assert change.new == [*LABELS, "refunds"] and "forced although" in change.notes[0]
 
 
+def test_constrained_decoding_needs_a_task_with_choices(tmp_path, example_project):
+    from slm_distill.tools.workspace.settings import set_config
+
+    before = (example_project.root / "distill.yaml").read_text()
+    with pytest.raises(UsageError, match="evaluation.constrained needs a task whose answers are a "
+                                         "fixed set.*this text2sql project"):
+        set_config(example_project, "evaluation.constrained", True)
+    assert (example_project.root / "distill.yaml").read_text() == before
+    multi = init_project(tmp_path / "m", task="classification", labels=LABELS, multi_label=True,
+                         teacher=TEACHER)
+    with pytest.raises(UsageError, match="this classification project's answers are open"):
+        set_config(multi, "evaluation.constrained", True)
+    single = init_project(tmp_path / "s", task="classification", labels=LABELS, teacher=TEACHER)
+    assert set_config(single, "evaluation.constrained", True).new is True
+
+
+@pytest.mark.slow
+def test_constrained_answers_are_labels_ranked_by_likelihood():
+    import torch
+
+    from slm_distill.tools.training.constrained import choice_ids, hf_choose
+    from slm_distill.tools.training.students import build_scratch
+
+    model, tokenizer = build_scratch("scratch:tiny", 0)
+    t = task()
+    texts = ["I was charged twice", "The app crashes", "Please add dark mode"]
+    answers = hf_choose(model, tokenizer, t, texts)
+    assert all(a in LABELS for a in answers)
+    # the winner has the highest summed log-probability, computed here one choice at a time
+    prompt, choices = choice_ids(tokenizer, t.student_messages(texts[0]), LABELS)
+    totals = []
+    for choice in choices:
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([prompt + choice])).logits[0].float()
+        logprobs = torch.log_softmax(logits[len(prompt) - 1:-1], dim=-1)
+        totals.append(float(sum(logprobs[j, tok] for j, tok in enumerate(choice))))
+    assert answers[0] == LABELS[max(range(len(LABELS)), key=totals.__getitem__)]
+
+
 def test_a_text2sql_config_from_before_the_task_types_still_loads(tmp_path):
     old = {"name": "old", "task": {"name": "text2sql", "db": "database.duckdb",
                                    "schema_in_student_prompt": True, "sample_rows": 3,
@@ -267,6 +306,11 @@ def test_the_example_through_every_stage_on_the_cli(tmp_path, capsys):
     export = json.loads((tmp_path / "tickets" / "reports" / "export.json").read_text())
     assert export["parity_ok"] and [r["quant"] for r in export["results"]] == ["f16", "q8_0"]
     assert "Classifying texts into one of" in (tmp_path / "tickets" / "exports" / "README.md").read_text()
+    grammar = (tmp_path / "tickets" / "exports" / "labels.gbnf").read_text()
+    assert grammar.startswith('root ::= "billing" | "bug"')
+    import llama_cpp
+
+    llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it
 
 
 @pytest.mark.slow
@@ -299,11 +343,29 @@ def test_the_example_through_every_tool(tmp_path, monkeypatch):
             job = await ok(c, "generate_pairs", {"n": 200, "dry_run": False})
             await finish(c, job["job"])
             await finish(c, await ok(c, "train_student", {}))
+            await ok(c, "set_config", {"key": "evaluation.constrained", "value": True})
             evaluated = await finish(c, await ok(c, "evaluate", {}))
-            return added, gate, evaluated
+            await ok(c, "set_config", {"key": "training.max_steps", "value": 20})
+            plan = await ok(c, "improve", {"pairs": 20})
+            improved = await finish(c, (await ok(c, "improve", {"pairs": 20, "dry_run": False}))["job"])
+            exported = await finish(c, await ok(c, "export_gguf", {"quants": ["q8_0"]}))
+            return added, gate, evaluated, plan, improved, exported
 
-    added, gate, evaluated = asyncio.run(run())
+    added, gate, evaluated, plan, improved, exported = asyncio.run(run())
     assert len(added["labels_set"]) == 6  # taken from the seeds, and said
     assert gate["passed"] and gate["metric"] == "macro-F1"
     results = {r["name"]: r for r in evaluated["result"]["results"]}
     assert results["student"]["metrics"]["macro_f1"] > results["base"]["metrics"]["macro_f1"]
+    # constrained: every answer is a label; the free answers are measured beside them
+    assert results["student"]["decoding"] == "constrained"
+    assert results["student"]["metrics"]["valid_label"] == results["base"]["metrics"]["valid_label"] == 1
+    [free] = evaluated["result"]["other_decoding"]
+    assert free["name"] == "student" and free["decoding"] == "free"
+    groups = plan["plan"]["groups"]
+    assert groups and all(g["label"] in LABELS + ["account_access", "how_to", "cancellation"]
+                          for g in groups)
+    assert any(g["confused_with"] for g in groups)  # constrained answers are labels: confusions
+    assert improved["status"] == "succeeded"
+    export = exported["result"]
+    assert export["decoding"] == "constrained" and export["parity_ok"], export
+    assert [r["quant"] for r in export["results"]] == ["f16", "q8_0"]

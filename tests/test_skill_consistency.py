@@ -64,7 +64,7 @@ ALLOWED_FUNCTIONS = {
     "answer", "propose",  # a python: teacher's methods, with their signatures (teachers.md)
     "tool_name",  # the notation for a call, where the docs explain it
 }
-FILE_SUFFIXES = {"md", "json", "jsonl", "yaml", "png", "gguf", "parquet", "sqlite", "duckdb", "sql",
+FILE_SUFFIXES = {"md", "json", "jsonl", "yaml", "png", "gguf", "gbnf", "parquet", "sqlite", "duckdb", "sql",
                  "py", "csv", "txt"}
 IDENT = r"[a-z_][a-z0-9_]*"
 CALL = re.compile(rf"(?<![\w.])({IDENT})\(")

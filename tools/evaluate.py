@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -55,6 +55,9 @@ class ModelResult(BaseModel):
         default_factory=dict, description="Seed id -> 'ok' or its failure category.")
     details: dict[str, Any] = Field(
         default_factory=dict, description="The task's breakdowns: per label, a confusion matrix.")
+    decoding: Literal["free", "constrained"] = Field(
+        "free", description="How the answers were decoded: free generation, or the most likely "
+        "of the task's choices (evaluation.constrained).")
     mistaken_for: dict[str, str] = Field(
         default_factory=dict, description="Seed id -> the class a wrong answer took it for "
         "(a classifier's wrong label); improve targets these confusions.")
@@ -77,6 +80,9 @@ class EvalReport(Report):
     correct_metric: str = Field("", description="The metric that is the share of correct "
                                 "answers: its Wilson 95% interval is each result's `overall`.")
     results: list[ModelResult]
+    other_decoding: list[ModelResult] = Field(
+        default_factory=list, description="The student decoded the other way (free or "
+        "constrained), where the task has choices: measured, not used by gates or improve.")
     red_flags: list[RedFlag]
     chart: str | None
     provenance: Provenance
@@ -111,6 +117,9 @@ class EvalReport(Report):
         for r in self.results:
             row = "  ".join(f"{self.cell(r, m):>{w}}" for (m, _), w in zip(columns, widths, strict=True))
             lines.append(f"  {r.name:<8} {row}  {r.spec}")
+        for r in self.other_decoding:
+            row = "  ".join(f"{self.cell(r, m):>{w}}" for (m, _), w in zip(columns, widths, strict=True))
+            lines.append(f"  {r.name:<8} {row}  ({r.decoding} decoding, for comparison)")
         lines += [f"  RED FLAG {f.code}: {f.message} {f.explanation}" for f in self.red_flags]
         lines.append(f"  report: reports/{self.name}.md (chart: reports/{self.chart})")
         return "\n".join(lines)
@@ -123,6 +132,7 @@ class EvalReport(Report):
         lines.append(md_table(["model", *difficulties], [
             [m.name, *(f"{m.by_difficulty[d].accuracy:.0%} (n={m.by_difficulty[d].n})"
                        if d in m.by_difficulty else "-" for d in difficulties)] for m in self.results]))
+        lines += _decoding_markdown(self)
         lines += ["", "## Red flags", ""]
         lines += [f"- **{f.code}**: {f.message} {f.explanation}" for f in self.red_flags] or ["None."]
         lines += _details_markdown(self)
@@ -137,7 +147,23 @@ class EvalReport(Report):
         return "\n".join(lines) + "\n"
 
 
-def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], task: Task) -> ModelResult:
+def _decoding_markdown(report: EvalReport) -> list[str]:
+    if not report.other_decoding:
+        return []
+    student = report.result("student")
+    rows = [r for r in (student, *report.other_decoding) if r is not None]
+    columns = report.columns()
+    constrained = "true" if student and student.decoding == "constrained" else "false"
+    return ["", "## Decoding", "",
+            "The student's answers generated freely, and constrained to the labels (the most "
+            "likely label wins). The tables above use the project's mode "
+            f"(`evaluation.constrained`: {constrained}).",
+            "", md_table(["model", "decoding", *(label for _, label in columns)],
+                         [[r.name, r.decoding, *(report.cell(r, m) for m, _ in columns)] for r in rows])]
+
+
+def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], task: Task,
+                decoding: str = "free") -> ModelResult:
     scores = [task.score(a, s.output) for a, s in zip(answers, seeds, strict=True)]
     n = len(scores)
     by: dict[str, list[bool]] = {}
@@ -161,7 +187,7 @@ def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], tas
         metrics=task.summarise(scores),
         by_difficulty={k: wilson(sum(v), len(v)) for k, v in sorted(by.items())},
         failures=dict(sorted(failures.items(), key=lambda kv: -kv[1])), examples=examples,
-        outcomes=outcomes, details=task.details(scores), mistaken_for=mistaken,
+        outcomes=outcomes, details=task.details(scores), mistaken_for=mistaken, decoding=decoding,
     )
 
 
@@ -215,14 +241,20 @@ def _seeds(project: Project, extra: Path | None) -> tuple[list[Seed], str]:
 
 
 def _hf_answers(path_or_spec: str, task: Task, seeds: list[Seed], max_new_tokens: int,
-                base: bool, seed: int) -> list[str]:
-    from slm_distill.tools.training.hf_generate import generate_answers
+                base: bool, seed: int, decodings: tuple[str, ...]) -> dict[str, list[str]]:
+    """The model's answers in each decoding mode, the model loaded once."""
+    from slm_distill.tools.training.hf_generate import student_answers
     from slm_distill.tools.training.students import load_pretrained, load_student
 
     model, tokenizer = (load_student(path_or_spec, seed=seed) if base
                         else load_pretrained(path_or_spec))
-    return generate_answers(model, tokenizer, task, [s.input for s in seeds],
-                            max_new_tokens=max_new_tokens)
+    return {mode: student_answers(model, tokenizer, task, [s.input for s in seeds], decoding=mode,
+                                  max_new_tokens=max_new_tokens) for mode in decodings}
+
+
+def decoding_of(project: Project, task: Task) -> str:
+    """The project's decoding mode; constrained only where the task has choices."""
+    return "constrained" if project.config.evaluation.constrained and task.choices() else "free"
 
 
 def _teacher_answers(project: Project, task: Task, seeds: list[Seed]) -> list[str]:
@@ -252,25 +284,35 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
         project.require_trained()
     task = project.task()
     results = {r.name: r for r in reuse.results if r.name not in models} if reuse else {}
+    other: list[ModelResult] = []
     try:
+        mode = decoding_of(project, task)
+        # the student is also scored the other way where the task has choices, for comparison
+        both = (mode, "free" if mode == "constrained" else "constrained") if task.choices() else (mode,)
         for i, model in enumerate(models):
             progress(i, len(models), f"{model} answering {len(seeds)} test inputs")
             if model == "teacher":
                 spec, answers = project.config.teacher, _teacher_answers(project, task, seeds)
-            else:
-                spec = project.config.student if model == "base" else str(merged)
-                answers = _hf_answers(project.local(spec), task, seeds, cfg.max_new_tokens,
-                                      model == "base", cfg.seed)
-            results[model] = score_model(model, spec, seeds, answers, task)
+                results[model] = score_model(model, spec, seeds, answers, task)
+                continue
+            spec = project.config.student if model == "base" else str(merged)
+            by_mode = _hf_answers(project.local(spec), task, seeds, cfg.max_new_tokens,
+                                  model == "base", cfg.seed, both if model == "student" else (mode,))
+            results[model] = score_model(model, spec, seeds, by_mode[mode], task, mode)
+            other += [score_model(model, spec, seeds, by_mode[m], task, m) for m in both[1:]
+                      if model == "student"]
         progress(len(models), len(models), "scored")
     finally:
         task.close()
+    if reuse and "student" not in models:
+        other = list(reuse.other_decoding)
     return save_eval(project, results, label, len(seeds), name, metric_labels(task),
-                     correct_metric(task))
+                     correct_metric(task), other)
 
 
 def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: int,
-              name: str, metric_labels: dict[str, str], correct: str) -> EvalReport:
+              name: str, metric_labels: dict[str, str], correct: str,
+              other_decoding: list[ModelResult] | None = None) -> EvalReport:
     """Red flags, the charts and reports/<name>.{json,md,png} for scored models."""
     from slm_distill.tools.reporting.plots import plot_bars, plot_confusion
 
@@ -286,6 +328,7 @@ def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: 
                        project.report_path(f"{name}-confusion", "png"), "Student: confusion matrix")
     report = EvalReport(name=name, test_set=label, n=n, metric_labels=metric_labels,
                         correct_metric=correct, results=list(results.values()),
+                        other_decoding=other_decoding or [],
                         red_flags=red_flags(results, next(iter(metric_labels))), chart=chart.name,
                         provenance=provenance(project, [project.seeds_path]))
     save_report(project, name, report)

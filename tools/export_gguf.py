@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from slm_distill.tools.errors import DistillError, UsageError, require
-from slm_distill.tools.evaluate import Interval, accuracy
+from slm_distill.tools.evaluate import Interval, accuracy, decoding_of
 from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
 from slm_distill.tools.llamacpp.vendor import vendor_dir
 from slm_distill.tools.reporting.reports import Provenance, Report, md_table, provenance, save_report
@@ -51,11 +51,14 @@ class ExportReport(Report):
     margin_points: float
     results: list[QuantResult]
     parity_ok: bool = Field(description="The f16 GGUF scores exactly as the HF model does.")
+    decoding: str = Field("free", description="How every model answered: free generation, or "
+                          "constrained to the task's choices (evaluation.constrained).")
     files: dict[str, str]
     provenance: Provenance
 
     def summary(self) -> str:
-        lines = [f"GGUF parity on the test split (HF model: {self.hf_accuracy.accuracy:.1%}):",
+        how = ", answers constrained to the labels" if self.decoding == "constrained" else ""
+        lines = [f"GGUF parity on the test split (HF model: {self.hf_accuracy.accuracy:.1%}{how}):",
                  f"  {'quant':<7} {'MB':>7} {'accuracy':>9} {'Δ pts':>6} {'same':>5}  recommended"]
         lines += [f"  {q.quant:<7} {q.size_mb:>7.1f} {q.accuracy.accuracy:>9.1%} "
                   f"{q.delta_points:>+6.1f} {q.agreement:>5.0%}  {'yes' if q.recommended else 'no'}"
@@ -71,7 +74,7 @@ class ExportReport(Report):
         return "\n".join([
             f"# GGUF export of {self.model_name}", "",
             f"HF model accuracy on the test split: {hf.accuracy:.1%} ({hf.correct}/{hf.n}). "
-            f"Margin: {self.margin_points:g} points.", "",
+            f"Margin: {self.margin_points:g} points. Decoding: {self.decoding}.", "",
             md_table(["quant", "file", "MB", "accuracy", "Δ points", "same answers", "recommended",
                       "note"], rows), "",
             "Parity: " + ("f16 matches the HF model." if self.parity_ok else
@@ -107,17 +110,26 @@ def quantize(source: Path, target: Path, quant: str) -> Path:
 
 
 def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
-                 max_new_tokens: int) -> list[str]:
-    """Greedy answers from a GGUF: the prompt tokens come from the same renderer and template."""
+                 max_new_tokens: int, decoding: str = "free") -> list[str]:
+    """Answers from a GGUF, greedy or constrained to the task's choices: the prompt tokens come
+    from the same renderer and template."""
     llama_cpp = require("llama_cpp", "llama-cpp-python", "llama")
+    from slm_distill.tools.training.constrained import gguf_choose
     from slm_distill.tools.training.students import end_of_turn_id
     from slm_distill.tools.training.training_data import prompt_ids
 
     end_id = end_of_turn_id(tokenizer)
     prompts = [prompt_ids(tokenizer, task.student_messages(s.input)) for s in seeds]
     n_ctx = max(len(p) for p in prompts) + max_new_tokens + 16
+    constrained = decoding == "constrained"
     with quiet_native_stderr():
-        llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0)
+        llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0,
+                              logits_all=constrained)
+    if constrained:
+        try:
+            return gguf_choose(llm, tokenizer, task, [s.input for s in seeds])
+        finally:
+            llm.close()
     answers = []
     try:
         for tokens in prompts:
@@ -152,7 +164,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
                 progress: ProgressFn = no_progress) -> ExportReport:
     """`quants` besides f16; a quantisation losing more than `margin_points` is not recommended
     (the defaults are ExportRequest's)."""
-    from slm_distill.tools.training.hf_generate import generate_answers
+    from slm_distill.tools.training.hf_generate import student_answers
     from slm_distill.tools.training.students import load_pretrained
 
     merged = project.require_trained()
@@ -166,9 +178,11 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
     max_new = project.config.training.max_new_tokens
     task = project.task()
     try:
+        decoding = decoding_of(project, task)
         progress(0, len(quants) + 2, "HF model answering the test split")
         model, tokenizer = load_pretrained(merged)
-        hf = generate_answers(model, tokenizer, task, [s.input for s in seeds], max_new_tokens=max_new)
+        hf = student_answers(model, tokenizer, task, [s.input for s in seeds], decoding=decoding,
+                             max_new_tokens=max_new)
         hf_acc = accuracy(task, hf, seeds)
         del model
         progress(1, len(quants) + 2, "converting to GGUF f16")
@@ -178,14 +192,14 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
         results = []
         for i, (quant, path) in enumerate(files.items()):
             progress(2 + i, len(files) + 2, f"{quant} GGUF answering the test split")
-            answers = gguf_answers(path, tokenizer, task, seeds, max_new)
+            answers = gguf_answers(path, tokenizer, task, seeds, max_new, decoding)
             results.append(_quant_result(quant, path, answers, hf, seeds, task, hf_acc, margin_points))
         extra = _write_extras(project, out, tokenizer, task, results, hf_acc)
     finally:
         task.close()
     report = ExportReport(
         model_name=name, hf_accuracy=hf_acc, margin_points=margin_points, results=results,
-        parity_ok=results[0].accuracy.correct == hf_acc.correct,
+        parity_ok=results[0].accuracy.correct == hf_acc.correct, decoding=decoding,
         files={**{k: str(v.relative_to(project.root)) for k, v in files.items()}, **extra},
         provenance=provenance(project, [project.seeds_path]))
     save_report(project, "export", report)
@@ -197,7 +211,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
 
 def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
                   results: list[QuantResult], hf_acc: Interval) -> dict[str, str]:
-    from slm_distill.tools.reporting.modelcard import model_card, modelfile
+    from slm_distill.tools.reporting.modelcard import choice_grammar, model_card, modelfile
 
     preference = ("q4_k_m", "q8_0", "q4_0", "f16")  # smallest first, among the recommended
     recommended = sorted((r for r in results if r.recommended),
@@ -206,6 +220,9 @@ def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
     (out / "Modelfile").write_text(modelfile(ship, task, project.config.training.max_new_tokens))
     (out / "README.md").write_text(model_card(project, task, results, hf_acc))
     files = {"modelfile": "exports/Modelfile", "model_card": "exports/README.md"}
+    if choices := task.choices():
+        (out / "labels.gbnf").write_text(choice_grammar(choices))
+        files["grammar"] = "exports/labels.gbnf"
     adapter = project.path("runs", "student", "adapter")
     if adapter.is_dir():
         shutil.copytree(adapter, out / "adapter", dirs_exist_ok=True)

@@ -328,8 +328,9 @@ def _promote(project: Project, round_no: int) -> None:
     if after is not None:
         results = {r.name: r for r in after.results}
         results["student"] = results["student"].model_copy(update={"spec": str(current / "merged")})
+        other = [r.model_copy(update={"spec": str(current / "merged")}) for r in after.other_decoding]
         save_eval(project, results, after.test_set, after.n, "eval", after.labels(),
-                  after.correct_metric)
+                  after.correct_metric, other)
 
 
 def _unused(path: Path) -> Path:

@@ -38,6 +38,14 @@ def modelfile(gguf_file: str, task: Any, max_new_tokens: int) -> str:
     ])
 
 
+def choice_grammar(choices: list[str]) -> str:
+    """A llama.cpp GBNF grammar whose only sentences are the choices (a classifier's labels)."""
+    def literal(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return "root ::= " + " | ".join(literal(c) for c in choices) + "\n"
+
+
 def render_modelfile_template(template: str, system: str | None, prompt: str) -> str:
     """Render the subset of Go template syntax our TEMPLATE uses, as Ollama would."""
     def conditional(match: re.Match) -> str:
@@ -49,9 +57,16 @@ def render_modelfile_template(template: str, system: str | None, prompt: str) ->
 
 def model_card(project: Project, task: Any, results: list[QuantResult], hf_accuracy: Any) -> str:
     cfg = project.config
-    prompt = ("The prompt must be built as in training: the user message is the question"
+    prompt = ("The prompt must be built as in training: the system message is the Modelfile's "
+              "SYSTEM and the user message is the input"
               + (" preceded by the schema." if getattr(cfg.task, "schema_in_student_prompt", False)
                  else " alone."))
+    if task.choices():
+        prompt += (" To allow only the labels as answers in llama.cpp, pass the grammar written "
+                   "beside the GGUF files: `llama-cli -m FILE.gguf --grammar-file labels.gbnf ...`. "
+                   "It decodes greedily within the labels; the evaluation's constrained mode "
+                   "(`evaluation.constrained`) ranks whole labels by likelihood instead, so the two "
+                   "can differ on a few inputs.")
     rows = [[r.quant, r.file, f"{r.accuracy.accuracy:.1%}", f"{r.delta_points:+.1f}",
              "yes" if r.recommended else "no"] for r in results]
     base = cfg.student if not cfg.student.startswith("scratch:") else "none (trained from scratch)"
@@ -70,7 +85,8 @@ def model_card(project: Project, task: Any, results: list[QuantResult], hf_accur
         "de-duplicated and checked for leakage against the test seeds.",
         f"- Fine-tuning: {cfg.training.method}, lr {cfg.training.learning_rate}, "
         f"{cfg.training.epochs} epochs.", "",
-        f"## Metrics ({task.label(task.primary_metric)} on the held-out test seeds)", "",
+        f"## Metrics ({task.label(task.correct_metric or task.primary_metric)} on the held-out "
+        "test seeds)", "",
         f"HF model: {hf_accuracy.accuracy:.1%} ({hf_accuracy.correct}/{hf_accuracy.n}).", "",
         md_table(["quant", "file", "accuracy", "Δ points vs HF", "recommended"], rows), "",
         "## Intended use", "",

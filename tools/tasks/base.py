@@ -109,6 +109,11 @@ class Task(ABC):
                  sum(s.exact for s in scores) / n)
         return dict(zip(self.metric_names, rates, strict=True))
 
+    def choices(self) -> list[str] | None:
+        """The answers constrained decoding chooses among (a classifier's labels), or None: the
+        task's answers are open (SQL), so it has no constrained mode."""
+        return None
+
     def mistaken_for(self, score: Score) -> str | None:
         """What a wrong answer took its input for, where that names a class of the task (a
         classifier's wrong label), else None; improve targets the most frequent confusions."""

@@ -233,6 +233,9 @@ class Classification(Task):
                               for i, label in enumerate(labels)},
                 "confusion": {"labels": columns, "matrix": matrix}}
 
+    def choices(self) -> list[str] | None:
+        return None if self.config.multi_label or not self.labels else list(self.labels)
+
     def mistaken_for(self, score: Score) -> str | None:
         return score.answer if score.valid and not score.correct and score.answer else None
 

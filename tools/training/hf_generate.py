@@ -1,6 +1,7 @@
 """Batched greedy generation with a transformers model, through the task's student prompt.
 
     answers = generate_answers(model, tokenizer, task, questions, max_new_tokens=256)
+    answers = student_answers(model, tokenizer, task, questions, decoding="constrained")
 """
 
 from __future__ import annotations
@@ -44,3 +45,13 @@ def generate_answers(model: Any, tokenizer: Any, task: Any, inputs: list[str], *
     finally:
         model.train(was_training)
     return [task.extract(results[i]) for i in range(len(inputs))]
+
+
+def student_answers(model: Any, tokenizer: Any, task: Any, inputs: list[str], *, decoding: str,
+                    max_new_tokens: int = 256) -> list[str]:
+    """Answers in one decoding mode: `free` generation, or `constrained` to the task's choices."""
+    if decoding == "constrained":
+        from slm_distill.tools.training.constrained import hf_choose
+
+        return hf_choose(model, tokenizer, task, inputs)
+    return generate_answers(model, tokenizer, task, inputs, max_new_tokens=max_new_tokens)

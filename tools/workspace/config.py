@@ -162,6 +162,13 @@ class TrainingConfig(_Section):
     kd_temperature: float = Field(2.0, gt=0, description="Softmax temperature of the KL term.")
 
 
+class EvaluationConfig(_Section):
+    constrained: bool = Field(
+        False, description="Classification: the student's answer is the label it finds most likely "
+        "(each label ranked by its log-probability) instead of free generation; evaluation also "
+        "scores the other way, and the GGUF parity check uses this one.")
+
+
 class ProjectConfig(_Section):
     name: str = Field(description="Project name (defaults to the directory name); it names the "
                       "exported files, so at most 100 characters and no slashes.",
@@ -182,6 +189,7 @@ class ProjectConfig(_Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
     @field_validator("teacher")
     @classmethod

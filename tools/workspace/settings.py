@@ -174,6 +174,15 @@ def _usable(project: Project, new: ProjectConfig, key: str) -> None:
         check_spec(new.teacher, project.root)
     if key == "task.db":
         Project(project.root, new).db_path  # noqa: B018 - raises when missing or not DuckDB
+    if key == "evaluation.constrained" and new.evaluation.constrained:
+        task = Project(project.root, new).task()
+        try:
+            if task.choices() is None:
+                raise UsageError(f"evaluation.constrained needs a task whose answers are a fixed "
+                                 f"set (single-label classification); this {task.name} project's "
+                                 "answers are open. Nothing was changed.")
+        finally:
+            task.close()
 
 
 def _get(config: BaseModel, key: str) -> Any:
@@ -222,4 +231,6 @@ def _note(key: str) -> str | None:
         return f"takes effect at the next {say('validate_teacher')}"
     if key.startswith("training."):
         return f"takes effect at the next {say('train')}"
+    if key.startswith("evaluation."):
+        return f"takes effect at the next {say('evaluate')} and {say('export')}"
     return None
