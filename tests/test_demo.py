@@ -16,7 +16,8 @@ def test_demo_runs_end_to_end_offline(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Teacher gate PASSED" in out and "not an LLM" in out
     assert "Kept 120/120 pairs (108 train, 12 validation)" in out
-    for part in ("rejected:", "duplicates dropped:", "leakage drops:", "difficulty:", "features:"):
+    for part in ("rejected:", "duplicates dropped:", "leakage drops:", "difficulty:", "table:",
+                 "SQL feature:"):
         assert part in out
     assert "Trained 6 steps" in out
     for row in ("base ", "student ", "teacher "):
