@@ -55,8 +55,7 @@ from slm_distill.tools.requests import (
     Request,
     TrainRequest,
     ValidateTeacherRequest,
-    WorkspaceFile,
-    meta,
+    is_file_value,
 )
 from slm_distill.tools.secrets import scrub
 from slm_distill.tools.workspace import jobs as job_tools
@@ -83,7 +82,7 @@ class Tools:
         """The request with each workspace file resolved inside the root (or refused)."""
         update = {name: str(inside(self.root, value, what=name))
                   for name, info in type(request).model_fields.items()
-                  if meta(info, WorkspaceFile) and (value := getattr(request, name))}
+                  if (value := getattr(request, name)) and is_file_value(info, value)}
         return request.model_copy(update=update)
 
     def add(self, name: str, model: type[Request], handler: Callable, *, result: type, doc: str,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import time
 
 import pytest
 import yaml
@@ -21,6 +20,8 @@ from slm_distill.tools.tasks.classification import INVALID, Classification
 from slm_distill.tools.workspace.config import ClassificationConfig, ProjectConfig
 from slm_distill.tools.workspace.project import Project, add_seeds, init_project
 from tests.conftest import REPO
+from tests.mcp_client import finish as job_done
+from tests.mcp_client import ok as call_ok
 
 TICKETS = REPO / "examples" / "classification"
 TEACHER = "python:slm_distill.examples.classification.teacher:TEACHER"
@@ -318,19 +319,10 @@ def test_the_example_through_every_tool(tmp_path, monkeypatch):
     shutil.copy(TICKETS / "seeds.jsonl", tmp_path / "seeds.jsonl")
 
     async def ok(client, name, args):
-        result = await client.call_tool(name, {"project_dir": "tickets", **args})
-        assert not result.is_error, (name, result.content[0].text)
-        return result.structured_content
+        return await call_ok(client, name, {"project_dir": "tickets", **args})
 
     async def finish(client, job):
-        deadline = time.monotonic() + 600
-        while job["status"] not in ("succeeded", "partial", "failed", "cancelled"):
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.5)
-            view = await ok(client, "job_status", {"job_id": job["job_id"]})
-            job = {**view["state"], "job_id": view["state"]["id"]}
-        assert job["status"] == "succeeded", job
-        return job
+        return await job_done(client, job, "tickets")
 
     async def run():
         async with Client(build_server(tmp_path)) as c:

@@ -15,6 +15,7 @@ from mcp import Client, StdioServerParameters
 
 from slm_distill.server.app import build_server
 from tests.conftest import EXAMPLE, EXAMPLE_TEACHER, tiny_training
+from tests.mcp_client import finish, ok
 
 pytestmark = pytest.mark.slow
 
@@ -24,27 +25,6 @@ def workspace(tmp_path: Path) -> Path:
     shutil.copy(EXAMPLE / "schema.sql", tmp_path / "schema.sql")
     shutil.copy(EXAMPLE / "seeds.jsonl", tmp_path / "seeds.jsonl")
     return tmp_path
-
-
-async def ok(client: Client, name: str, args: dict, progress: list | None = None) -> dict:
-    async def record(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total, message))
-
-    result = await client.call_tool(name, args, progress_callback=record if progress is not None
-                                    else None)
-    assert not result.is_error, (name, result.content[0].text)
-    return result.structured_content
-
-
-async def finish(client: Client, job: dict, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while job["status"] not in ("succeeded", "failed", "cancelled"):
-        assert time.monotonic() < deadline, f"job {job} did not finish"
-        await asyncio.sleep(0.5)
-        view = await ok(client, "job_status", {"project_dir": "proj", "job_id": job["job_id"]})
-        job = {**view["state"], "job_id": view["state"]["id"], "log": view["log_tail"]}
-    assert job["status"] == "succeeded", job
-    return job
 
 
 FRESH = [  # questions no seed asks, with their gold SQL: a fresh test file

@@ -249,7 +249,10 @@ def reality(tmp_path_factory: pytest.TempPathFactory) -> Reality:
     labels = (CLASSIFICATION / "labels.txt").read_text().split()
     classifier = init_project(root / "classify", task="classification", labels=labels,
                               teacher=EXAMPLE_TEACHER, student="scratch:tiny")
-    config_keys = {f.key for p in (project, classifier) for f in config_view(p).fields}
+    extractor = init_project(root / "extract", task="extraction", teacher=EXAMPLE_TEACHER,
+                             output_schema=str(REPO / "examples" / "extraction" / "contact.schema.json"),
+                             student="scratch:tiny")
+    config_keys = {f.key for p in (project, classifier, extractor) for f in config_view(p).fields}
     r = Reality(tools, prompts, texts, templates, config_keys)
 
     from slm_distill.tools.requests import REQUESTS
@@ -271,7 +274,7 @@ def reality(tmp_path_factory: pytest.TempPathFactory) -> Reality:
     r.children.setdefault("state", set()).update(JobState.model_fields)  # JobView.state is one
     context: set[str] = set()
     metric_names: tuple[str, ...] = ()
-    for p in (project, classifier):
+    for p in (project, classifier, extractor):
         task = p.task()
         try:
             context |= set(task.context())
@@ -395,8 +398,9 @@ def _check_setting(r: Reality, key: str, value: Any) -> list[str]:
     if value is ... or isinstance(value, str) and value.isupper():  # a placeholder: SPEC, MODEL
         return []
     data = ProjectConfig(name="x").model_dump(mode="json")
-    if key.startswith("task.") and key.split(".")[1] not in data["task"]:
-        data["task"] = {"name": "classification", "labels": ["a", "b"]}  # a classification key
+    if key.startswith("task.") and key.split(".")[1] not in data["task"]:  # another task's key
+        data["task"] = ({"name": "classification", "labels": ["a", "b"]} if "label" in key
+                        else {"name": "extraction"})
     *sections, leaf = key.split(".")
     node = data
     for section in sections:

@@ -58,6 +58,9 @@ class ModelResult(BaseModel):
     decoding: Literal["free", "constrained"] = Field(
         "free", description="How the answers were decoded: free generation, or the most likely "
         "of the task's choices (evaluation.constrained).")
+    faults: dict[str, list[str]] = Field(
+        default_factory=dict, description="Seed id -> what its wrong answer got wrong, where the "
+        "task says (extraction: 'missing: due_date', 'wrong: total'); improve groups by these.")
     mistaken_for: dict[str, str] = Field(
         default_factory=dict, description="Seed id -> the class a wrong answer took it for "
         "(a classifier's wrong label); improve targets these confusions.")
@@ -171,11 +174,14 @@ def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], tas
     examples: dict[str, list[FailureExample]] = {}
     outcomes: dict[str, str] = {}
     mistaken: dict[str, str] = {}
+    faults: dict[str, list[str]] = {}
     for seed, answer, score in zip(seeds, answers, scores, strict=True):
         by.setdefault(seed.difficulty, []).append(score.correct)
         outcomes[seed.id] = "ok" if score.correct else score.category or "wrong_result"
         if (taken_for := task.mistaken_for(score)) is not None:
             mistaken[seed.id] = taken_for
+        if score.faults and not score.correct:
+            faults[seed.id] = list(score.faults)
         if not score.correct:
             category = outcomes[seed.id]
             failures[category] = failures.get(category, 0) + 1
@@ -188,6 +194,7 @@ def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], tas
         by_difficulty={k: wilson(sum(v), len(v)) for k, v in sorted(by.items())},
         failures=dict(sorted(failures.items(), key=lambda kv: -kv[1])), examples=examples,
         outcomes=outcomes, details=task.details(scores), mistaken_for=mistaken, decoding=decoding,
+        faults=faults,
     )
 
 
@@ -342,7 +349,8 @@ def comparison_table(report: EvalReport) -> str:
 
 
 def _details_markdown(report: EvalReport) -> list[str]:
-    """Per-label scores of each model and the student's confusion matrix, where the task has them."""
+    """Per-label or per-field scores of each model and the student's confusion matrix, where the
+    task has them."""
     lines: list[str] = []
     for r in report.results:
         per_label = r.details.get("per_label")
@@ -351,6 +359,12 @@ def _details_markdown(report: EvalReport) -> list[str]:
                 ["label", "precision", "recall", "F1", "support"],
                 [[k, f"{v['precision']:.0%}", f"{v['recall']:.0%}", f"{v['f1']:.0%}", v["support"]]
                  for k, v in per_label.items()])]
+        per_field = r.details.get("per_field")
+        if per_field:
+            outcomes = ("matched", "wrong", "missing", "extra")
+            lines += ["", f"## Per field: {r.name}", "", md_table(
+                ["field", *outcomes],
+                [[k, *(v.get(o, 0) for o in outcomes)] for k, v in per_field.items()])]
     student = report.result("student")
     confusion = student.details.get("confusion") if student else None
     if confusion:

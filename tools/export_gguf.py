@@ -43,6 +43,9 @@ class QuantResult(BaseModel):
     delta_points: float = Field(description="Accuracy minus the HF model's, in points.")
     recommended: bool
     note: str = ""
+    with_grammar: Interval | None = Field(
+        None, description="Extraction: the same GGUF answering within the grammar llama.cpp makes "
+        "of the JSON Schema (every answer parses and fits the schema's shape).")
 
 
 class ExportReport(Report):
@@ -62,12 +65,16 @@ class ExportReport(Report):
                  f"  {'quant':<7} {'MB':>7} {'accuracy':>9} {'Δ pts':>6} {'same':>5}  recommended"]
         lines += [f"  {q.quant:<7} {q.size_mb:>7.1f} {q.accuracy.accuracy:>9.1%} "
                   f"{q.delta_points:>+6.1f} {q.agreement:>5.0%}  {'yes' if q.recommended else 'no'}"
-                  f"{'  ' + q.note if q.note else ''}" for q in self.results]
+                  + (f"  (with the schema's grammar: {q.with_grammar.accuracy:.1%})"
+                     if q.with_grammar else "")
+                  + f"{'  ' + q.note if q.note else ''}" for q in self.results]
         lines.append("  files in exports/; report: reports/export.md")
         return "\n".join(lines)
 
     def markdown(self) -> str:
+        grammar = any(q.with_grammar for q in self.results)
         rows = [[q.quant, q.file, f"{q.size_mb:.1f}", f"{q.accuracy.accuracy:.1%}",
+                 *([f"{q.with_grammar.accuracy:.1%}" if q.with_grammar else "-"] if grammar else []),
                  f"{q.delta_points:+.1f}", f"{q.agreement:.0%}", "yes" if q.recommended else "no",
                  q.note] for q in self.results]
         hf = self.hf_accuracy
@@ -75,8 +82,12 @@ class ExportReport(Report):
             f"# GGUF export of {self.model_name}", "",
             f"HF model accuracy on the test split: {hf.accuracy:.1%} ({hf.correct}/{hf.n}). "
             f"Margin: {self.margin_points:g} points. Decoding: {self.decoding}.", "",
-            md_table(["quant", "file", "MB", "accuracy", "Δ points", "same answers", "recommended",
-                      "note"], rows), "",
+            md_table(["quant", "file", "MB", "accuracy",
+                      *(["with the schema's grammar"] if grammar else []), "Δ points",
+                      "same answers", "recommended", "note"], rows), "",
+            *(["The grammar column: the same file answering within the grammar llama.cpp makes "
+               "of the JSON Schema (`output_schema.gbnf`). Parity and the recommendation use the "
+               "free answers.", ""] if grammar else []),
             "Parity: " + ("f16 matches the HF model." if self.parity_ok else
                           "**f16 does NOT match the HF model: template or tokenizer mismatch.**"), "",
             "Files: " + ", ".join(f"`{v}`" for v in self.files.values()), ""])
@@ -110,9 +121,11 @@ def quantize(source: Path, target: Path, quant: str) -> Path:
 
 
 def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
-                 max_new_tokens: int, decoding: str = "free") -> list[str]:
-    """Answers from a GGUF, greedy or constrained to the task's choices: the prompt tokens come
-    from the same renderer and template."""
+                 max_new_tokens: int, decoding: str = "free",
+                 json_schema: str | None = None) -> list[str]:
+    """Answers from a GGUF, greedy or constrained to the task's choices, or greedy within the
+    grammar llama.cpp makes of `json_schema`: the prompt tokens come from the same renderer and
+    template."""
     llama_cpp = require("llama_cpp", "llama-cpp-python", "llama")
     from slm_distill.tools.training.constrained import gguf_choose
     from slm_distill.tools.training.students import end_of_turn_id
@@ -130,12 +143,14 @@ def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
             return gguf_choose(llm, tokenizer, task, [s.input for s in seeds])
         finally:
             llm.close()
+    grammar = (llama_cpp.LlamaGrammar.from_json_schema(json_schema, verbose=False)
+               if json_schema else None)
     answers = []
     try:
         for tokens in prompts:
             out: list[int] = []
             for token in llm.generate(tokens, temp=0.0, top_k=1, top_p=1.0, min_p=0.0,
-                                      repeat_penalty=1.0, reset=True):
+                                      repeat_penalty=1.0, reset=True, grammar=grammar):
                 if token == end_id or len(out) >= max_new_tokens:
                     break
                 out.append(token)
@@ -193,7 +208,12 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
         for i, (quant, path) in enumerate(files.items()):
             progress(2 + i, len(files) + 2, f"{quant} GGUF answering the test split")
             answers = gguf_answers(path, tokenizer, task, seeds, max_new, decoding)
-            results.append(_quant_result(quant, path, answers, hf, seeds, task, hf_acc, margin_points))
+            result = _quant_result(quant, path, answers, hf, seeds, task, hf_acc, margin_points)
+            if json_schema := task.grammar_schema():
+                progress(2 + i, len(files) + 2, f"{quant} GGUF answering within the schema's grammar")
+                result.with_grammar = accuracy(task, gguf_answers(
+                    path, tokenizer, task, seeds, max_new, decoding, json_schema), seeds)
+            results.append(result)
         extra = _write_extras(project, out, tokenizer, task, results, hf_acc)
     finally:
         task.close()
@@ -223,6 +243,12 @@ def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
     if choices := task.choices():
         (out / "labels.gbnf").write_text(choice_grammar(choices))
         files["grammar"] = "exports/labels.gbnf"
+    if json_schema := task.grammar_schema():
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+        (out / "output_schema.json").write_text(json_schema + "\n")
+        (out / "output_schema.gbnf").write_text(json_schema_to_gbnf(json_schema))
+        files.update(schema="exports/output_schema.json", grammar="exports/output_schema.gbnf")
     adapter = project.path("runs", "student", "adapter")
     if adapter.is_dir():
         shutil.copytree(adapter, out / "adapter", dirs_exist_ok=True)

@@ -125,7 +125,9 @@ async def run_call(index: int, plan: CallPlan, teacher: Teacher, task: Task,
 
 async def _check_item(item: dict, index: int, plan: CallPlan, teacher: Teacher, task: Task,
                       samples: int, temperature: float) -> Pair | Reject:
-    question, raw = str(item.get("input") or "").strip(), str(item.get("output") or "")
+    output = item.get("output")
+    question = str(item.get("input") or "").strip()
+    raw = json.dumps(output, ensure_ascii=False) if isinstance(output, dict | list) else str(output or "")
     if not question or not raw.strip():
         return Reject(call=index, input=question, output=raw, category="malformed",
                       reason="proposal lacks an input or an output")

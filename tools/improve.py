@@ -22,6 +22,7 @@ is an optimistic estimate: the report says so, and a fresh held-out file (evalua
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -204,6 +205,8 @@ def _round_pairs(project: Project, round_no: int) -> list[dict]:
 def _groups(task: Task, test: list[Seed], student: ModelResult,
             train: list[dict]) -> tuple[list[FailureGroup], dict[str, str]]:
     """Failing groups (largest first) and each test seed's group label."""
+    if task.groups_by_fault:
+        return _fault_groups(task, test, student, train)
     by_label: dict[str, FailureGroup] = {}
     seed_label: dict[str, str] = {}
     for seed in test:
@@ -224,6 +227,36 @@ def _groups(task: Task, test: list[Seed], student: ModelResult,
         g.confused_with = dict(sorted(g.confused_with.items(), key=lambda kv: (-kv[1], kv[0])))
     failing.sort(key=lambda g: (-g.failures, g.training_pairs, g.label))
     return failing, seed_label
+
+
+def _fault_groups(task: Task, test: list[Seed], student: ModelResult,
+                  train: list[dict]) -> tuple[list[FailureGroup], dict[str, str]]:
+    """Groups by what goes wrong (`missing: due_date`): each failing seed joins the group of its
+    fault that most failures share; seeds answered right form the plain group."""
+    failing = {s.id: student.faults.get(s.id) or [student.outcomes[s.id]]
+               for s in test if student.outcomes.get(s.id, "ok") != "ok"}
+    shared = Counter(f for faults in failing.values() for f in faults)
+    groups: dict[str, FailureGroup] = {}
+    seed_label: dict[str, str] = {}
+    for seed in test:
+        faults = failing.get(seed.id)
+        if faults is None:
+            seed_label[seed.id] = task.plain_need
+            continue
+        label = seed_label[seed.id] = max(faults, key=lambda f: (shared[f], -faults.index(f)))
+        # a missing or wrong field: new pairs have it; an extra one or broken JSON: any pairs
+        kind, _, field = label.partition(": ")
+        field = field if kind in ("missing", "wrong") else ""
+        group = groups.setdefault(label, FailureGroup(
+            label=label, needs=[field] if field else [], failures=0, test_inputs=0, categories={},
+            training_pairs=sum(field in task.need_facts(p["output"]) for p in train) if field
+            else len(train)))
+        group.test_inputs += 1
+        group.failures += 1
+        outcome = student.outcomes[seed.id]
+        group.categories[outcome] = group.categories.get(outcome, 0) + 1
+    ranked = sorted(groups.values(), key=lambda g: (-g.failures, g.training_pairs, g.label))
+    return ranked, seed_label
 
 
 def _allot(groups: list[FailureGroup], pairs: int, max_groups: int) -> None:
@@ -256,6 +289,10 @@ def plan_improvement(project: Project, *, pairs: int, max_groups: int) -> Improv
 
 # -- generation --------------------------------------------------------------------------------------
 def _focus(task: Task, group: FailureGroup) -> dict:
+    if task.groups_by_fault:
+        return {"needs": group.needs, "label": group.label,
+                "description": ", ".join(group.needs) or "the whole answer",
+                "mistakes": f"Its answers had: {group.label} (in {group.failures} test inputs)."}
     needs = " and ".join(task.need_words.get(n, n) for n in group.needs) or task.plain_need
     mistakes = ", ".join(f"{k.replace('_', ' ')} ({v})" for k, v in group.categories.items())
     said = f"Its wrong answers were: {mistakes}." if mistakes else ""

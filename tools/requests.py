@@ -38,7 +38,18 @@ class Cli:
 
 @dataclass(frozen=True)
 class WorkspaceFile:
-    """A path to an existing file: the MCP server resolves it inside its workspace root."""
+    """A path to an existing file: the MCP server resolves it inside its workspace root.
+    `or_import`: a `module:Name` import spec (see `is_import_spec`) is taken as it is."""
+
+    or_import: bool = False
+
+
+def is_file_value(info: FieldInfo, value: str) -> bool:
+    """Is this value of a WorkspaceFile field a path (rather than an import spec)?"""
+    from slm_distill.tools.tasks.output_schema import is_import_spec
+
+    spec = meta(info, WorkspaceFile)
+    return spec is not None and not (spec.or_import and is_import_spec(value))
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ Model = Literal["base", "student", "teacher"]
 MODELS: tuple[Model, ...] = ("base", "student", "teacher")
 QUANTS: tuple[Quant, ...] = ("q8_0", "q4_k_m", "q4_0")
 Dialect = Literal["duckdb", "postgres", "mysql", "sqlite"]
-TaskName = Literal["text2sql", "classification"]
+TaskName = Literal["text2sql", "classification", "extraction"]
 PATH_MAX = 4_096  # characters of a path argument
 SPEC_MAX = 500  # characters of a teacher or student spec
 
@@ -84,7 +95,8 @@ class InitRequest(Request):
     """Create a project (the directory is the CLI's DIRECTORY, MCP's project_dir)."""
 
     task: Annotated[TaskName, Field(description="Task type: text2sql (questions to SQL for one "
-                                    "database) or classification (a text to one of your labels)."
+                                    "database), classification (a text to one of your labels) or "
+                                    "extraction (a text to a JSON object of your schema)."
                                     )] = "text2sql"
     db_file: Annotated[str | None, Field(description="Text2SQL: an existing DuckDB database file.",
                                          max_length=PATH_MAX),
@@ -106,6 +118,10 @@ class InitRequest(Request):
         max_length=PATH_MAX), WorkspaceFile()] = None
     multi_label: Annotated[bool, Field(
         description="Classification: an answer is a set of labels, not one.")] = False
+    output_schema: Annotated[str | None, Field(
+        description="Extraction: the answers' JSON Schema, a .json file, or a pydantic model "
+        "as MODULE:CLASS (importable from PYTHONPATH).", max_length=PATH_MAX),
+        WorkspaceFile(or_import=True)] = None
     teacher: Annotated[str, Field(description="Teacher spec, e.g. anthropic:claude-sonnet-4-5 or "
                                   "openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY.",
                                   min_length=1, max_length=SPEC_MAX)] = DEFAULT_TEACHER

@@ -83,7 +83,8 @@ def init(directory: Path, request: InitRequest) -> Project:
         student=request.student, schema_dialect=request.dialect,
         db=Path(request.db_file) if request.db_file else None,
         schema=Path(request.schema_file) if request.schema_file else None,
-        labels=_labels(request), multi_label=request.multi_label)
+        labels=_labels(request), multi_label=request.multi_label,
+        output_schema=request.output_schema)
 
 
 def _labels(request: InitRequest) -> list[str] | None:

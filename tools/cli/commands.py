@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from slm_distill.tools.requests import (
     InitRequest,
     JobRequest,
     Request,
+    TaskName,
     TrainRequest,
     ValidateTeacherRequest,
 )
@@ -296,14 +298,15 @@ def job(request: JobRequest, follow: bool, cancel: bool, project_dir: Path) -> N
 @cli.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=Path("demo-project"), show_default=True, help="Where to build the demo.")
-@click.option("--task", type=click.Choice(["text2sql", "classification"]), default="text2sql",
+@click.option("--task", type=click.Choice(typing.get_args(TaskName)), default="text2sql",
               show_default=True, help="Which bundled example.")
 @click.option("--teacher", help="Teacher spec (default: the example's offline rule teacher).")
 @click.option("--n", "n", type=click.IntRange(min=1),
-              help="Pairs to generate (default: text2sql 1000, classification 800).")
+              help="Pairs to generate (default: text2sql 1000, classification 800, extraction "
+              "1000).")
 @click.option("--student", default="scratch:small", show_default=True, help="Student spec.")
 @click.option("--steps", type=click.IntRange(min=1),
-              help="Training steps (default: text2sql 420, classification 240).")
+              help="Training steps (default: text2sql 420, classification 240, extraction 600).")
 def demo(directory: Path, task: str, teacher: str | None, n: int | None, student: str,
          steps: int | None) -> None:
     """Run a bundled example end to end, offline (Text2SQL by default)."""

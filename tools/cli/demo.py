@@ -1,6 +1,8 @@
-"""`distill demo [--task text2sql|classification]`: a bundled example, end to end and offline.
+"""`distill demo [--task text2sql|classification|extraction]`: a bundled example, end to end and
+offline.
 
-init (the music-store database, or the support-ticket labels) -> seeds add -> validate-teacher ->
+init (the music-store database, the support-ticket labels, or the contact-card JSON Schema) ->
+seeds add -> validate-teacher ->
 generate -> train the `scratch:small` student -> evaluate base vs student vs teacher -> export GGUF
 and re-evaluate it. Rerunning reuses the project: validation and generation are answered from the
 teacher cache and training starts afresh.
@@ -51,6 +53,7 @@ class Example:
 EXAMPLES = {
     "text2sql": Example("text2sql", "the bundled music-store database", 420, 128, 1000),
     "classification": Example("classification", "the support-ticket labels", 240, 16, 800),
+    "extraction": Example("extraction", "the contact-card JSON Schema", 600, 192, 1000),
 }
 
 
@@ -64,6 +67,9 @@ def _create(example: Example, directory: Path, teacher: str, student: str) -> Pr
         labels = example.file("labels.txt").read_text().split()
         return init_project(directory, task="classification", labels=labels, teacher=teacher,
                             student=student, name=name)
+    if example.task == "extraction":
+        return init_project(directory, task="extraction", teacher=teacher, student=student,
+                            output_schema=str(example.file("contact.schema.json")), name=name)
     return init_project(directory, schema=example.file("schema.sql"), teacher=teacher,
                         student=student, name=name)
 

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from slm_distill.tools.requests import Cli, Request, WorkspaceFile, cli_flag, meta
+from slm_distill.tools.requests import Cli, Request, WorkspaceFile, cli_flag, is_file_value, meta
 
 
 def _inner(annotation: Any) -> Any:
@@ -38,7 +38,7 @@ def _click_type(info: FieldInfo) -> Any:
     kind = _inner(info.annotation)
     if typing.get_origin(kind) is Literal:
         return click.Choice([str(v) for v in typing.get_args(kind)])
-    if meta(info, WorkspaceFile):
+    if (spec := meta(info, WorkspaceFile)) and not spec.or_import:
         return click.Path(dir_okay=False)
     return {int: int, float: float}.get(kind, str)
 
@@ -74,7 +74,7 @@ def build_request(model: type[Request], values: dict[str, Any]) -> Request:
             continue
         if (spec := meta(info, Cli)) and spec.csv:
             value = [part.strip() for part in value.split(",") if part.strip()]
-        elif meta(info, WorkspaceFile):
+        elif is_file_value(info, value):
             value = str(Path(value).resolve())
         given[name] = value
     try:

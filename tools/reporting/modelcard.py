@@ -61,14 +61,21 @@ def model_card(project: Project, task: Any, results: list[QuantResult], hf_accur
               "SYSTEM and the user message is the input"
               + (" preceded by the schema." if getattr(cfg.task, "schema_in_student_prompt", False)
                  else " alone."))
+    if task.grammar_schema():
+        prompt += (" For answers that always fit the schema, constrain decoding with the files "
+                   "beside the GGUF files: llama.cpp takes `--grammar-file output_schema.gbnf`; "
+                   "llama-server and Ollama take the JSON Schema (`output_schema.json`) as the "
+                   "request's response format. The export measured both ways (see the table).")
     if task.choices():
         prompt += (" To allow only the labels as answers in llama.cpp, pass the grammar written "
                    "beside the GGUF files: `llama-cli -m FILE.gguf --grammar-file labels.gbnf ...`. "
                    "It decodes greedily within the labels; the evaluation's constrained mode "
                    "(`evaluation.constrained`) ranks whole labels by likelihood instead, so the two "
                    "can differ on a few inputs.")
-    rows = [[r.quant, r.file, f"{r.accuracy.accuracy:.1%}", f"{r.delta_points:+.1f}",
-             "yes" if r.recommended else "no"] for r in results]
+    grammar = any(r.with_grammar for r in results)
+    rows = [[r.quant, r.file, f"{r.accuracy.accuracy:.1%}",
+             *([f"{r.with_grammar.accuracy:.1%}" if r.with_grammar else "-"] if grammar else []),
+             f"{r.delta_points:+.1f}", "yes" if r.recommended else "no"] for r in results]
     base = cfg.student if not cfg.student.startswith("scratch:") else "none (trained from scratch)"
     return "\n".join([
         "---",
@@ -88,7 +95,8 @@ def model_card(project: Project, task: Any, results: list[QuantResult], hf_accur
         f"## Metrics ({task.label(task.correct_metric or task.primary_metric)} on the held-out "
         "test seeds)", "",
         f"HF model: {hf_accuracy.accuracy:.1%} ({hf_accuracy.correct}/{hf_accuracy.n}).", "",
-        md_table(["quant", "file", "accuracy", "Δ points vs HF", "recommended"], rows), "",
+        md_table(["quant", "file", "accuracy", *(["with the schema's grammar"] if grammar else []),
+                  "Δ points vs HF", "recommended"], rows), "",
         "## Intended use", "",
         f"{task.card_text()} Not for other tasks; check its answers before trusting them.", "",
         "## Running it", "",

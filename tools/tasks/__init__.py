@@ -25,7 +25,21 @@ def _classification(project: Project) -> Task:
     return Classification(project.config.task)
 
 
-TASKS = {"text2sql": _text2sql, "classification": _classification}
+def _extraction(project: Project) -> Task:
+    import json
+
+    from slm_distill.tools.tasks.extraction import Extraction
+
+    path = project.path(project.config.task.schema_file)
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read the project's JSON Schema ({exc}). Restore it, or "
+                         "point task.schema_file at it.") from None
+    return Extraction(project.config.task, schema)
+
+
+TASKS = {"text2sql": _text2sql, "classification": _classification, "extraction": _extraction}
 
 
 def make_task(project: Project) -> Task:

@@ -43,6 +43,7 @@ class Score:
     metrics: dict[str, float] = field(default_factory=dict)
     answer: str = ""  # the normalised answers, where metrics need them all (macro-F1)
     expected: str = ""
+    faults: list[str] = field(default_factory=list)  # what went wrong, e.g. "missing: due_date"
 
 
 class Task(ABC):
@@ -55,6 +56,7 @@ class Task(ABC):
     need_words: ClassVar[dict[str, str]] = {}  # need -> how the teacher is told about it
     plain_need: ClassVar[str] = "plain"  # the label of answers that need nothing in particular
     judged_categories: ClassVar[tuple[str, ...]] = ()
+    groups_by_fault: ClassVar[bool] = False  # improve groups failures by Score.faults, not needs
 
     @property
     def primary_metric(self) -> str:
@@ -112,6 +114,10 @@ class Task(ABC):
     def choices(self) -> list[str] | None:
         """The answers constrained decoding chooses among (a classifier's labels), or None: the
         task's answers are open (SQL), so it has no constrained mode."""
+        return None
+
+    def grammar_schema(self) -> str | None:
+        """A JSON Schema llama.cpp can turn into a grammar for the answers, or None."""
         return None
 
     def mistaken_for(self, score: Score) -> str | None:

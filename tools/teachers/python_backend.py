@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import importlib
 import inspect
+import json
 from typing import Any
 
 from slm_distill.tools.errors import TeacherError, UsageError
@@ -90,6 +91,8 @@ class PythonTeacher(Teacher):
         async def call() -> str:
             result = await _call(self.obj.answer, input, context)
             self.meter.add([], 0.0, cached=False)
+            if isinstance(result, dict | list):  # an extraction teacher may return the object
+                return json.dumps(result, ensure_ascii=False)
             return str(result or "")
 
         return task.extract(await self.cached(key, call))

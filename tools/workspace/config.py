@@ -59,8 +59,20 @@ class ClassificationConfig(_Section):
         return cleaned
 
 
-TaskConfig = Annotated[Text2SQLConfig | ClassificationConfig, Field(discriminator="name")]
-TASK_CONFIGS = {"text2sql": Text2SQLConfig, "classification": ClassificationConfig}
+class ExtractionConfig(_Section):
+    """Extraction: a text gets one JSON object, valid against the project's JSON Schema."""
+
+    name: Literal["extraction"] = Field("extraction", description="Task type.")
+    schema_file: str = Field(
+        "output_schema.json", max_length=1_000,
+        description="The JSON Schema (Draft 2020-12) of the answers, relative to the project "
+        "directory; init writes it there.")
+
+
+TaskConfig = Annotated[Text2SQLConfig | ClassificationConfig | ExtractionConfig,
+                       Field(discriminator="name")]
+TASK_CONFIGS = {"text2sql": Text2SQLConfig, "classification": ClassificationConfig,
+                "extraction": ExtractionConfig}
 
 
 class GateOverride(_Section):

@@ -11,6 +11,7 @@ Layout: `distill.yaml` (ProjectConfig), `seeds.jsonl`, `data/`, `reports/`, `run
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from slm_distill.tools.workspace.config import (
     DEFAULT_STUDENT,
     DEFAULT_TEACHER,
     ClassificationConfig,
+    ExtractionConfig,
     ProjectConfig,
     Text2SQLConfig,
 )
@@ -44,6 +46,12 @@ class Seed(BaseModel):
     input: str = Field(min_length=1, max_length=MAX_INPUT)
     output: str = Field(min_length=1, max_length=MAX_OUTPUT)
     metadata: dict = Field(default_factory=dict)
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _json_output(cls, v: object) -> object:
+        """An extraction seed's output may be the object itself: kept as its JSON text."""
+        return json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
 
     @field_validator("input", "output")
     @classmethod
@@ -203,26 +211,35 @@ def init_project(
     schema: Path | None = None,
     labels: list[str] | None = None,
     multi_label: bool = False,
+    output_schema: str | None = None,
     teacher: str = DEFAULT_TEACHER,
     student: str = DEFAULT_STUDENT,
     name: str | None = None,
     schema_dialect: str | None = None,
 ) -> Project:
     """Create a project. Everything is checked before anything is written. Each task takes its
-    own context: Text2SQL a database (`db` or `schema`), classification its `labels`."""
+    own context: Text2SQL a database (`db` or `schema`), classification its `labels`, extraction
+    its `output_schema` (a JSON Schema file, or a pydantic model as MODULE:CLASS)."""
     from slm_distill.tools.teachers import check_spec
 
     if (root / CONFIG_FILE).exists():
         raise UsageError(f"{root} already holds a project ({CONFIG_FILE}). Use another directory.")
     check_spec(teacher, root.resolve())
     config = _config(name or root.resolve().name, teacher, student)
+    if task != "classification" and (labels or multi_label):
+        raise UsageError(f"Labels belong to a classification project; this one is {task}.")
+    if task != "extraction" and output_schema:
+        raise UsageError(f"An output schema belongs to an extraction project; this one is {task}.")
     if task == "classification":
-        _no_database(db, schema)
+        _no_database(db, schema, task)
         task_config, place = _classification(labels, multi_label), None
+    elif task == "extraction":
+        _no_database(db, schema, task)
+        task_config, place = _extraction(root, output_schema)
     elif task == "text2sql":
         task_config, place = _text2sql(root, db, schema, schema_dialect)
     else:
-        raise UsageError(f"Unknown task {task!r}. Available: text2sql, classification.")
+        raise UsageError(f"Unknown task {task!r}. Available: text2sql, classification, extraction.")
     root.mkdir(parents=True, exist_ok=True)
     if place is not None:
         place()
@@ -254,9 +271,22 @@ def _classification(labels: list[str] | None, multi_label: bool) -> Classificati
         raise UsageError(f"{arg('init', 'labels')}: {exc.errors()[0]['msg']}.") from None
 
 
-def _no_database(db: Path | None, schema: Path | None) -> None:
+def _extraction(root: Path, output_schema: str | None) -> tuple[ExtractionConfig,
+                                                                 Callable[[], None]]:
+    """The task's config, and how to write its JSON Schema into the project once it exists."""
+    from slm_distill.tools.tasks.output_schema import SCHEMA_FILE, load_output_schema
+
+    if not output_schema:
+        raise UsageError(f"An extraction project needs the JSON Schema of its answers: "
+                         f"{arg('init', 'output_schema')} FILE.json (or MODULE:PydanticModel).")
+    schema = load_output_schema(output_schema)
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    return ExtractionConfig(schema_file=SCHEMA_FILE), lambda: write_atomic(root / SCHEMA_FILE, text)
+
+
+def _no_database(db: Path | None, schema: Path | None, task: str) -> None:
     if db is not None or schema is not None:
-        raise UsageError(f"A classification project has no database: leave out "
+        raise UsageError(f"A {task} project has no database: leave out "
                          f"{arg('init', 'db_file')} and {arg('init', 'schema_file')}.")
 
 

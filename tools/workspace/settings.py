@@ -174,6 +174,14 @@ def _usable(project: Project, new: ProjectConfig, key: str) -> None:
         check_spec(new.teacher, project.root)
     if key == "task.db":
         Project(project.root, new).db_path  # noqa: B018 - raises when missing or not DuckDB
+    if key == "task.schema_file":
+        from slm_distill.tools.tasks.output_schema import load_output_schema
+
+        path = Project(project.root, new).path(new.task.schema_file)  # type: ignore[union-attr]
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file. Put the JSON Schema in the project "
+                             "directory first. Nothing was changed.")
+        load_output_schema(str(path))
     if key == "evaluation.constrained" and new.evaluation.constrained:
         task = Project(project.root, new).task()
         try:
@@ -212,6 +220,9 @@ def _invalidates(project: Project, key: str) -> str | None:
                 "into training)")
     if key == "task.db" and seeds:
         return "put the seeds, checked against the old database, on another one"
+    if key == "task.schema_file" and seeds:
+        return ("change the schema the seeds (and any gate, pairs and student) were checked "
+                "against; seeds whose output does not fit it would be refused at every stage")
     if key in ("task.labels", "task.multi_label") and seeds:
         return ("change the labels the seeds (and any gate, pairs and student) were checked "
                 "against; seeds whose output is no longer a label would be refused at every stage")

@@ -18,6 +18,7 @@ class ProjectStatus(Report):
     task: str
     database: str
     labels: list[str] = Field(default_factory=list, description="Classification: the labels.")
+    output_schema: str | None = Field(None, description="Extraction: the JSON Schema file.")
     teacher: str
     student: str
     seeds: int
@@ -39,7 +40,9 @@ class ProjectStatus(Report):
     def summary(self) -> str:
         lines = [
             f"Project {self.name} ({self.task}) at {self.root}",
-            f"  labels:   {', '.join(self.labels)}" if self.labels else f"  database: {self.database}",
+            f"  labels:   {', '.join(self.labels)}" if self.labels else
+            f"  schema:   {self.output_schema}" if self.output_schema else
+            f"  database: {self.database}",
             f"  teacher:  {self.teacher}",
             f"  student:  {self.student}",
             f"  seeds:    {self.seeds} ({self.validation_seeds} teacher validation, "
@@ -87,6 +90,7 @@ def project_status(project: Project) -> ProjectStatus:
         name=project.config.name, root=str(project.root), task=project.config.task.name,
         database=_database(project), teacher=project.config.teacher,
         labels=list(getattr(project.config.task, "labels", [])),
+        output_schema=getattr(project.config.task, "schema_file", None),
         student=project.config.student, seeds=len(seeds),
         seeds_by_difficulty=dict(sorted(by_difficulty.items())),
         validation_seeds=len(validation), test_seeds=len(test), gate=gate, pairs=pairs,
