@@ -31,6 +31,18 @@ def test_red_flags_fire_on_constructed_cases():
         assert flag.explanation
 
 
+def test_equal_to_base_says_whether_the_other_metrics_moved():
+    base, student = _result("base", 0), _result("student", 0)
+    base.metrics, student.metrics = ({"exact_match": 0.0, "field_f1": 0.0},
+                                     {"exact_match": 0.0, "field_f1": 0.22})
+    [flag] = [f for f in red_flags({"base": base, "student": student}) if f.code == "student_equal_base"]
+    assert "field f1 0% -> 22%" in flag.message and "exact match" not in flag.message
+    assert "partly there" in flag.explanation
+    student.metrics = dict(base.metrics)
+    [flag] = [f for f in red_flags({"base": base, "student": student}) if f.code == "student_equal_base"]
+    assert "did not change" in flag.explanation
+
+
 def test_wilson_interval():
     i = wilson(32, 64)
     assert isinstance(i, Interval) and i.low < 0.5 < i.high

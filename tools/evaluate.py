@@ -230,12 +230,26 @@ def red_flags(results: dict[str, ModelResult], primary: str = "") -> list[RedFla
             explanation="A student rarely beats the teacher that labelled its data: suspect leakage of "
             "test inputs into training pairs, or overfitting to the test distribution."))
     if student and base and student.overall.correct == base.overall.correct:
-        flags.append(RedFlag(
-            code="student_equal_base",
-            message=f"Student and base both score {student.overall.accuracy:.0%}.",
-            explanation="Training did not change the model's behaviour: check the learning rate, that "
-            "the loss fell, that labels were not all masked, and that the right weights were saved."))
+        flags.append(_equal_base(student, base))
     return flags
+
+
+def _equal_base(student: ModelResult, base: ModelResult) -> RedFlag:
+    """Student and base equal on the primary metric: either training changed nothing, or it
+    changed the answers without making more of them right (the other metrics say which)."""
+    moved = [f"{name.replace('_', ' ')} {base.metrics[name]:.0%} -> {value:.0%}"
+             for name, value in student.metrics.items()
+             if name in base.metrics and abs(value - base.metrics[name]) >= 0.01]
+    message = f"Student and base both score {student.overall.accuracy:.0%}."
+    if moved:
+        return RedFlag(
+            code="student_equal_base", message=f"{message} Other metrics moved: {', '.join(moved[:3])}.",
+            explanation="Training changed the answers but made no more of them right: the student is "
+            "partly there. More steps, more or more varied pairs, or a larger student.")
+    return RedFlag(
+        code="student_equal_base", message=message,
+        explanation="Training did not change the model's behaviour: check the learning rate, that "
+        "the loss fell, that labels were not all masked, and that the right weights were saved.")
 
 
 def _seeds(project: Project, extra: Path | None) -> tuple[list[Seed], str]:

@@ -127,6 +127,9 @@ def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
     grammar llama.cpp makes of `json_schema`: the prompt tokens come from the same renderer and
     template."""
     llama_cpp = require("llama_cpp", "llama-cpp-python", "llama")
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    from slm_distill.tools.llamacpp.grammar import grammar_greedy
     from slm_distill.tools.training.constrained import gguf_choose
     from slm_distill.tools.training.students import end_of_turn_id
     from slm_distill.tools.training.training_data import prompt_ids
@@ -143,21 +146,26 @@ def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
             return gguf_choose(llm, tokenizer, task, [s.input for s in seeds])
         finally:
             llm.close()
-    grammar = (llama_cpp.LlamaGrammar.from_json_schema(json_schema, verbose=False)
-               if json_schema else None)
+    gbnf = json_schema_to_gbnf(json_schema) if json_schema else None
     answers = []
     try:
         for tokens in prompts:
-            out: list[int] = []
-            for token in llm.generate(tokens, temp=0.0, top_k=1, top_p=1.0, min_p=0.0,
-                                      repeat_penalty=1.0, reset=True, grammar=grammar):
-                if token == end_id or len(out) >= max_new_tokens:
-                    break
-                out.append(token)
+            out = (grammar_greedy(llm, tokens, gbnf, end_id=end_id, max_new_tokens=max_new_tokens)
+                   if gbnf else _greedy(llm, tokens, end_id, max_new_tokens))
             answers.append(task.extract(tokenizer.decode(out, skip_special_tokens=True)))
     finally:
         llm.close()
     return answers
+
+
+def _greedy(llm: Any, prompt: list[int], end_id: int, max_new_tokens: int) -> list[int]:
+    out: list[int] = []
+    for token in llm.generate(prompt, temp=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0,
+                              reset=True):
+        if token == end_id or len(out) >= max_new_tokens:
+            break
+        out.append(token)
+    return out
 
 
 def _quant_result(quant: str, path: Path, answers: list[str], hf: list[str], seeds: list[Seed],
