@@ -161,3 +161,17 @@ def clone_project(project, tmp_path: Path):
     target = tmp_path / "clone"
     shutil.copytree(project.root, target, ignore=shutil.ignore_patterns("runs", "jobs", "exports"))
     return Project.load(target)
+
+
+def cli_through_evaluate(root: str, init: list[str], seeds: Path, settings: dict[str, str],
+                         pairs: int) -> None:
+    """A bundled example through the CLI as a user types it: init (with the task's own options),
+    seeds, the settings, the gate, generation, training and evaluation."""
+    from slm_distill.tools.cli import main
+
+    main(["init", root, *init])
+    main(["seeds", "add", str(seeds), "--project", root])
+    for key, value in settings.items():
+        main(["config", "set", key, value, "--project", root])
+    for command in (["validate-teacher"], ["generate", "--n", str(pairs)], ["train"], ["evaluate"]):
+        main([*command, "--project", root])

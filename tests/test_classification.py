@@ -19,7 +19,7 @@ from slm_distill.tools.tasks.base import Score
 from slm_distill.tools.tasks.classification import INVALID, Classification
 from slm_distill.tools.workspace.config import ClassificationConfig, ProjectConfig
 from slm_distill.tools.workspace.project import Project, add_seeds, init_project
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_through_evaluate
 from tests.mcp_client import finish as job_done
 from tests.mcp_client import ok as call_ok
 
@@ -281,15 +281,9 @@ TINY = {"training.max_steps": "150", "training.eval_steps": "75", "training.eval
 @pytest.mark.slow
 def test_the_example_through_every_stage_on_the_cli(tmp_path, capsys):
     root = str(tmp_path / "tickets")
-    main(["init", root, "--task", "classification", "--labels-file", str(TICKETS / "labels.txt"),
-          "--teacher", TEACHER, "--student", "scratch:tiny"])
-    main(["seeds", "add", str(TICKETS / "seeds.jsonl"), "--project", root])
-    for key, value in TINY.items():
-        main(["config", "set", key, value, "--project", root])
-    main(["validate-teacher", "--project", root])
-    main(["generate", "--n", "300", "--project", root])
-    main(["train", "--project", root])
-    main(["evaluate", "--project", root])
+    cli_through_evaluate(root, ["--task", "classification", "--labels-file", str(TICKETS / "labels.txt"),
+                                "--teacher", TEACHER, "--student", "scratch:tiny"],
+                         TICKETS / "seeds.jsonl", TINY, pairs=300)
     out = capsys.readouterr().out
     assert "macro-F1" in out and "valid label" in out
     evaluation = json.loads((tmp_path / "tickets" / "reports" / "eval.json").read_text())

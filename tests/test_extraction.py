@@ -11,7 +11,7 @@ import pytest
 
 from slm_distill.tools.tasks.extraction import Extraction, char_f1, leaves, normalise, shape
 from slm_distill.tools.workspace.config import ExtractionConfig
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_through_evaluate
 from tests.mcp_client import finish as job_done
 from tests.mcp_client import ok as call_ok
 
@@ -282,15 +282,9 @@ def test_the_example_through_every_stage_on_the_cli(tmp_path, capsys):
     from slm_distill.tools.cli import main
 
     root = str(tmp_path / "contacts")
-    main(["init", root, "--task", "extraction", "--output-schema", str(CONTACT_SCHEMA),
-          "--teacher", TEACHER, "--student", "scratch:tiny"])
-    main(["seeds", "add", str(EXAMPLE_SEEDS), "--project", root])
-    for key, value in TINY.items():
-        main(["config", "set", key, value, "--project", root])
-    main(["validate-teacher", "--project", root])
-    main(["generate", "--n", "200", "--project", root])
-    main(["train", "--project", root])
-    main(["evaluate", "--project", root])
+    cli_through_evaluate(root, ["--task", "extraction", "--output-schema", str(CONTACT_SCHEMA),
+                                "--teacher", TEACHER, "--student", "scratch:tiny"],
+                         EXAMPLE_SEEDS, TINY, pairs=200)
     out = capsys.readouterr().out
     assert "exact match" in out and "field F1" in out and "schema-valid" in out
     evaluation = json.loads((tmp_path / "contacts" / "reports" / "eval.json").read_text())
