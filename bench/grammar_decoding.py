@@ -14,19 +14,6 @@ import time
 from pathlib import Path
 
 
-def _chain(llm, prompt: list[int], schema: str, end_id: int, max_new_tokens: int) -> list[int]:
-    import llama_cpp
-
-    grammar = llama_cpp.LlamaGrammar.from_json_schema(schema, verbose=False)
-    out: list[int] = []
-    for token in llm.generate(prompt, temp=0.0, top_k=1, top_p=1.0, min_p=0.0,
-                              repeat_penalty=1.0, reset=True, grammar=grammar):
-        if token == end_id or len(out) >= max_new_tokens:
-            break
-        out.append(token)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, required=True)
@@ -38,6 +25,7 @@ def main() -> None:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
     from transformers import AutoTokenizer
 
+    from slm_distill.tools.export_gguf import greedy_tokens
     from slm_distill.tools.llamacpp.grammar import grammar_greedy
     from slm_distill.tools.tasks import make_task
     from slm_distill.tools.training.students import end_of_turn_id
@@ -62,7 +50,9 @@ def main() -> None:
             for p in prompts]
     fast_s = time.monotonic() - started
     started = time.monotonic()
-    chain = [_chain(llm, p, schema, end_id, args.max_new_tokens) for p in prompts]
+    chain = [greedy_tokens(llm, p, end_id, args.max_new_tokens,
+                           grammar=llama_cpp.LlamaGrammar.from_json_schema(schema, verbose=False))
+             for p in prompts]
     chain_s = time.monotonic() - started
     same = sum(a == b for a, b in zip(fast, chain, strict=True))
     print(f"{gguf.name}: {len(prompts)} test seeds, {sum(map(len, fast))} tokens; grammar-first "

@@ -19,6 +19,7 @@ def test_grammar_greedy_equals_the_sampler_chain(tiny_gguf: Path):
     import llama_cpp
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
+    from slm_distill.tools.export_gguf import greedy_tokens
     from slm_distill.tools.llamacpp.grammar import grammar_greedy
     from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
 
@@ -31,13 +32,8 @@ def test_grammar_greedy_equals_the_sampler_chain(tiny_gguf: Path):
         for text in ("Jane Doe, mobile +44 7700 900123, London", "{\"name\":", "hello"):
             prompt = llm.tokenize(text.encode(), add_bos=False)
             fast = grammar_greedy(llm, prompt, gbnf, end_id=end_id, max_new_tokens=48)
-            chain = []
-            for token in llm.generate(prompt, temp=0.0, top_k=1, top_p=1.0, min_p=0.0,
-                                      repeat_penalty=1.0, reset=True,
-                                      grammar=llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)):
-                if token == end_id or len(chain) >= 48:
-                    break
-                chain.append(token)
+            chain = greedy_tokens(llm, prompt, end_id, 48,
+                                  grammar=llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False))
             assert fast == chain and len(fast) > 5
             assert llm.detokenize(fast).decode().startswith("{")
             free = next(iter(llm.generate(prompt, temp=0.0, top_k=1, reset=True)))

@@ -151,17 +151,20 @@ def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
     try:
         for tokens in prompts:
             out = (grammar_greedy(llm, tokens, gbnf, end_id=end_id, max_new_tokens=max_new_tokens)
-                   if gbnf else _greedy(llm, tokens, end_id, max_new_tokens))
+                   if gbnf else greedy_tokens(llm, tokens, end_id, max_new_tokens))
             answers.append(task.extract(tokenizer.decode(out, skip_special_tokens=True)))
     finally:
         llm.close()
     return answers
 
 
-def _greedy(llm: Any, prompt: list[int], end_id: int, max_new_tokens: int) -> list[int]:
+def greedy_tokens(llm: Any, prompt: list[int], end_id: int, max_new_tokens: int,
+                  grammar: Any = None) -> list[int]:
+    """llama-cpp-python's own greedy decoding (within a `LlamaGrammar` when given), without the
+    end token."""
     out: list[int] = []
     for token in llm.generate(prompt, temp=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0,
-                              reset=True):
+                              reset=True, grammar=grammar):
         if token == end_id or len(out) >= max_new_tokens:
             break
         out.append(token)
