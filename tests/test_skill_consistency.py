@@ -58,11 +58,13 @@ ALLOWED_NAMES = {
     "to_char",  # a PostgreSQL function a teacher may wrongly use (troubleshooting.md)
     "context",  # the argument a python: teacher's methods receive (teachers.md)
     "classification", "extraction",  # task types that are planned, not built (task-types.md)
+    "parameters",  # the JSON Schema key of a tool in an OpenAI-style tools file (task-types.md)
 }
 # Lower-case names followed by "(" that are not MCP tools: functions the docs name for what they are.
 ALLOWED_FUNCTIONS = {
     "answer", "propose",  # a python: teacher's methods, with their signatures (teachers.md)
     "tool_name",  # the notation for a call, where the docs explain it
+    "name",  # a tool's line in a tool-calling student's prompt, `name(arg: type)` (task-types.md)
 }
 FILE_SUFFIXES = {"md", "json", "jsonl", "yaml", "png", "gguf", "gbnf", "parquet", "sqlite", "duckdb", "sql",
                  "py", "csv", "txt"}
@@ -195,6 +197,7 @@ def _produced_names(metric_names: tuple[str, ...]) -> set[str]:
     categories |= {c for pair in re.findall(r'category = "(\w+)" if .* else "(\w+)"', text2sql)
                    for c in pair}
     categories |= set(re.findall(r'Score\([^)]*?"(\w+)"', text2sql))
+    categories |= set(re.findall(r'Validation\(False, "(\w+)"', text2sql))
     rejects = set(re.findall(r'category="(\w+)"', generate))
     rejects |= set(re.findall(r'reject = \("(\w+)"', generate))
     rejects |= set(re.findall(r"check\.category or '(\w+)'", generate))
@@ -252,7 +255,11 @@ def reality(tmp_path_factory: pytest.TempPathFactory) -> Reality:
     extractor = init_project(root / "extract", task="extraction", teacher=EXAMPLE_TEACHER,
                              output_schema=str(REPO / "examples" / "extraction" / "contact.schema.json"),
                              student="scratch:tiny")
-    config_keys = {f.key for p in (project, classifier, extractor) for f in config_view(p).fields}
+    caller = init_project(root / "call", task="tool_calling", teacher=EXAMPLE_TEACHER,
+                          tools_file=REPO / "examples" / "tool_calling" / "tools.json",
+                          student="scratch:tiny")
+    projects = (project, classifier, extractor, caller)
+    config_keys = {f.key for p in projects for f in config_view(p).fields}
     r = Reality(tools, prompts, texts, templates, config_keys)
 
     from slm_distill.tools.requests import REQUESTS
@@ -274,7 +281,7 @@ def reality(tmp_path_factory: pytest.TempPathFactory) -> Reality:
     r.children.setdefault("state", set()).update(JobState.model_fields)  # JobView.state is one
     context: set[str] = set()
     metric_names: tuple[str, ...] = ()
-    for p in (project, classifier, extractor):
+    for p in projects:
         task = p.task()
         try:
             context |= set(task.context())

@@ -379,6 +379,13 @@ def _details_markdown(report: EvalReport) -> list[str]:
             lines += ["", f"## Per field: {r.name}", "", md_table(
                 ["field", *outcomes],
                 [[k, *(v.get(o, 0) for o in outcomes)] for k, v in per_field.items()])]
+        per_tool = r.details.get("per_tool")
+        if per_tool:
+            outcomes = sorted({o for v in per_tool.values() for o in v} - {"right"})
+            lines += ["", f"## Per tool: {r.name} (the expected tool)", "", md_table(
+                ["tool", "right", *(o.replace("_", " ") for o in outcomes)],
+                [[k, v.get("right", 0), *(v.get(o, 0) for o in outcomes)]
+                 for k, v in per_tool.items()])]
     student = report.result("student")
     confusion = student.details.get("confusion") if student else None
     if confusion:

@@ -6,7 +6,8 @@ Steps: the merged model (runs/student/merged) is converted to GGUF f16 with llam
 converter (from the llama-cpp-python sources matching the installed version, tools/llamacpp/vendor.py),
 quantised with llama-cpp-python's quantize API, and every GGUF answers the test split in
 llama-cpp-python with the same prompt renderer, chat template tokens and stop token as training.
-A quantisation losing more than `margin` points is marked not recommended; an f16 GGUF whose
+A quantisation losing more than `margin` points, or answering differently from the HF model on
+more than 1 - `min_agreement` of the inputs, is marked not recommended; an f16 GGUF whose
 accuracy differs from the HF model's is an error (a template or tokenizer mismatch). Also written:
 an Ollama Modelfile matching the training template, the LoRA adapter on its own, and a model card.
 """
@@ -172,7 +173,7 @@ def greedy_tokens(llm: Any, prompt: list[int], end_id: int, max_new_tokens: int,
 
 
 def _quant_result(quant: str, path: Path, answers: list[str], hf: list[str], seeds: list[Seed],
-                  task: Any, hf_acc: Interval, margin: float) -> QuantResult:
+                  task: Any, hf_acc: Interval, margin: float, min_agreement: float) -> QuantResult:
     acc = accuracy(task, answers, seeds)
     delta = (acc.accuracy - hf_acc.accuracy) * 100
     agreement = sum(a == b for a, b in zip(answers, hf, strict=True)) / max(1, len(hf))
@@ -181,15 +182,19 @@ def _quant_result(quant: str, path: Path, answers: list[str], hf: list[str], see
         note, recommended = "ERROR: f16 disagrees with the HF model (template/tokenizer mismatch)", False
     elif -delta > margin:
         note, recommended = f"loses {-delta:.1f} points (> {margin:g}): not recommended", False
+    elif agreement < min_agreement:  # the primary metric alone misses changes it does not count
+        note, recommended = (f"only {agreement:.0%} of its answers are the HF model's "
+                             f"(< {min_agreement:.0%}): not recommended"), False
     return QuantResult(quant=quant, file=path.name, size_mb=path.stat().st_size / 2**20,
                        accuracy=acc, agreement=agreement, delta_points=delta,
                        recommended=recommended, note=note)
 
 
 def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: float,
-                progress: ProgressFn = no_progress) -> ExportReport:
-    """`quants` besides f16; a quantisation losing more than `margin_points` is not recommended
-    (the defaults are ExportRequest's)."""
+                min_agreement: float = 0.0, progress: ProgressFn = no_progress) -> ExportReport:
+    """`quants` besides f16; a quantisation losing more than `margin_points`, or whose answers are
+    the HF model's less often than `min_agreement`, is not recommended (the defaults are
+    ExportRequest's)."""
     from slm_distill.tools.training.hf_generate import student_answers
     from slm_distill.tools.training.students import load_pretrained
 
@@ -219,7 +224,8 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
         for i, (quant, path) in enumerate(files.items()):
             progress(2 + i, len(files) + 2, f"{quant} GGUF answering the test split")
             answers = gguf_answers(path, tokenizer, task, seeds, max_new, decoding)
-            result = _quant_result(quant, path, answers, hf, seeds, task, hf_acc, margin_points)
+            result = _quant_result(quant, path, answers, hf, seeds, task, hf_acc, margin_points,
+                                   min_agreement)
             if json_schema := task.grammar_schema():
                 progress(2 + i, len(files) + 2, f"{quant} GGUF answering within the schema's grammar")
                 result.with_grammar = accuracy(task, gguf_answers(
@@ -260,6 +266,9 @@ def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
         (out / "output_schema.json").write_text(json_schema + "\n")
         (out / "output_schema.gbnf").write_text(json_schema_to_gbnf(json_schema))
         files.update(schema="exports/output_schema.json", grammar="exports/output_schema.gbnf")
+    for filename, text in task.export_files().items():
+        (out / filename).write_text(text, encoding="utf-8")
+        files[Path(filename).stem] = f"exports/{filename}"
     adapter = project.path("runs", "student", "adapter")
     if adapter.is_dir():
         shutil.copytree(adapter, out / "adapter", dirs_exist_ok=True)

@@ -245,8 +245,7 @@ def _fault_groups(task: Task, test: list[Seed], student: ModelResult,
             continue
         label = seed_label[seed.id] = max(faults, key=lambda f: (shared[f], -faults.index(f)))
         # a missing or wrong field: new pairs have it; an extra one or broken JSON: any pairs
-        kind, _, field = label.partition(": ")
-        field = field if kind in ("missing", "wrong") else ""
+        field = task.fault_need(label) or ""
         group = groups.setdefault(label, FailureGroup(
             label=label, needs=[field] if field else [], failures=0, test_inputs=0, categories={},
             training_pairs=sum(field in task.need_facts(p["output"]) for p in train) if field

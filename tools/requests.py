@@ -67,7 +67,7 @@ Model = Literal["base", "student", "teacher"]
 MODELS: tuple[Model, ...] = ("base", "student", "teacher")
 QUANTS: tuple[Quant, ...] = ("q8_0", "q4_k_m", "q4_0")
 Dialect = Literal["duckdb", "postgres", "mysql", "sqlite"]
-TaskName = Literal["text2sql", "classification", "extraction"]
+TaskName = Literal["text2sql", "classification", "extraction", "tool_calling"]
 PATH_MAX = 4_096  # characters of a path argument
 SPEC_MAX = 500  # characters of a teacher or student spec
 
@@ -96,7 +96,8 @@ class InitRequest(Request):
 
     task: Annotated[TaskName, Field(description="Task type: text2sql (questions to SQL for one "
                                     "database), classification (a text to one of your labels) or "
-                                    "extraction (a text to a JSON object of your schema)."
+                                    "extraction (a text to a JSON object of your schema) or "
+                                    "tool_calling (a request to a call of one of your tools)."
                                     )] = "text2sql"
     db_file: Annotated[str | None, Field(description="Text2SQL: an existing DuckDB database file.",
                                          max_length=PATH_MAX),
@@ -122,6 +123,13 @@ class InitRequest(Request):
         description="Extraction: the answers' JSON Schema, a .json file, or a pydantic model "
         "as MODULE:CLASS (importable from PYTHONPATH).", max_length=PATH_MAX),
         WorkspaceFile(or_import=True)] = None
+    tools_file: Annotated[str | None, Field(
+        description="Tool calling: a JSON list of your tools, OpenAI-style (name, description, "
+        "JSON Schema parameters).", max_length=PATH_MAX), Cli(flag="--tools"), WorkspaceFile()] = None
+    tools_from_mcp: Annotated[str | None, Field(
+        description="Tool calling: the command that starts your MCP server over stdio (e.g. "
+        "\"python -m my_server\"); it is started, its tools are listed and saved as the project's "
+        "tools.json, and it is stopped: none of its tools is called.", max_length=2_000)] = None
     teacher: Annotated[str, Field(description="Teacher spec, e.g. anthropic:claude-sonnet-4-5 or "
                                   "openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY.",
                                   min_length=1, max_length=SPEC_MAX)] = DEFAULT_TEACHER
@@ -194,6 +202,10 @@ class ExportRequest(Request):
     margin_points: Annotated[float, Field(
         description="Points of accuracy a quantisation may lose and still be recommended.", ge=0),
         Cli(flag="--margin")] = 2.0
+    min_agreement: Annotated[float, Field(
+        description="Share of a quantisation's test answers that must be identical to the HF "
+        "model's for it to be recommended: the primary metric alone misses changes it does not "
+        "count (a student at 0% exact match loses nothing on it).", ge=0, le=1)] = 0.8
 
 
 class ImproveRequest(Request):

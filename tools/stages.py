@@ -84,7 +84,9 @@ def init(directory: Path, request: InitRequest) -> Project:
         db=Path(request.db_file) if request.db_file else None,
         schema=Path(request.schema_file) if request.schema_file else None,
         labels=_labels(request), multi_label=request.multi_label,
-        output_schema=request.output_schema)
+        output_schema=request.output_schema,
+        tools_file=Path(request.tools_file) if request.tools_file else None,
+        tools_from_mcp=request.tools_from_mcp)
 
 
 def _labels(request: InitRequest) -> list[str] | None:
@@ -257,7 +259,7 @@ def _run_export(project: Project, request: ExportRequest, emit: Emit) -> BaseMod
     from slm_distill.tools.export_gguf import export_gguf
 
     return export_gguf(project, quants=tuple(request.quants), margin_points=request.margin_points,
-                       progress=progress_of(emit))
+                       min_agreement=request.min_agreement, progress=progress_of(emit))
 
 
 def _prepare_improve(project: Project, request: ImproveRequest) -> Prepared:

@@ -185,6 +185,8 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
         model, tokenizer = load_student(project.local(student), seed=cfg.seed)
     if max_steps is not None:
         cfg = cfg.model_copy(update={"max_steps": max_steps})
+    if not cfg.train_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     if method == "lora":
         model = _wrap_lora(model, cfg)
     task = project.task()

@@ -295,6 +295,12 @@ def job(request: JobRequest, follow: bool, cancel: bool, project_dir: Path) -> N
 
 
 # -- the rest --------------------------------------------------------------------------------------
+def _per_example(attribute: str) -> str:
+    from slm_distill.tools.cli.demo import EXAMPLES
+
+    return ", ".join(f"{name} {getattr(e, attribute)}" for name, e in EXAMPLES.items())
+
+
 @cli.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=Path("demo-project"), show_default=True, help="Where to build the demo.")
@@ -302,11 +308,10 @@ def job(request: JobRequest, follow: bool, cancel: bool, project_dir: Path) -> N
               show_default=True, help="Which bundled example.")
 @click.option("--teacher", help="Teacher spec (default: the example's offline rule teacher).")
 @click.option("--n", "n", type=click.IntRange(min=1),
-              help="Pairs to generate (default: text2sql 1000, classification 800, extraction "
-              "1000).")
+              help="Pairs to generate (default: " + _per_example("pairs") + ").")
 @click.option("--student", default="scratch:small", show_default=True, help="Student spec.")
 @click.option("--steps", type=click.IntRange(min=1),
-              help="Training steps (default: text2sql 420, classification 240, extraction 600).")
+              help="Training steps (default: " + _per_example("steps") + ").")
 def demo(directory: Path, task: str, teacher: str | None, n: int | None, student: str,
          steps: int | None) -> None:
     """Run a bundled example end to end, offline (Text2SQL by default)."""

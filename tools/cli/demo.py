@@ -1,7 +1,8 @@
-"""`distill demo [--task text2sql|classification|extraction]`: a bundled example, end to end and
+"""`distill demo [--task text2sql|classification|extraction|tool_calling]`: a bundled example, end to end and
 offline.
 
-init (the music-store database, the support-ticket labels, or the contact-card JSON Schema) ->
+init (the music-store database, the support-ticket labels, the contact-card JSON Schema, or the
+smart-home tools) ->
 seeds add -> validate-teacher ->
 generate -> train the `scratch:small` student -> evaluate base vs student vs teacher -> export GGUF
 and re-evaluate it. Rerunning reuses the project: validation and generation are answered from the
@@ -60,6 +61,7 @@ EXAMPLES = {
     # slowest: more varied pairs, smaller batches and a lower learning rate (measured in README).
     "extraction": Example("extraction", "the contact-card JSON Schema", 1000, 192, 3000,
                           batch_size=8, learning_rate=1e-3, max_minutes=25),
+    "tool_calling": Example("tool_calling", "the smart-home tools", 400, 96, 1500),
 }
 
 
@@ -76,6 +78,9 @@ def _create(example: Example, directory: Path, teacher: str, student: str) -> Pr
     if example.task == "extraction":
         return init_project(directory, task="extraction", teacher=teacher, student=student,
                             output_schema=str(example.file("contact.schema.json")), name=name)
+    if example.task == "tool_calling":
+        return init_project(directory, task="tool_calling", teacher=teacher, student=student,
+                            tools_file=example.file("tools.json"), name=name)
     return init_project(directory, schema=example.file("schema.sql"), teacher=teacher,
                         student=student, name=name)
 

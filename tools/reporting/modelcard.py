@@ -61,6 +61,7 @@ def model_card(project: Project, task: Any, results: list[QuantResult], hf_accur
               "SYSTEM and the user message is the input"
               + (" preceded by the schema." if getattr(cfg.task, "schema_in_student_prompt", False)
                  else " alone."))
+    prompt += task.card_usage()
     if task.grammar_schema():
         prompt += (" For answers that always fit the schema, constrain decoding with the files "
                    "beside the GGUF files: llama.cpp takes `--grammar-file output_schema.gbnf`; "

@@ -39,7 +39,21 @@ def _extraction(project: Project) -> Task:
     return Extraction(project.config.task, schema)
 
 
-TASKS = {"text2sql": _text2sql, "classification": _classification, "extraction": _extraction}
+def _tool_calling(project: Project) -> Task:
+    from slm_distill.tools.tasks.tool_calling import ToolCalling
+    from slm_distill.tools.tasks.tools_file import load_tools
+
+    path = project.path(project.config.task.tools_file)
+    try:
+        tools = load_tools(path)
+    except UsageError as exc:
+        raise UsageError(f"The project's tools cannot be read: {exc.render()} Restore the file, "
+                         "or point task.tools_file at it.") from None
+    return ToolCalling(project.config.task, tools)
+
+
+TASKS = {"text2sql": _text2sql, "classification": _classification, "extraction": _extraction,
+         "tool_calling": _tool_calling}
 
 
 def make_task(project: Project) -> Task:

@@ -144,6 +144,12 @@ class Task(ABC):
         """Breakdowns beyond the metrics (per label, a confusion matrix), for the report."""
         return {}
 
+    def fault_need(self, fault: str) -> str | None:
+        """What new pairs must hold to target a fault group (`missing: due_date` -> `due_date`),
+        one of `need_facts`' facts, or None: any pairs do (an extra field, broken JSON)."""
+        kind, _, what = fault.partition(": ")
+        return what if kind in ("missing", "wrong") and what else None
+
     def need_facts(self, output: str, metadata: dict | None = None) -> list[str]:
         """What an answer needs, most telling first (improve groups failures by the first two).
         `metadata` is a kept pair's, which may hold them already."""
@@ -152,6 +158,14 @@ class Task(ABC):
     def card_text(self) -> str:
         """What the student does, in a sentence of the model card."""
         return f"The {self.name} task."
+
+    def card_usage(self) -> str:
+        """How an application uses the answers, for the model card ('' : nothing to add)."""
+        return ""
+
+    def export_files(self) -> dict[str, str]:
+        """Files written beside the GGUF files (name -> text) that an application needs."""
+        return {}
 
     def training_problem(self, check: Validation) -> str | None:
         """Why a valid answer still makes a poor training pair (None: it is fine)."""
@@ -163,6 +177,21 @@ class Task(ABC):
     def parse_proposals(self, raw: str) -> list[dict]:
         """Pairs from a teacher's reply: a JSON array (fenced or not) or JSON lines."""
         return parse_json_items(raw)
+
+
+def weighted_round_robin(shares: dict[str, float], index: int, memo: dict) -> str:
+    """The class call `index` asks for: the one furthest below its share of the calls so far (a
+    smooth weighted round robin over `shares`, ties to the earlier class); `memo` keeps each
+    schedule between calls."""
+    key = tuple(sorted(shares.items()))
+    order, credit = memo.setdefault(key, ([], dict.fromkeys(shares, 0.0)))
+    while len(order) <= index:
+        for name, share in shares.items():
+            credit[name] += share
+        pick = max(shares, key=lambda name: credit[name])
+        credit[pick] -= 1
+        order.append(pick)
+    return order[index]
 
 
 _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from slm_distill.prompts import render_prompt
-from slm_distill.tools.tasks.base import Message, Score, Task, Validation
+from slm_distill.tools.tasks.base import Message, Score, Task, Validation, weighted_round_robin
 from slm_distill.tools.workspace.config import ClassificationConfig
 
 INVALID = "(no label)"
@@ -51,7 +51,7 @@ class Classification(Task):
         self.config = config
         self.labels = list(config.labels)
         self._canonical = {_norm(label): label for label in self.labels}
-        self._schedules: dict[tuple, tuple[list[str], dict[str, float]]] = {}
+        self._schedules: dict = {}
 
     # -- prompts ------------------------------------------------------------------------------
     def _how(self) -> dict[str, str]:
@@ -98,20 +98,9 @@ class Classification(Task):
         under-filled first; its examples are the pool's seeds of that label."""
         if self.config.multi_label or not shares:
             return pool, None
-        label = self._schedule(shares, index)
+        label = weighted_round_robin(shares, index, self._schedules)
         same = [s for s in pool if self.extract(s.output) == label]
         return same or pool, {"labels": [label]}
-
-    def _schedule(self, shares: dict[str, float], index: int) -> str:
-        key = tuple(sorted(shares.items()))
-        order, credit = self._schedules.setdefault(key, ([], dict.fromkeys(shares, 0.0)))
-        while len(order) <= index:
-            for label, share in shares.items():
-                credit[label] += share
-            pick = max(shares, key=lambda label: credit[label])  # ties: the earlier label
-            credit[pick] -= 1
-            order.append(pick)
-        return order[index]
 
     def balance(self, seeds: list[Any]) -> dict[str, float] | None:
         if self.config.multi_label or not self.labels:

@@ -69,10 +69,21 @@ class ExtractionConfig(_Section):
         "directory; init writes it there.")
 
 
-TaskConfig = Annotated[Text2SQLConfig | ClassificationConfig | ExtractionConfig,
+class ToolCallingConfig(_Section):
+    """Tool calling: a request gets the call of one of the project's tools (or none, or several
+    made together), its arguments valid against that tool's JSON Schema."""
+
+    name: Literal["tool_calling"] = Field("tool_calling", description="Task type.")
+    tools_file: str = Field(
+        "tools.json", max_length=1_000,
+        description="The tools (OpenAI-style: name, description, JSON Schema parameters), "
+        "relative to the project directory; init writes it there.")
+
+
+TaskConfig = Annotated[Text2SQLConfig | ClassificationConfig | ExtractionConfig | ToolCallingConfig,
                        Field(discriminator="name")]
 TASK_CONFIGS = {"text2sql": Text2SQLConfig, "classification": ClassificationConfig,
-                "extraction": ExtractionConfig}
+                "extraction": ExtractionConfig, "tool_calling": ToolCallingConfig}
 
 
 class GateOverride(_Section):
@@ -165,6 +176,12 @@ class TrainingConfig(_Section):
         "full", description="full: softmax over the whole vocabulary. answers: only over tokens that "
         "occur in training answers, a CPU speed-up for scratch students (the output layer is most of "
         "their cost); keep full for pretrained students."
+    )
+    train_embeddings: bool = Field(
+        True, description="Train the token embeddings (tied to the output layer in scratch "
+        "students). false keeps a scratch student's random embeddings fixed, so a token that no "
+        "training pair holds is as easy to copy out of the input as one that many do (names, emails "
+        "in extraction); pretrained students under LoRA never train them."
     )
     soft_labels: bool = Field(
         False, description="Distil the teacher's token distributions too (needs an hf: teacher "

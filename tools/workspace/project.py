@@ -29,6 +29,7 @@ from slm_distill.tools.workspace.config import (
     ExtractionConfig,
     ProjectConfig,
     Text2SQLConfig,
+    ToolCallingConfig,
 )
 from slm_distill.tools.workspace.fileio import dumps_jsonl, parse_jsonl, read_jsonl, write_atomic
 
@@ -212,6 +213,8 @@ def init_project(
     labels: list[str] | None = None,
     multi_label: bool = False,
     output_schema: str | None = None,
+    tools_file: Path | None = None,
+    tools_from_mcp: str | None = None,
     teacher: str = DEFAULT_TEACHER,
     student: str = DEFAULT_STUDENT,
     name: str | None = None,
@@ -219,7 +222,8 @@ def init_project(
 ) -> Project:
     """Create a project. Everything is checked before anything is written. Each task takes its
     own context: Text2SQL a database (`db` or `schema`), classification its `labels`, extraction
-    its `output_schema` (a JSON Schema file, or a pydantic model as MODULE:CLASS)."""
+    its `output_schema` (a JSON Schema file, or a pydantic model as MODULE:CLASS), tool calling
+    its tools (`tools_file`, or the command of an MCP server to list them from)."""
     from slm_distill.tools.teachers import check_spec
 
     if (root / CONFIG_FILE).exists():
@@ -230,16 +234,22 @@ def init_project(
         raise UsageError(f"Labels belong to a classification project; this one is {task}.")
     if task != "extraction" and output_schema:
         raise UsageError(f"An output schema belongs to an extraction project; this one is {task}.")
+    if task != "tool_calling" and (tools_file or tools_from_mcp):
+        raise UsageError(f"Tools belong to a tool_calling project; this one is {task}.")
     if task == "classification":
         _no_database(db, schema, task)
         task_config, place = _classification(labels, multi_label), None
     elif task == "extraction":
         _no_database(db, schema, task)
         task_config, place = _extraction(root, output_schema)
+    elif task == "tool_calling":
+        _no_database(db, schema, task)
+        task_config, place = _tool_calling(root, tools_file, tools_from_mcp)
     elif task == "text2sql":
         task_config, place = _text2sql(root, db, schema, schema_dialect)
     else:
-        raise UsageError(f"Unknown task {task!r}. Available: text2sql, classification, extraction.")
+        raise UsageError(f"Unknown task {task!r}. Available: text2sql, classification, "
+                         "extraction, tool_calling.")
     root.mkdir(parents=True, exist_ok=True)
     if place is not None:
         place()
@@ -282,6 +292,20 @@ def _extraction(root: Path, output_schema: str | None) -> tuple[ExtractionConfig
     schema = load_output_schema(output_schema)
     text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     return ExtractionConfig(schema_file=SCHEMA_FILE), lambda: write_atomic(root / SCHEMA_FILE, text)
+
+
+def _tool_calling(root: Path, tools_file: Path | None, command: str | None
+                  ) -> tuple[ToolCallingConfig, Callable[[], None]]:
+    """The task's config, and how to write its tools.json into the project once it exists."""
+    from slm_distill.tools.tasks.tools_file import TOOLS_FILE, load_tools, tools_from_mcp, tools_json
+
+    if (tools_file is None) == (command is None):
+        raise UsageError(f"A tool_calling project needs its tools: give exactly one of "
+                         f"{arg('init', 'tools_file')} FILE.json or "
+                         f"{arg('init', 'tools_from_mcp')} \"COMMAND ARGS\".")
+    tools = load_tools(tools_file) if tools_file is not None else tools_from_mcp(command or "")
+    text = tools_json(tools)
+    return ToolCallingConfig(tools_file=TOOLS_FILE), lambda: write_atomic(root / TOOLS_FILE, text)
 
 
 def _no_database(db: Path | None, schema: Path | None, task: str) -> None:

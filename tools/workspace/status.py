@@ -19,6 +19,7 @@ class ProjectStatus(Report):
     database: str
     labels: list[str] = Field(default_factory=list, description="Classification: the labels.")
     output_schema: str | None = Field(None, description="Extraction: the JSON Schema file.")
+    tools: list[str] = Field(default_factory=list, description="Tool calling: the tools' names.")
     teacher: str
     student: str
     seeds: int
@@ -42,6 +43,7 @@ class ProjectStatus(Report):
             f"Project {self.name} ({self.task}) at {self.root}",
             f"  labels:   {', '.join(self.labels)}" if self.labels else
             f"  schema:   {self.output_schema}" if self.output_schema else
+            f"  tools:    {', '.join(self.tools)}" if self.tools else
             f"  database: {self.database}",
             f"  teacher:  {self.teacher}",
             f"  student:  {self.student}",
@@ -59,6 +61,19 @@ class ProjectStatus(Report):
         lines += [f"  report:   {path}" for path in self.reports.values()]
         lines.append(f"Next: {self.next_step}")
         return "\n".join(lines)
+
+
+def _tools(project: Project) -> list[str]:
+    """A tool-calling project's tool names (none when its tools file cannot be read)."""
+    if project.config.task.name != "tool_calling":
+        return []
+    from slm_distill.tools.errors import UsageError
+    from slm_distill.tools.tasks.tools_file import load_tools
+
+    try:
+        return [t["name"] for t in load_tools(project.path(project.config.task.tools_file))]
+    except UsageError:
+        return []
 
 
 def project_status(project: Project) -> ProjectStatus:
@@ -90,7 +105,7 @@ def project_status(project: Project) -> ProjectStatus:
         name=project.config.name, root=str(project.root), task=project.config.task.name,
         database=_database(project), teacher=project.config.teacher,
         labels=list(getattr(project.config.task, "labels", [])),
-        output_schema=getattr(project.config.task, "schema_file", None),
+        output_schema=getattr(project.config.task, "schema_file", None), tools=_tools(project),
         student=project.config.student, seeds=len(seeds),
         seeds_by_difficulty=dict(sorted(by_difficulty.items())),
         validation_seeds=len(validation), test_seeds=len(test), gate=gate, pairs=pairs,
