@@ -43,6 +43,29 @@ def test_equal_to_base_says_whether_the_other_metrics_moved():
     assert "did not change" in flag.explanation
 
 
+def test_a_quantisation_that_changes_answers_is_not_recommended_though_the_metric_holds(tmp_path):
+    """Every answer wrong before and after (0% exact) hides that a quantisation changed most of
+    them: below min_agreement of identical answers it is not recommended."""
+    from slm_distill.tools.export_gguf import _quant_result
+    from slm_distill.tools.tasks.classification import Classification
+    from slm_distill.tools.workspace.config import ClassificationConfig
+    from slm_distill.tools.workspace.project import Seed
+
+    task = Classification(ClassificationConfig(labels=["a", "b", "c"]))
+    seeds = [Seed(input=f"text {i}", output="a") for i in range(10)]
+    hf = ["b"] * 10
+    path = tmp_path / "m.gguf"
+    path.write_bytes(b"GGUF")
+    hf_acc = wilson(0, 10)
+    same = _quant_result("q8_0", path, hf, hf, seeds, task, hf_acc, 2.0, 0.8)
+    moved = _quant_result("q4_0", path, ["c"] * 7 + ["b"] * 3, hf, seeds, task, hf_acc, 2.0, 0.8)
+    assert same.recommended and same.agreement == 1.0
+    assert moved.delta_points == 0 and moved.agreement == pytest.approx(0.3)
+    assert not moved.recommended and "only 30% of its answers are the HF model's" in moved.note
+    assert _quant_result("q4_0", path, ["c"] * 7 + ["b"] * 3, hf, seeds, task, hf_acc, 2.0,
+                         0.0).recommended
+
+
 def test_wilson_interval():
     i = wilson(32, 64)
     assert isinstance(i, Interval) and i.low < 0.5 < i.high

@@ -75,26 +75,6 @@ def test_lora_changes_adapter_weights_and_not_base_weights(generated_project, tm
     assert project.path("runs", "student", "merged", "model.safetensors").is_file()
 
 
-def test_fixed_embeddings_stay_as_initialised_while_the_rest_trains(generated_project, tmp_path):
-    """training.train_embeddings=false: the tied embedding/output matrix of the saved student is
-    the scratch initialisation, bit for bit; the layers moved."""
-    import torch
-
-    from slm_distill.tools.training.students import build_scratch, load_pretrained
-
-    project = clone_project(generated_project, tmp_path)
-    tiny_training(project, train_embeddings=False, max_steps=3, eval_steps=3)
-    train_student(project)
-    initial, _ = build_scratch(project.config.student, seed=project.config.training.seed)
-    trained, _ = load_pretrained(project.path("runs", "student", "merged"))
-    before, after = dict(initial.named_parameters()), dict(trained.named_parameters())
-    embedding = "model.embed_tokens.weight"
-    assert torch.equal(before[embedding], after[embedding])
-    assert torch.equal(trained.get_output_embeddings().weight, after[embedding])  # still tied
-    layers = [k for k in before if ".layers." in k and k.endswith("proj.weight")]
-    assert layers and all(not torch.equal(before[k], after[k]) for k in layers)
-
-
 def test_best_checkpoint_follows_the_generated_answer_score(generated_project, tmp_path,
                                                             monkeypatch):
     """Eval 2 of 3 generates the gold answers (score 1.0), the others garbage: step 4 must win."""

@@ -190,6 +190,20 @@ def _quant_result(quant: str, path: Path, answers: list[str], hf: list[str], see
                        recommended=recommended, note=note)
 
 
+def _with_grammar(result: QuantResult, path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
+                  max_new: int, decoding: str, json_schema: str) -> None:
+    """The GGUF's score within the schema's grammar, or a note where llama.cpp cannot use it."""
+    from slm_distill.tools.llamacpp.grammar import GrammarError
+
+    try:
+        result.with_grammar = accuracy(task, gguf_answers(
+            path, tokenizer, task, seeds, max_new, decoding, json_schema), seeds)
+    except GrammarError as exc:
+        note = (f"not measured within the grammar: {exc} (simplify its patterns, e.g. [0-9] "
+                "for \\d)")
+        result.note = f"{result.note}; {note}" if result.note else note
+
+
 def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: float,
                 min_agreement: float = 0.0, progress: ProgressFn = no_progress) -> ExportReport:
     """`quants` besides f16; a quantisation losing more than `margin_points`, or whose answers are
@@ -228,8 +242,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
                                    min_agreement)
             if json_schema := task.grammar_schema():
                 progress(2 + i, len(files) + 2, f"{quant} GGUF answering within the schema's grammar")
-                result.with_grammar = accuracy(task, gguf_answers(
-                    path, tokenizer, task, seeds, max_new, decoding, json_schema), seeds)
+                _with_grammar(result, path, tokenizer, task, seeds, max_new, decoding, json_schema)
             results.append(result)
         extra = _write_extras(project, out, tokenizer, task, results, hf_acc)
     finally:

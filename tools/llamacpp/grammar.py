@@ -16,6 +16,11 @@ from typing import Any
 
 import numpy as np
 
+class GrammarError(ValueError):
+    """llama.cpp cannot parse a grammar (llama-cpp-python's converter mishandles some JSON Schema
+    patterns, e.g. `\\d`)."""
+
+
 TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
 
 
@@ -26,7 +31,7 @@ def grammar_greedy(llm: Any, prompt: list[int], gbnf: str, *, end_id: int,
 
     sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, gbnf.encode(), b"root")
     if not sampler:
-        raise ValueError("llama.cpp could not parse the grammar")
+        raise GrammarError("llama.cpp could not parse the grammar made of the JSON Schema")
     n_vocab = llm.n_vocab()
     out: list[int] = []
     try:
