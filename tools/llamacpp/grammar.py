@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+
 class GrammarError(ValueError):
     """llama.cpp cannot parse a grammar (llama-cpp-python's converter mishandles some JSON Schema
     patterns, e.g. `\\d`)."""
