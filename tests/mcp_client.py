@@ -29,3 +29,33 @@ async def finish(client: Client, job: dict, project_dir: str = "proj", timeout: 
         job = {**view["state"], "job_id": view["state"]["id"], "log": view["log_tail"]}
     assert job["status"] == "succeeded", job
     return job
+
+
+async def every_stage(client: Client, project_dir: str, init: dict, settings: dict, pairs: int,
+                      *, before_evaluate: dict | None = None, improve_steps: int = 10) -> dict:
+    """A bundled example through the tools in the skill's order: init_project, project_status,
+    add_seeds, set_config, validate_teacher, generate_pairs, train_student, evaluate, improve (the
+    plan, then a round) and export_gguf q8_0, each job polled to its end; their results by name."""
+    import yaml
+
+    async def call(name: str, args: dict) -> dict:
+        return await ok(client, name, {"project_dir": project_dir, **args})
+
+    async def done(job: dict) -> dict:
+        return await finish(client, job, project_dir)
+
+    out = {"init": await call("init_project", init), "status": await call("project_status", {}),
+           "added": await call("add_seeds", {"seeds_file": "seeds.jsonl"})}
+    for key, value in settings.items():
+        await call("set_config", {"key": key, "value": yaml.safe_load(value)})
+    out["gate"] = await call("validate_teacher", {})
+    await done((await call("generate_pairs", {"n": pairs, "dry_run": False}))["job"])
+    await done(await call("train_student", {}))
+    for key, value in (before_evaluate or {}).items():
+        await call("set_config", {"key": key, "value": value})
+    out["evaluated"] = await done(await call("evaluate", {}))
+    await call("set_config", {"key": "training.max_steps", "value": improve_steps})
+    out["plan"] = await call("improve", {"pairs": 20})
+    out["improved"] = await done((await call("improve", {"pairs": 20, "dry_run": False}))["job"])
+    out["exported"] = await done(await call("export_gguf", {"quants": ["q8_0"]}))
+    return out

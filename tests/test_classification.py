@@ -20,8 +20,7 @@ from slm_distill.tools.tasks.classification import INVALID, Classification
 from slm_distill.tools.workspace.config import ClassificationConfig, ProjectConfig
 from slm_distill.tools.workspace.project import Project, add_seeds, init_project
 from tests.conftest import REPO, cli_through_evaluate
-from tests.mcp_client import finish as job_done
-from tests.mcp_client import ok as call_ok
+from tests.mcp_client import every_stage
 
 TICKETS = REPO / "examples" / "classification"
 TEACHER = "python:slm_distill.examples.classification.teacher:TEACHER"
@@ -312,30 +311,13 @@ def test_the_example_through_every_stage_on_the_cli(tmp_path, capsys):
 def test_the_example_through_every_tool(tmp_path, monkeypatch):
     shutil.copy(TICKETS / "seeds.jsonl", tmp_path / "seeds.jsonl")
 
-    async def ok(client, name, args):
-        return await call_ok(client, name, {"project_dir": "tickets", **args})
-
-    async def finish(client, job):
-        return await job_done(client, job, "tickets")
-
     async def run():
         async with Client(build_server(tmp_path)) as c:
-            await ok(c, "init_project", {"task": "classification", "teacher": TEACHER,
-                                         "student": "scratch:tiny"})
-            added = await ok(c, "add_seeds", {"seeds_file": "seeds.jsonl"})
-            for key, value in TINY.items():
-                await ok(c, "set_config", {"key": key, "value": yaml.safe_load(value)})
-            gate = await ok(c, "validate_teacher", {})
-            job = await ok(c, "generate_pairs", {"n": 200, "dry_run": False})
-            await finish(c, job["job"])
-            await finish(c, await ok(c, "train_student", {}))
-            await ok(c, "set_config", {"key": "evaluation.constrained", "value": True})
-            evaluated = await finish(c, await ok(c, "evaluate", {}))
-            await ok(c, "set_config", {"key": "training.max_steps", "value": 20})
-            plan = await ok(c, "improve", {"pairs": 20})
-            improved = await finish(c, (await ok(c, "improve", {"pairs": 20, "dry_run": False}))["job"])
-            exported = await finish(c, await ok(c, "export_gguf", {"quants": ["q8_0"]}))
-            return added, gate, evaluated, plan, improved, exported
+            out = await every_stage(c, "tickets", {"task": "classification", "teacher": TEACHER,
+                                                   "student": "scratch:tiny"}, TINY, pairs=200,
+                                    before_evaluate={"evaluation.constrained": True},
+                                    improve_steps=20)
+            return [out[k] for k in ("added", "gate", "evaluated", "plan", "improved", "exported")]
 
     added, gate, evaluated, plan, improved, exported = asyncio.run(run())
     assert len(added["labels_set"]) == 6  # taken from the seeds, and said

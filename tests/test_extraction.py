@@ -12,8 +12,7 @@ import pytest
 from slm_distill.tools.tasks.extraction import Extraction, char_f1, leaves, normalise, shape
 from slm_distill.tools.workspace.config import ExtractionConfig
 from tests.conftest import REPO, cli_through_evaluate
-from tests.mcp_client import finish as job_done
-from tests.mcp_client import ok as call_ok
+from tests.mcp_client import every_stage
 
 CONTACTS = REPO / "examples" / "extraction"
 CONTACT_SCHEMA = CONTACTS / "contact.schema.json"
@@ -312,7 +311,6 @@ def test_the_example_through_every_tool(tmp_path):
     import asyncio
     import shutil
 
-    import yaml
     from mcp import Client
 
     from slm_distill.server.app import build_server
@@ -320,34 +318,16 @@ def test_the_example_through_every_tool(tmp_path):
     shutil.copy(EXAMPLE_SEEDS, tmp_path / "seeds.jsonl")
     shutil.copy(CONTACT_SCHEMA, tmp_path / "contact.schema.json")
 
-    async def ok(client, name, args):
-        return await call_ok(client, name, {"project_dir": "contacts", **args})
-
-    async def finish(client, job):
-        return await job_done(client, job, "contacts")
-
     async def run():
         async with Client(build_server(tmp_path)) as c:
             refused = await c.call_tool("init_project", {
                 "project_dir": "contacts", "task": "extraction", "teacher": TEACHER,
                 "output_schema": "../elsewhere.json"})
-            await ok(c, "init_project", {"task": "extraction", "teacher": TEACHER,
-                                         "student": "scratch:tiny",
-                                         "output_schema": "contact.schema.json"})
-            status = await ok(c, "project_status", {})
-            await ok(c, "add_seeds", {"seeds_file": "seeds.jsonl"})
-            for key, value in TINY.items():
-                await ok(c, "set_config", {"key": key, "value": yaml.safe_load(value)})
-            gate = await ok(c, "validate_teacher", {})
-            job = await ok(c, "generate_pairs", {"n": 150, "dry_run": False})
-            await finish(c, job["job"])
-            await finish(c, await ok(c, "train_student", {}))
-            evaluated = await finish(c, await ok(c, "evaluate", {}))
-            await ok(c, "set_config", {"key": "training.max_steps", "value": 10})
-            plan = await ok(c, "improve", {"pairs": 20})
-            improved = await finish(c, (await ok(c, "improve", {"pairs": 20, "dry_run": False}))["job"])
-            exported = await finish(c, await ok(c, "export_gguf", {"quants": ["q8_0"]}))
-            return refused, status, gate, evaluated, plan, improved, exported
+            out = await every_stage(c, "contacts", {
+                "task": "extraction", "teacher": TEACHER, "student": "scratch:tiny",
+                "output_schema": "contact.schema.json"}, TINY, pairs=150)
+            return refused, *(out[k] for k in ("status", "gate", "evaluated", "plan", "improved",
+                                               "exported"))
 
     refused, status, gate, evaluated, plan, improved, exported = asyncio.run(run())
     assert refused.is_error and "outside" in refused.content[0].text

@@ -16,8 +16,7 @@ from slm_distill.tools.tasks.tools_file import check_tools, load_tools, tools_js
 from slm_distill.tools.workspace.config import ToolCallingConfig
 from slm_distill.tools.workspace.project import add_seeds, init_project
 from tests.conftest import cli_through_evaluate
-from tests.mcp_client import finish as job_done
-from tests.mcp_client import ok as call_ok
+from tests.mcp_client import every_stage
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tool_calling"
 EXAMPLE_TOOLS, EXAMPLE_SEEDS = EXAMPLE / "tools.json", EXAMPLE / "seeds.jsonl"
@@ -311,7 +310,6 @@ def test_the_example_through_every_tool(tmp_path):
     import asyncio
     import shutil
 
-    import yaml
     from mcp import Client
 
     from slm_distill.server.app import build_server
@@ -319,35 +317,17 @@ def test_the_example_through_every_tool(tmp_path):
     shutil.copy(EXAMPLE_SEEDS, tmp_path / "seeds.jsonl")
     shutil.copy(EXAMPLE_TOOLS, tmp_path / "tools.json")
 
-    async def ok(client, name, args):
-        return await call_ok(client, name, {"project_dir": "home", **args})
-
-    async def finish(client, job):
-        return await job_done(client, job, "home")
-
     async def run():
-        async with Client(build_server(tmp_path)) as c:
-            await ok(c, "init_project", {"task": "tool_calling", "teacher": TEACHER,
-                                         "student": "scratch:tiny", "tools_file": "tools.json"})
-            status = await ok(c, "project_status", {})
-            await ok(c, "add_seeds", {"seeds_file": "seeds.jsonl"})
-            for key, value in TINY.items():
-                await ok(c, "set_config", {"key": key, "value": yaml.safe_load(value)})
-            gate = await ok(c, "validate_teacher", {})
-            job = await ok(c, "generate_pairs", {"n": 150, "dry_run": False})
-            await finish(c, job["job"])
-            await finish(c, await ok(c, "train_student", {}))
-            evaluated = await finish(c, await ok(c, "evaluate", {}))
-            await ok(c, "set_config", {"key": "training.max_steps", "value": 10})
-            improved = await finish(c, (await ok(c, "improve", {"pairs": 20, "dry_run": False}))["job"])
-            exported = await finish(c, await ok(c, "export_gguf", {"quants": ["q8_0"]}))
-            return status, gate, evaluated, improved, exported
+        async with Client(build_server(tmp_path)) as client:
+            return await every_stage(client, "home", {
+                "task": "tool_calling", "teacher": TEACHER, "student": "scratch:tiny",
+                "tools_file": "tools.json"}, TINY, pairs=150)
 
-    status, gate, evaluated, improved, exported = asyncio.run(run())
-    assert status["task"] == "tool_calling" and "set_light" in status["tools"]
-    assert gate["passed"] and gate["metric"] == "exact call"
-    results = {r["name"]: r for r in evaluated["result"]["results"]}
+    out = asyncio.run(run())
+    assert out["status"]["task"] == "tool_calling" and "set_light" in out["status"]["tools"]
+    assert out["gate"]["passed"] and out["gate"]["metric"] == "exact call"
+    results = {r["name"]: r for r in out["evaluated"]["result"]["results"]}
     assert set(results["student"]["metrics"]) == set(ToolCalling.metric_names)
-    assert improved["status"] == "succeeded"
-    export = exported["result"]
+    assert out["plan"]["plan"]["groups"] and out["improved"]["status"] == "succeeded"
+    export = out["exported"]["result"]
     assert export["parity_ok"] and all(r["with_grammar"] for r in export["results"])

@@ -22,6 +22,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from slm_distill.prompts import render_prompt
+
 Message = dict[str, str]
 
 
@@ -177,6 +179,25 @@ class Task(ABC):
     def parse_proposals(self, raw: str) -> list[dict]:
         """Pairs from a teacher's reply: a JSON array (fenced or not) or JSON lines."""
         return parse_json_items(raw)
+
+
+def proposal_messages(folder: str, mode: str, n: int, examples: list[dict], focus: dict | None,
+                      shown: str, *, new_focus: str = "", instruction: str = "",
+                      **context: object) -> list[Message]:
+    """The prompt asking for `n` pairs from a task's own templates (`<folder>/generate`,
+    `augment`, `targeted`): new ones like `shown`, an augmentation of `examples[0]`, or pairs for
+    a failure group (`focus`). `context` fills what the task's templates add (its schema, tools,
+    labels)."""
+    if mode == "targeted":
+        text = render_prompt(f"{folder}/targeted", n=n, examples=shown or "(none yet)",
+                             needs=(focus or {}).get("description", ""),
+                             mistakes=(focus or {}).get("mistakes", ""), **context)
+    elif mode == "new":
+        text = render_prompt(f"{folder}/generate", n=n, examples=shown, focus=new_focus, **context)
+    else:
+        text = render_prompt(f"{folder}/augment", n=n, input=examples[0]["input"],
+                             output=examples[0]["output"], instruction=instruction, **context)
+    return [{"role": "user", "content": text}]
 
 
 def weighted_round_robin(shares: dict[str, float], index: int, memo: dict) -> str:

@@ -19,7 +19,14 @@ import re
 from typing import Any
 
 from slm_distill.prompts import render_prompt
-from slm_distill.tools.tasks.base import Message, Score, Task, Validation, weighted_round_robin
+from slm_distill.tools.tasks.base import (
+    Message,
+    Score,
+    Task,
+    Validation,
+    proposal_messages,
+    weighted_round_robin,
+)
 from slm_distill.tools.workspace.config import ClassificationConfig
 
 INVALID = "(no label)"
@@ -71,25 +78,13 @@ class Classification(Task):
 
     def propose_messages(self, n: int, examples: list[dict], mode: str,
                          focus: dict | None = None) -> list[Message]:
-        how, labels = self._how(), "\n".join(self.labels)
         shown = "\n\n".join(f"Text: {e['input']}\nLabel: {e['output']}" for e in examples)
-        if mode == "targeted":
-            text = render_prompt("classification/targeted", labels=labels, n=n,
-                                 needs=(focus or {}).get("description", ""),
-                                 mistakes=(focus or {}).get("mistakes", ""),
-                                 examples=shown or "(none yet)", **how)
-        elif mode == "new":
-            wanted = (focus or {}).get("labels")
-            focus_text = (f"Every text you write must have the label: {', '.join(wanted)}."
-                          if wanted else "Mix the labels.")
-            text = render_prompt("classification/generate", labels=labels, n=n, examples=shown,
-                                 focus=focus_text, **how)
-        else:
-            base = examples[0]
-            text = render_prompt("classification/augment", labels=labels, n=n, input=base["input"],
-                                 output=base["output"], instruction=AUGMENTATIONS[mode],
-                                 output_form=how["output_form"])
-        return [{"role": "user", "content": text}]
+        wanted = (focus or {}).get("labels")
+        new_focus = (f"Every text you write must have the label: {', '.join(wanted)}."
+                     if wanted else "Mix the labels.")
+        return proposal_messages("classification", mode, n, examples, focus, shown,
+                                 new_focus=new_focus, instruction=AUGMENTATIONS.get(mode, ""),
+                                 labels="\n".join(self.labels), **self._how())
 
     def call_focus(self, index: int, pool: list[Any],
                    shares: dict[str, float] | None = None) -> tuple[list[Any], dict | None]:

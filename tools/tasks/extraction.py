@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Any
 
 from slm_distill.prompts import render_prompt
-from slm_distill.tools.tasks.base import Message, Score, Task, Validation
+from slm_distill.tools.tasks.base import Message, Score, Task, Validation, proposal_messages
 from slm_distill.tools.workspace.config import ExtractionConfig
 
 MAX_ANSWER = 20_000  # characters of an answer worth parsing
@@ -167,6 +167,23 @@ def ordered(value: Any, schema: dict, root: dict | None = None) -> Any:
     return value
 
 
+def totals(scores: list[Score], keys: tuple[str, ...]) -> Counter:
+    """The counts named `keys` in the scores' metrics, added up over all inputs."""
+    total: Counter = Counter()
+    for s in scores:
+        total.update({k: v for k, v in s.metrics.items() if k in keys})
+    return total
+
+
+def micro_prf(total: Counter) -> tuple[float, float, float]:
+    """Precision, recall and F1 of leaves pooled over all inputs (matched, wrong, missing, extra)."""
+    matched = total["matched"]
+    precision = matched / max(1, matched + total["wrong"] + total["extra"])
+    recall = matched / max(1, matched + total["wrong"] + total["missing"])
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
 def dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -209,20 +226,8 @@ class Extraction(Task):
     def propose_messages(self, n: int, examples: list[dict], mode: str,
                          focus: dict | None = None) -> list[Message]:
         shown = "\n\n".join(f"Text: {e['input']}\nObject: {e['output']}" for e in examples)
-        schema = self._schema_text()
-        if mode == "targeted":
-            text = render_prompt("extraction/targeted", schema=schema, n=n,
-                                 needs=(focus or {}).get("description", ""),
-                                 mistakes=(focus or {}).get("mistakes", ""),
-                                 examples=shown or "(none yet)")
-        elif mode == "new":
-            text = render_prompt("extraction/generate", schema=schema, n=n, examples=shown,
-                                 focus="")
-        else:
-            base = examples[0]
-            text = render_prompt("extraction/augment", schema=schema, n=n, input=base["input"],
-                                 output=base["output"], instruction=AUGMENTATIONS[mode])
-        return [{"role": "user", "content": text}]
+        return proposal_messages("extraction", mode, n, examples, focus, shown,
+                                 instruction=AUGMENTATIONS.get(mode, ""), schema=self._schema_text())
 
     def context(self) -> dict[str, Any]:
         return {"task": self.name, "schema": self.schema}
@@ -280,13 +285,8 @@ class Extraction(Task):
 
     def summarise(self, scores: list[Score]) -> dict[str, float]:
         n = max(1, len(scores))
-        total = Counter()
-        for s in scores:
-            total.update({k: v for k, v in s.metrics.items() if k in _COUNTS})
-        matched = total["matched"]
-        precision = matched / max(1, matched + total["wrong"] + total["extra"])
-        recall = matched / max(1, matched + total["wrong"] + total["missing"])
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        total = totals(scores, _COUNTS)
+        precision, recall, f1 = micro_prf(total)
         return {"exact_match": sum(s.correct for s in scores) / n, "field_f1": f1,
                 "field_precision": precision, "field_recall": recall,
                 "char_f1": total["char_sum"] / total["char_n"] if total["char_n"] else 0.0,

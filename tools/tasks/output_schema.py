@@ -32,16 +32,25 @@ def load_output_schema(spec: str) -> dict[str, Any]:
 
 
 def _from_file(path: Path) -> Any:
+    return read_json_file(path, "a JSON Schema", "Give a JSON Schema file, or a pydantic model as "
+                          "MODULE:CLASS.", MAX_SCHEMA_BYTES)[0]
+
+
+def read_json_file(path: Path, what: str, fix: str, max_bytes: int) -> tuple[Any, str]:
+    """A JSON file's value and its text; a missing, oversized, non-UTF-8 or non-JSON file is a
+    UsageError that names `what` it should hold and ends with `fix`."""
     if not path.is_file():
-        raise UsageError(f"{path}: no such file. Give a JSON Schema file, or a pydantic model as "
-                         "MODULE:CLASS.")
-    if path.stat().st_size > MAX_SCHEMA_BYTES:
-        raise UsageError(f"{path}: {path.stat().st_size:,} bytes, more than a JSON Schema needs "
-                         f"(at most {MAX_SCHEMA_BYTES:,}).")
+        raise UsageError(f"{path}: no such file. {fix}")
+    if path.stat().st_size > max_bytes:
+        raise UsageError(f"{path}: {path.stat().st_size:,} bytes, more than {what} needs (at "
+                         f"most {max_bytes:,}).")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text), text
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text. {fix}") from None
     except (ValueError, RecursionError) as exc:
-        raise UsageError(f"{path}: not JSON ({exc}). Give a JSON Schema file.") from None
+        raise UsageError(f"{path}: not JSON ({exc}). {fix}") from None
 
 
 def _from_model(spec: str) -> Any:

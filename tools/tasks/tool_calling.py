@@ -24,8 +24,22 @@ from collections import Counter
 from typing import Any
 
 from slm_distill.prompts import render_prompt
-from slm_distill.tools.tasks.base import Message, Score, Task, Validation, weighted_round_robin
-from slm_distill.tools.tasks.extraction import dump, leaves, normalise, ordered
+from slm_distill.tools.tasks.base import (
+    Message,
+    Score,
+    Task,
+    Validation,
+    proposal_messages,
+    weighted_round_robin,
+)
+from slm_distill.tools.tasks.extraction import (
+    dump,
+    leaves,
+    micro_prf,
+    normalise,
+    ordered,
+    totals,
+)
 from slm_distill.tools.workspace.config import ToolCallingConfig
 
 NO_TOOL = "(no tool)"
@@ -187,20 +201,9 @@ class ToolCalling(Task):
     def propose_messages(self, n: int, examples: list[dict], mode: str,
                          focus: dict | None = None) -> list[Message]:
         shown = "\n\n".join(f"Request: {e['input']}\nCall: {e['output']}" for e in examples)
-        tools = self._tools_json()
-        if mode == "targeted":
-            text = render_prompt("tool_calling/targeted", tools=tools, n=n,
-                                 needs=(focus or {}).get("description", ""),
-                                 mistakes=(focus or {}).get("mistakes", ""),
-                                 examples=shown or "(none yet)")
-        elif mode == "new":
-            text = render_prompt("tool_calling/generate", tools=tools, n=n, examples=shown,
-                                 focus=_focus_text((focus or {}).get("tools")))
-        else:
-            base = examples[0]
-            text = render_prompt("tool_calling/augment", tools=tools, n=n, input=base["input"],
-                                 output=base["output"], instruction=AUGMENTATIONS[mode])
-        return [{"role": "user", "content": text}]
+        return proposal_messages("tool_calling", mode, n, examples, focus, shown,
+                                 new_focus=_focus_text((focus or {}).get("tools")),
+                                 instruction=AUGMENTATIONS.get(mode, ""), tools=self._tools_json())
 
     def context(self) -> dict[str, Any]:
         return {"task": self.name, "tools": list(self.tools.values())}
@@ -318,13 +321,8 @@ class ToolCalling(Task):
 
     def summarise(self, scores: list[Score]) -> dict[str, float]:
         n = max(1, len(scores))
-        total: Counter = Counter()
-        for s in scores:
-            total.update({k: v for k, v in s.metrics.items() if k in _COUNTS})
-        matched = total["matched"]
-        precision = matched / max(1, matched + total["wrong"] + total["extra"])
-        recall = matched / max(1, matched + total["wrong"] + total["missing"])
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        total = totals(scores, _COUNTS)
+        precision, recall, f1 = micro_prf(total)
         none_right = total["none_both"]
         return {"exact_call": sum(s.correct for s in scores) / n,
                 "staged": sum(s.metrics.get("staged", 0.0) for s in scores) / n,

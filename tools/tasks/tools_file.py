@@ -18,6 +18,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from slm_distill.tools.actions import arg
 from slm_distill.tools.errors import UsageError
 
 TOOLS_FILE = "tools.json"  # where init puts the tools, in the project
@@ -28,19 +29,11 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def load_tools(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file. Give a JSON list of tools (name, description, "
-                         "parameters), or list an MCP server's tools with --tools-from-mcp.")
-    if path.stat().st_size > MAX_TOOLS_BYTES:
-        raise UsageError(f"{path}: {path.stat().st_size:,} bytes, more than a tools file needs "
-                         f"(at most {MAX_TOOLS_BYTES:,}).")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text. Give a JSON file of tools.") from None
-    except (ValueError, RecursionError) as exc:
-        raise UsageError(f"{path}: not JSON ({exc}). Give a JSON list of tools.") from None
+    from slm_distill.tools.tasks.output_schema import read_json_file
+
+    data, text = read_json_file(path, "a tools file", "Give a JSON list of tools (name, "
+                                "description, parameters), or list an MCP server's tools with "
+                                f"{arg('init', 'tools_from_mcp')}.", MAX_TOOLS_BYTES)
     return check_tools(data, str(path), text)
 
 
@@ -135,8 +128,8 @@ def tools_from_mcp(command: str, *, cwd: Path | None = None,
     require("mcp", "mcp", "mcp")
     argv = shlex.split(command)
     if not argv:
-        raise UsageError("--tools-from-mcp needs the command that starts the MCP server, e.g. "
-                         '"python -m my_server".')
+        raise UsageError(f"{arg('init', 'tools_from_mcp')} needs the command that starts the MCP "
+                         'server, e.g. "python -m my_server".')
     try:
         listed = asyncio.run(asyncio.wait_for(_list(argv, cwd), timeout_s))
     except TimeoutError:
