@@ -58,6 +58,13 @@ def test_calls_are_found_in_any_form_and_written_in_one(raw):
     assert task().extract(raw) == WRITTEN
 
 
+def test_a_call_in_prose_is_found_whole_though_its_arguments_hold_a_list():
+    t = ToolCalling(ToolCallingConfig(), check_tools([{"name": "add", "parameters": {
+        "type": "object", "properties": {"items": {"type": "array"}}}}], "tools"))
+    answer = t.extract('Sure! {"name": "add", "arguments": {"items": ["milk", "eggs"]}} Done.')
+    assert json.loads(answer) == {"name": "add", "arguments": {"items": ["milk", "eggs"]}}
+
+
 def test_no_tool_and_parallel_calls_are_written_as_such():
     t = task()
     assert t.extract('{"name": null}') == '{"name": null}'

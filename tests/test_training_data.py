@@ -60,26 +60,3 @@ def test_packed_batch_equals_separate_forward_passes():
         alone = model(input_ids=torch.tensor([b.input_ids]), use_cache=False).logits[0]
     assert torch.allclose(packed[len(a.input_ids):], alone, atol=1e-4)
 
-
-def test_copy_examples_repeat_training_inputs_in_their_share(generated_project, tmp_path):
-    """training.copy_fraction: that share of all examples asks for a training input back, word
-    for word, under its own system line."""
-    from slm_distill.tools.train_student import COPY_SYSTEM, _examples, training_pairs
-    from tests.conftest import clone_project
-
-    project = clone_project(generated_project, tmp_path)
-    project.config.training.copy_fraction = 0.25
-    tok = qwen2_tokenizer()
-    pairs = training_pairs(project, "train.jsonl")
-    task = project.task()
-    try:
-        examples, _ = _examples(project, task, tok, pairs)
-    finally:
-        task.close()
-    copies = [e for e in examples if COPY_SYSTEM in tok.decode(e["input_ids"])]
-    assert len(examples) == len(pairs) + len(copies) and len(copies) == round(len(pairs) / 3)
-    inputs = {p.input for p in pairs}
-    for e in copies:
-        answer = tok.decode([t for t in e["labels"] if t != IGNORE][:-1])
-        assert answer in inputs and answer in tok.decode(e["input_ids"][: e["labels"].index(
-            next(t for t in e["labels"] if t != IGNORE))])

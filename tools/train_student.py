@@ -83,32 +83,14 @@ def training_pairs(project: Project, name: str) -> list[Pair]:
     return [Pair.model_validate(r) for r in rows]
 
 
-COPY_SYSTEM = "Repeat the text exactly."
-
-
 def _examples(project: Project, task: Any, tokenizer: Any, pairs: list[Pair]) -> tuple[list, int]:
-    """The task's examples (those within max_seq_length), plus `copy_fraction` of copying ones."""
     end_id = end_of_turn_id(tokenizer)
-    cfg = project.config.training
+    limit = project.config.training.max_seq_length
     rendered = [render_example(tokenizer, task.student_messages(p.input), p.output, end_id)
                 for p in pairs]
-    rendered += [render_example(tokenizer, [{"role": "system", "content": COPY_SYSTEM},
-                                            {"role": "user", "content": text}], text, end_id)
-                 for text in _copy_texts(pairs, cfg.copy_fraction, cfg.seed)]
     kept = [{"input_ids": e.input_ids, "labels": e.labels} for e in rendered
-            if len(e.input_ids) <= cfg.max_seq_length]
+            if len(e.input_ids) <= limit]
     return kept, len(rendered) - len(kept)
-
-
-def _copy_texts(pairs: list[Pair], fraction: float, seed: int) -> list[str]:
-    """Training inputs to repeat, so that they make `fraction` of all examples."""
-    import random
-
-    if fraction <= 0 or not pairs:
-        return []
-    count = round(len(pairs) * fraction / (1 - fraction))
-    rng = random.Random(f"copy-{seed}")
-    return [rng.choice(pairs).input for _ in range(count)]
 
 
 def _answer_vocab(examples: list[dict]) -> list[int]:

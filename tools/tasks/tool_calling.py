@@ -75,11 +75,9 @@ def _json_value(text: str) -> Any:
         return [_json_value(t) for t in tagged] if len(tagged) > 1 else _json_value(tagged[0])
     for candidate in [m.group(1) for m in _FENCE.finditer(text)] + [text]:
         candidate = candidate.strip()
-        pieces = [candidate]
-        for open_, close in ("[]", "{}"):
-            start, end = candidate.find(open_), candidate.rfind(close)
-            if -1 < start < end:
-                pieces.append(candidate[start : end + 1])
+        spans = [(candidate.find(o), candidate.rfind(c)) for o, c in ("[]", "{}")]
+        # the outermost brackets first: a list inside a call's arguments is not the answer
+        pieces = [candidate] + [candidate[a : b + 1] for a, b in sorted(spans) if -1 < a < b]
         for piece in pieces:
             try:
                 return json.loads(piece)

@@ -177,12 +177,6 @@ class TrainingConfig(_Section):
         "occur in training answers, a CPU speed-up for scratch students (the output layer is most of "
         "their cost); keep full for pretrained students."
     )
-    copy_fraction: float = Field(
-        0.0, ge=0, lt=1, description="Share of the training examples that ask the student to "
-        "repeat a training input word for word (its own system line, 'Repeat the text exactly.'). "
-        "A randomly initialised student learns slowly to copy from its prompt, which extraction "
-        "(names, emails) and tool arguments need; pretrained students copy already: keep 0."
-    )
     soft_labels: bool = Field(
         False, description="Distil the teacher's token distributions too (needs an hf: teacher "
         "sharing the student's tokenizer)."
