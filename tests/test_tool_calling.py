@@ -148,6 +148,12 @@ def test_the_students_prompt_lists_each_tool_on_a_line():
     assert "- get_weather(city: string, day?: string): A forecast." in system
 
 
+def test_the_tools_can_stay_out_of_the_students_prompt_but_never_the_teachers():
+    t = ToolCalling(ToolCallingConfig(tools_in_student_prompt=False), check_tools(TOOLS, "tools"))
+    assert "set_light" not in t.student_messages("hi")[0]["content"]
+    assert "set_light" in t.teacher_messages("hi")[0]["content"]
+
+
 def test_the_grammar_schema_accepts_every_form_of_answer():
     from jsonschema import Draft202012Validator
 

@@ -284,15 +284,30 @@ def _time_text(rng: random.Random) -> tuple[str, str]:
     return shown, f"{hour:02d}:{minute:02d}"
 
 
+PREFIXES = ("Please ", "Hey, ", "Could you ", "Can you ", "I need you to ", "OK, ", "Quick: ")
+SUFFIXES = (" please", " now", ", thanks", " right away", " when you can", " for me")
+
+
+def _dress(text: str, rng: random.Random) -> str:
+    """The same request put a little differently: a polite opening, a closing word, or neither."""
+    roll = rng.random()
+    if roll < 0.3:
+        text = rng.choice(PREFIXES) + text[0].lower() + text[1:]
+    if 0.2 < roll < 0.5:
+        end = text[-1] if text[-1] in ".?!" else ""
+        text = text.rstrip(".?!") + rng.choice(SUFFIXES) + end
+    return text
+
+
 def make_request(tool: str, rng: random.Random) -> tuple[str, Any]:
     """A request for `tool` (None: one no tool serves) with its call, right by construction."""
     if tool is None:
-        return _no_tool(rng), {"name": None}
+        return _dress(_no_tool(rng), rng), {"name": None}
     maker = {"set_light": _light, "set_thermostat": _thermostat, "lock_door": _door,
              "set_timer": _timer, "play_music": _music, "get_weather": _weather,
              "add_to_shopping_list": _shopping, "create_event": _event}[tool]
     text, args = maker(rng)
-    return text, {"name": tool, "arguments": args}
+    return _dress(text, rng), {"name": tool, "arguments": args}
 
 
 def _light(rng: random.Random) -> tuple[str, dict]:
@@ -328,10 +343,14 @@ def _door(rng: random.Random) -> tuple[str, dict]:
     door, locked = rng.choice(DOORS), rng.random() < 0.6
     if locked:
         text = rng.choice((f"Lock the {door} door", f"Make sure the {door} door is locked",
-                           f"Can you lock the {door} door?", f"{door.capitalize()} door: lock it"))
+                           f"Lock the {door} door, I'm heading out", f"{door.capitalize()} door: "
+                           "lock it", f"Is the {door} door locked? Lock it", f"Lock up the "
+                           f"{door} door for the night"))
     else:
-        text = rng.choice((f"Unlock the {door} door", f"Please unlock the {door} door for the "
-                           "cleaner", f"Can you unlock the {door} door?"))
+        text = rng.choice((f"Unlock the {door} door", f"Unlock the {door} door for the "
+                           f"{rng.choice(('cleaner', 'plumber', 'kids', 'delivery', 'guests'))}",
+                           f"Open the lock on the {door} door", f"{door.capitalize()} door: "
+                           "unlock it"))
     return text, {"door": door, "locked": locked}
 
 

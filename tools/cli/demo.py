@@ -96,6 +96,8 @@ def _prepare(example: Example, directory: Path, teacher: str, student: str,
         click.echo(f"Created {project.root} with {example.what} and {added} seeds.")
     if example.task == "text2sql":  # for one fixed database a small student learns the schema
         project.config.task.schema_in_student_prompt = False  # implicitly (see DESIGN.md)
+    if example.task == "tool_calling":  # the same for its one set of tools
+        project.config.task.tools_in_student_prompt = False
     project.config.teacher, project.config.student = teacher, student
     _demo_training(project, example, steps)
     project.save()

@@ -61,6 +61,9 @@ def model_card(project: Project, task: Any, results: list[QuantResult], hf_accur
               "SYSTEM and the user message is the input"
               + (" preceded by the schema." if getattr(cfg.task, "schema_in_student_prompt", False)
                  else " alone."))
+    if getattr(cfg.task, "tools_in_student_prompt", None) is False:
+        prompt += (" The student was trained without the tools in its prompt: it knows only the "
+                   "tools of `tools.json`, and the SYSTEM line must stay as it is.")
     prompt += task.card_usage()
     if task.grammar_schema():
         prompt += (" For answers that always fit the schema, constrain decoding with the files "

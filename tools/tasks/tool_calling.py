@@ -193,7 +193,9 @@ class ToolCalling(Task):
         return [{"role": "system", "content": system}, {"role": "user", "content": input}]
 
     def student_messages(self, input: str) -> list[Message]:
-        system = render_prompt("tool_calling/student", tools=self.tool_lines())
+        tools = (f"The tools:\n{self.tool_lines()}\n" if self.config.tools_in_student_prompt
+                 else "")
+        system = render_prompt("tool_calling/student", tools=tools)
         return [{"role": "system", "content": system}, {"role": "user", "content": input}]
 
     def propose_messages(self, n: int, examples: list[dict], mode: str,

@@ -78,6 +78,11 @@ class ToolCallingConfig(_Section):
         "tools.json", max_length=1_000,
         description="The tools (OpenAI-style: name, description, JSON Schema parameters), "
         "relative to the project directory; init writes it there.")
+    tools_in_student_prompt: bool = Field(
+        True, description="List the tools in the student's prompt. For one fixed set of tools a "
+        "small student can learn them implicitly (a scratch student cannot use a long constant "
+        "prefix, and it is most of every example's tokens); the teacher's prompt always carries "
+        "them.")
 
 
 TaskConfig = Annotated[Text2SQLConfig | ClassificationConfig | ExtractionConfig | ToolCallingConfig,

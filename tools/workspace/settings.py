@@ -226,7 +226,7 @@ def _invalidates(project: Project, key: str) -> str | None:
     if key in ("task.labels", "task.multi_label") and seeds:
         return ("change the labels the seeds (and any gate, pairs and student) were checked "
                 "against; seeds whose output is no longer a label would be refused at every stage")
-    if key == "task.schema_in_student_prompt" and trained:
+    if key in ("task.schema_in_student_prompt", "task.tools_in_student_prompt") and trained:
         return "evaluate and export the trained student with a prompt it was not trained on"
     if key == "student" and trained:
         return "mislabel the trained student in runs/student, which was trained from the old student"
