@@ -253,6 +253,26 @@ def test_seeds_must_call_a_known_tool_with_fitting_arguments(tmp_path):
     assert not project.seeds_path.exists()
 
 
+def test_a_multi_turn_request_is_a_seed_and_the_prompts_keep_its_turns(tmp_path):
+    from slm_distill.tools.workspace.project import Seed
+
+    (tmp_path / "tools.json").write_text(json.dumps(TOOLS))
+    project = init_project(tmp_path / "p", task="tool_calling", tools_file=tmp_path / "tools.json",
+                           teacher=TEACHER)
+    turns = [{"role": "user", "content": "Is it cold in Oslo?"},
+             {"role": "assistant", "content": "Which day?"}, {"role": "user", "content": "tomorrow"}]
+    line = {"input": turns, "output": {"name": "get_weather",
+                                       "arguments": {"city": "Oslo", "day": "tomorrow"}}}
+    (tmp_path / "seeds.jsonl").write_text(json.dumps(line) + "\n")
+    assert add_seeds(project, tmp_path / "seeds.jsonl") == 1
+    [seed] = project.seeds()
+    assert json.loads(seed.input) == turns
+    for messages in (task().student_messages(seed.input), task().teacher_messages(seed.input)):
+        assert messages[0]["role"] == "system" and messages[1:] == turns
+    text = Seed(input="[not a conversation]", output='{"name": null}').input
+    assert task().student_messages(text)[1:] == [{"role": "user", "content": text}]
+
+
 def test_improve_groups_failures_by_tool_and_what_went_wrong():
     from slm_distill.tools.evaluate import score_model
     from slm_distill.tools.improve import _groups

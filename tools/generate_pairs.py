@@ -126,7 +126,9 @@ async def run_call(index: int, plan: CallPlan, teacher: Teacher, task: Task,
 async def _check_item(item: dict, index: int, plan: CallPlan, teacher: Teacher, task: Task,
                       samples: int, temperature: float) -> Pair | Reject:
     output = item.get("output")
-    question = str(item.get("input") or "").strip()
+    question = item.get("input") or ""
+    question = (json.dumps(question, ensure_ascii=False) if isinstance(question, list)
+                else str(question)).strip()
     raw = json.dumps(output, ensure_ascii=False) if isinstance(output, dict | list) else str(output or "")
     if not question or not raw.strip():
         return Reject(call=index, input=question, output=raw, category="malformed",

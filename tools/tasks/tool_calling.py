@@ -64,6 +64,22 @@ class NotACall(ValueError):
     """JSON that is not a call, a list of calls, or {"name": null}."""
 
 
+def conversation(input: str) -> list[Message]:
+    """The turns of an input: a JSON list of {"role": "user"|"assistant", "content"} messages
+    ending with the user's (a multi-turn request), or else one user message holding the text."""
+    if input.lstrip().startswith("["):
+        try:
+            turns = json.loads(input)
+        except ValueError:
+            turns = None
+        if (isinstance(turns, list) and turns and all(
+                isinstance(t, dict) and set(t) == {"role", "content"} and
+                t["role"] in ("user", "assistant") and isinstance(t["content"], str) for t in turns)
+                and turns[-1]["role"] == "user"):
+            return [{"role": t["role"], "content": t["content"]} for t in turns]
+    return [{"role": "user", "content": input}]
+
+
 # -- reading calls ------------------------------------------------------------------------------
 def _json_value(text: str) -> Any:
     """The JSON value in a reply: fenced, inside <tool_call> tags, bare, or the outermost
@@ -190,13 +206,13 @@ class ToolCalling(Task):
 
     def teacher_messages(self, input: str) -> list[Message]:
         system = render_prompt("tool_calling/answer", tools=self._tools_json())
-        return [{"role": "system", "content": system}, {"role": "user", "content": input}]
+        return [{"role": "system", "content": system}, *conversation(input)]
 
     def student_messages(self, input: str) -> list[Message]:
         tools = (f"The tools:\n{self.tool_lines()}\n" if self.config.tools_in_student_prompt
                  else "")
         system = render_prompt("tool_calling/student", tools=tools)
-        return [{"role": "system", "content": system}, {"role": "user", "content": input}]
+        return [{"role": "system", "content": system}, *conversation(input)]
 
     def propose_messages(self, n: int, examples: list[dict], mode: str,
                          focus: dict | None = None) -> list[Message]:

@@ -54,6 +54,12 @@ class Seed(BaseModel):
         """An extraction seed's output may be the object itself: kept as its JSON text."""
         return json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
 
+    @field_validator("input", mode="before")
+    @classmethod
+    def _json_input(cls, v: object) -> object:
+        """A conversation (a list of messages, tool calling) is kept as its JSON text."""
+        return json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v
+
     @field_validator("input", "output")
     @classmethod
     def _not_blank(cls, v: str) -> str:
