@@ -96,7 +96,7 @@ def test_best_checkpoint_follows_the_generated_answer_score(generated_project, t
 
     for row in read_jsonl_dicts(project.path("data", "val.jsonl")):
         gold[gp.Pair.model_validate(row).input] = row["output"]
-    monkeypatch.setattr(trainer_module, "generate_answers", scripted)
+    monkeypatch.setattr(trainer_module, "student_answers", scripted)
     report = train_student(project)
     assert report.best_step == 4 and report.best_score == 1.0
     state = json.loads((project.path("runs/student/checkpoints/checkpoint-6/trainer_state.json"))
@@ -108,6 +108,31 @@ def test_best_checkpoint_follows_the_generated_answer_score(generated_project, t
     best = load_file(str(project.path("runs/student/checkpoints/checkpoint-4/model.safetensors")))
     name = "model.layers.0.mlp.up_proj.weight"
     assert torch.equal(saved[name], best[name])
+
+
+def test_evaluation_during_training_decodes_as_the_evaluation_does(generated_project, tmp_path,
+                                                                  monkeypatch):
+    """With evaluation.constrained on a task with choices, the checkpoints are chosen by
+    constrained answers too: train_student hands the project's decoding mode to the trainer."""
+    import slm_distill.tools.evaluate as evaluate_module
+    import slm_distill.tools.training.trainer as trainer_module
+
+    project = clone_project(generated_project, tmp_path)
+    tiny_training(project, max_steps=2, eval_steps=2)
+    seen = []
+    real = trainer_module.student_answers
+
+    def spy(model, tokenizer, task, inputs, *, decoding, **kw):
+        seen.append(decoding)
+        return real(model, tokenizer, task, inputs, decoding="free", **kw)
+
+    monkeypatch.setattr(trainer_module, "student_answers", spy)
+    train_student(project)
+    assert seen and set(seen) == {"free"}  # Text2SQL has no choices
+    seen.clear()
+    monkeypatch.setattr(evaluate_module, "decoding_of", lambda project, task: "constrained")
+    train_student(project, resume=False)
+    assert seen and set(seen) == {"constrained"}
 
 
 def _wait_for(predicate, timeout: float) -> bool:

@@ -165,6 +165,7 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
     from transformers import EarlyStoppingCallback, PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
 
+    from slm_distill.tools.evaluate import decoding_of
     from slm_distill.tools.training.trainer import DistillTrainer, EventsCallback
     from slm_distill.tools.training.training_data import PackingCollator, PaddingCollator
 
@@ -206,6 +207,7 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
             teacher_model=_teacher_model(project, tokenizer) if cfg.soft_labels else None,
             kd_alpha=cfg.kd_alpha, kd_temperature=cfg.kd_temperature,
             candidate_ids=_answer_vocab(examples) if cfg.loss_vocab == "answers" else None,
+            decoding=decoding_of(project, task),
         )
         events.trainer = trainer
         trainer.remove_callback(PrinterCallback)  # progress goes to job events, not stdout

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback
 
-from slm_distill.tools.training.hf_generate import generate_answers
+from slm_distill.tools.training.hf_generate import student_answers
 
 Emit = Callable[[dict], None]
 
@@ -25,10 +25,12 @@ Emit = Callable[[dict], None]
 class DistillTrainer(Trainer):
     def __init__(self, *args: Any, task: Any, tok: Any, eval_pairs: list, max_new_tokens: int,
                  teacher_model: Any = None, kd_alpha: float = 0.5, kd_temperature: float = 2.0,
-                 candidate_ids: list[int] | None = None, **kwargs: Any) -> None:
+                 candidate_ids: list[int] | None = None, decoding: str = "free",
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.task, self.tok, self.eval_pairs = task, tok, eval_pairs
         self.max_new_tokens = max_new_tokens
+        self.decoding = decoding  # the evaluation's: best checkpoints follow what is measured
         self.teacher_model = teacher_model
         self.kd_alpha, self.kd_temperature = kd_alpha, kd_temperature
         self.tokens_seen = 0
@@ -94,8 +96,8 @@ class DistillTrainer(Trainer):
                  metric_key_prefix: str = "eval") -> dict[str, float]:
         started = time.monotonic()
         inputs = [p.input for p in self.eval_pairs]
-        answers = generate_answers(self.model, self.tok, self.task, inputs,
-                                   max_new_tokens=self.max_new_tokens)
+        answers = student_answers(self.model, self.tok, self.task, inputs, decoding=self.decoding,
+                                  max_new_tokens=self.max_new_tokens)
         scores = [self.task.score(a, p.output) for a, p in zip(answers, self.eval_pairs, strict=True)]
         summary = self.task.summarise(scores)  # the task's metrics; the primary one decides
         metrics = {f"{metric_key_prefix}_score": summary[self.task.primary_metric],

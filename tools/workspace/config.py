@@ -194,7 +194,8 @@ class EvaluationConfig(_Section):
     constrained: bool = Field(
         False, description="Classification: the student's answer is the label it finds most likely "
         "(each label ranked by its log-probability) instead of free generation; evaluation also "
-        "scores the other way, and the GGUF parity check uses this one.")
+        "scores the other way; the GGUF parity check and the evaluations during training (the "
+        "best checkpoint) use this one.")
 
 
 class ProjectConfig(_Section):
