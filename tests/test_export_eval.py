@@ -148,7 +148,7 @@ def test_f16_gguf_greedy_output_equals_hf(trained):
 def test_export_writes_quantisations_parity_report_and_modelfile(trained):
     from slm_distill.tools.export_gguf import export_gguf
 
-    report = export_gguf(trained, quants=("q8_0",), margin_points=2.0)
+    report = export_gguf(trained, quants=("q8_0",), margin_points=2.0, min_agreement=0.8)
     assert report.parity_ok
     f16, q8 = report.results
     assert f16.quant == "f16" and f16.accuracy.correct == report.hf_accuracy.correct

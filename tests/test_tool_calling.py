@@ -164,6 +164,45 @@ def test_the_grammar_schema_accepts_every_form_of_answer():
     assert not validator.is_valid({"name": "set_light", "arguments": {"room": "attic", "on": 1}})
 
 
+ORDER = [{"name": "order", "parameters": {
+    "type": "object", "$defs": {"Line": {"type": "object", "properties": {
+        "sku": {"type": "string"}, "qty": {"type": "integer", "default": 1}}, "required": ["sku"]}},
+    "properties": {"lines": {"type": "array", "items": {"$ref": "#/$defs/Line"}}},
+    "required": ["lines"]}}]
+
+
+def test_nested_models_fill_their_defaults_and_keep_their_references_in_the_grammar():
+    """Pydantic and MCP servers write nested models as $defs: defaults inside a list of them are
+    filled in, and the grammar's schema still resolves them."""
+    from jsonschema import Draft202012Validator
+
+    t = ToolCalling(ToolCallingConfig(), check_tools(ORDER, "tools"))
+    gold = '{"name": "order", "arguments": {"lines": [{"sku": "A", "qty": 1}]}}'
+    assert t.score('{"name": "order", "arguments": {"lines": [{"sku": "A"}]}}', gold).correct
+    validator = Draft202012Validator(json.loads(t.grammar_schema()))
+    assert validator.is_valid(json.loads(gold))
+    assert not validator.is_valid({"name": "order", "arguments": {"lines": [{"qty": 2}]}})
+
+
+def test_deep_or_odd_answers_are_rejected_not_crashed_on():
+    t = task()
+    deep = '{"name": "set_light", "arguments": {"room": "hall", "x": ' + '{"a": ' * 500 + "1" + \
+        "}" * 500 + "}}"
+    assert t.validate(deep).category == "invalid_json" and not t.score(deep, LIGHT).correct
+    as_text = json.dumps({"name": "set_light", "arguments": "[" * 5000})
+    assert not t.validate(as_text).ok and not t.score(as_text, LIGHT).correct
+    inside = 'Sure: {"name": "get_weather", "arguments": {"city": "Oslo", "x": []}}'
+    assert json.loads(t.extract(inside))["name"] == "get_weather"  # not the inner []
+
+
+def test_the_same_tool_twice_scores_alike_in_either_order_and_booleans_are_not_numbers():
+    t = task()
+    plain, bright = LIGHT, call("set_light", room="kitchen", on=False, brightness=50)
+    assert t.score(f"[{bright}, {plain}]", f"[{plain}, {bright}]").correct
+    score = t.score(call("set_light", room="kitchen", on=0), LIGHT)
+    assert "wrong: set_light.on" in score.faults
+
+
 # -- tools files, MCP servers, seeds ---------------------------------------------------------------
 @pytest.mark.parametrize("content,error", [
     ('[{"name": "a"}, {"name": "b"},\n {"name": "a"}]', "tools.json:2: a second tool named 'a'"),
@@ -173,6 +212,10 @@ def test_the_grammar_schema_accepts_every_form_of_answer():
     ('{"name": "a"}', "expected a non-empty JSON list of tools"),
     ('[{"description": "no name"}]', "tools.json, tool 1: a tool needs a name"),
     ("[{name: a}]", "tools.json: not JSON"),
+    ('[{"name": "a", "parameters": {"type": "object", "properties": {"x": {"$ref": "#/nope"}}}}]',
+     "parameters refer to #/nope, which they do not define"),
+    ('[{"name": "a", "parameters": ' + '{"type": "object", "properties": {"a": ' * 150 + "{}"
+     + "}}" * 150 + "}]", "parameters nest too deeply"),
 ])
 def test_a_bad_tools_file_is_refused_and_nothing_written(tmp_path, content, error):
     (tmp_path / "tools.json").write_text(content)
@@ -226,6 +269,7 @@ def test_tools_from_an_mcp_server_match_the_listing_by_hand(tmp_path, monkeypatc
     ("/no/such/server --stdio", "could not be listed"),
     (f"{sys.executable} -c \"import sys; sys.exit(3)\"", "could not be listed"),
     ("", "needs the command"),
+    ('"unclosed', "No closing quotation"),
 ])
 def test_an_mcp_server_that_fails_gives_a_clear_error_and_no_project(tmp_path, command, error):
     with pytest.raises(UsageError) as caught:
@@ -271,6 +315,11 @@ def test_a_multi_turn_request_is_a_seed_and_the_prompts_keep_its_turns(tmp_path)
         assert messages[0]["role"] == "system" and messages[1:] == turns
     text = Seed(input="[not a conversation]", output='{"name": null}').input
     assert task().student_messages(text)[1:] == [{"role": "user", "content": text}]
+    bad = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "lights off"}]
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"input": bad, "output": {"name": None}}) + "\n")
+    with pytest.raises(InputFileError, match="bad.jsonl:1: input does not fit: a conversation is"):
+        add_seeds(project, tmp_path / "bad.jsonl")
+    assert len(project.seeds()) == 1
 
 
 def test_improve_groups_failures_by_tool_and_what_went_wrong():

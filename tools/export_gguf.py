@@ -198,14 +198,14 @@ def _with_grammar(result: QuantResult, path: Path, tokenizer: Any, task: Any, se
     try:
         result.with_grammar = accuracy(task, gguf_answers(
             path, tokenizer, task, seeds, max_new, decoding, json_schema), seeds)
-    except GrammarError as exc:
-        note = (f"not measured within the grammar: {exc} (simplify its patterns, e.g. [0-9] "
-                "for \\d)")
+    except (GrammarError, AssertionError, ValueError, KeyError) as exc:  # llama-cpp-python's converter
+        note = (f"not measured within the grammar: {str(exc)[:200] or type(exc).__name__} "
+                "(simplify the schema, e.g. [0-9] for \\d in patterns)")
         result.note = f"{result.note}; {note}" if result.note else note
 
 
 def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: float,
-                min_agreement: float = 0.0, progress: ProgressFn = no_progress) -> ExportReport:
+                min_agreement: float, progress: ProgressFn = no_progress) -> ExportReport:
     """`quants` besides f16; a quantisation losing more than `margin_points`, or whose answers are
     the HF model's less often than `min_agreement`, is not recommended (the defaults are
     ExportRequest's)."""
@@ -277,8 +277,12 @@ def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
         from llama_cpp.llama_grammar import json_schema_to_gbnf
 
         (out / "output_schema.json").write_text(json_schema + "\n")
-        (out / "output_schema.gbnf").write_text(json_schema_to_gbnf(json_schema))
-        files.update(schema="exports/output_schema.json", grammar="exports/output_schema.gbnf")
+        files["schema"] = "exports/output_schema.json"
+        try:
+            (out / "output_schema.gbnf").write_text(json_schema_to_gbnf(json_schema))
+            files["grammar"] = "exports/output_schema.gbnf"
+        except (AssertionError, ValueError, KeyError):  # the converter cannot read the schema
+            pass
     for filename, text in task.export_files().items():
         (out / filename).write_text(text, encoding="utf-8")
         files[Path(filename).stem] = f"exports/{filename}"

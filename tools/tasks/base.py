@@ -161,6 +161,13 @@ class Task(ABC):
         """What the student does, in a sentence of the model card."""
         return f"The {self.name} task."
 
+    def check_input(self, input: str) -> str | None:
+        """Why a seed's input does not fit the task (None: it does). A conversation (a list of
+        messages) is only for tasks that take one."""
+        if looks_like_conversation(input):
+            return f"a conversation as input is for tool calling; a {self.name} input is one text"
+        return None
+
     def card_usage(self) -> str:
         """How an application uses the answers, for the model card ('' : nothing to add)."""
         return ""
@@ -179,6 +186,16 @@ class Task(ABC):
     def parse_proposals(self, raw: str) -> list[dict]:
         """Pairs from a teacher's reply: a JSON array (fenced or not) or JSON lines."""
         return parse_json_items(raw)
+
+
+def looks_like_conversation(input: str) -> bool:
+    if not input.lstrip().startswith("[") or len(input) > 100_000:
+        return False
+    try:
+        value = json.loads(input)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(value, list) and any(isinstance(v, dict) and "role" in v for v in value)
 
 
 def proposal_messages(folder: str, mode: str, n: int, examples: list[dict], focus: dict | None,

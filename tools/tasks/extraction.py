@@ -50,7 +50,7 @@ def parse_json(text: str) -> Any:
         candidate = candidate.strip()
         start, end = candidate.find("{"), candidate.rfind("}")
         for piece in (candidate, candidate[start : end + 1] if -1 < start < end else None):
-            if piece is None or _depth(piece) > MAX_DEPTH:
+            if piece is None or json_depth(piece) > MAX_DEPTH:
                 continue
             try:
                 return json.loads(piece)
@@ -59,7 +59,7 @@ def parse_json(text: str) -> Any:
     raise ValueError("not JSON")
 
 
-def _depth(text: str) -> int:
+def json_depth(text: str) -> int:
     """How deep brackets nest in `text` (strings not told apart: an upper bound)."""
     depth = deepest = 0
     for c in text:
@@ -110,20 +110,20 @@ def char_f1(predicted: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def _resolve(schema: dict, root: dict) -> dict:
+def resolve_ref(schema: dict, root: dict) -> dict:
     ref = schema.get("$ref") if isinstance(schema, dict) else None
     if isinstance(ref, str) and ref.startswith("#/"):
         node: Any = root
         for part in ref[2:].split("/"):
             node = node.get(part, {}) if isinstance(node, dict) else {}
-        return _resolve(node, root)
+        return resolve_ref(node, root)
     return schema if isinstance(schema, dict) else {}
 
 
 def _variants(schema: dict, root: dict) -> list[dict]:
-    schema = _resolve(schema, root)
+    schema = resolve_ref(schema, root)
     options = schema.get("anyOf") or schema.get("oneOf")
-    return [_resolve(o, root) for o in options] if isinstance(options, list) else [schema]
+    return [resolve_ref(o, root) for o in options] if isinstance(options, list) else [schema]
 
 
 def shape(schema: dict, root: dict | None = None, depth: int = 0) -> str:

@@ -29,15 +29,19 @@ from slm_distill.tools.tasks.base import (
     Score,
     Task,
     Validation,
+    looks_like_conversation,
     proposal_messages,
     weighted_round_robin,
 )
 from slm_distill.tools.tasks.extraction import (
+    MAX_DEPTH,
     dump,
+    json_depth,
     leaves,
     micro_prf,
     normalise,
     ordered,
+    resolve_ref,
     totals,
 )
 from slm_distill.tools.workspace.config import ToolCallingConfig
@@ -64,20 +68,27 @@ class NotACall(ValueError):
     """JSON that is not a call, a list of calls, or {"name": null}."""
 
 
+def _turns(input: str) -> list[Message] | None:
+    """A JSON list of {"role": "user"|"assistant", "content"} messages ending with the user's,
+    or None."""
+    if not input.lstrip().startswith("["):
+        return None
+    try:
+        turns = json.loads(input)
+    except (ValueError, RecursionError):
+        return None
+    if (isinstance(turns, list) and turns and all(
+            isinstance(t, dict) and set(t) == {"role", "content"} and
+            t["role"] in ("user", "assistant") and isinstance(t["content"], str) for t in turns)
+            and turns[-1]["role"] == "user"):
+        return [{"role": t["role"], "content": t["content"]} for t in turns]
+    return None
+
+
 def conversation(input: str) -> list[Message]:
-    """The turns of an input: a JSON list of {"role": "user"|"assistant", "content"} messages
-    ending with the user's (a multi-turn request), or else one user message holding the text."""
-    if input.lstrip().startswith("["):
-        try:
-            turns = json.loads(input)
-        except ValueError:
-            turns = None
-        if (isinstance(turns, list) and turns and all(
-                isinstance(t, dict) and set(t) == {"role", "content"} and
-                t["role"] in ("user", "assistant") and isinstance(t["content"], str) for t in turns)
-                and turns[-1]["role"] == "user"):
-            return [{"role": t["role"], "content": t["content"]} for t in turns]
-    return [{"role": "user", "content": input}]
+    """The turns of an input: a multi-turn request (see `_turns`), or one user message holding
+    the text."""
+    return _turns(input) or [{"role": "user", "content": input}]
 
 
 # -- reading calls ------------------------------------------------------------------------------
@@ -91,10 +102,13 @@ def _json_value(text: str) -> Any:
         return [_json_value(t) for t in tagged] if len(tagged) > 1 else _json_value(tagged[0])
     for candidate in [m.group(1) for m in _FENCE.finditer(text)] + [text]:
         candidate = candidate.strip()
-        spans = [(candidate.find(o), candidate.rfind(c)) for o, c in ("[]", "{}")]
-        # the outermost brackets first: a list inside a call's arguments is not the answer
-        pieces = [candidate] + [candidate[a : b + 1] for a, b in sorted(spans) if -1 < a < b]
+        spans = sorted((candidate.find(o), candidate.rfind(c)) for o, c in ("[]", "{}")
+                       if candidate.find(o) != -1)
+        # only the outermost brackets: a list inside a call's arguments is not the answer
+        pieces = [candidate] + [candidate[a : b + 1] for a, b in spans[:1] if a < b]
         for piece in pieces:
+            if json_depth(piece) > MAX_DEPTH:
+                continue
             try:
                 return json.loads(piece)
             except (ValueError, RecursionError):
@@ -118,8 +132,10 @@ def _one_call(item: Any) -> Call | None:
         raise NotACall("a call's name is a tool's name, or null for no tool")
     if isinstance(arguments, str):  # OpenAI sends arguments as JSON text
         try:
+            if json_depth(arguments) > MAX_DEPTH:
+                raise ValueError("too deep")
             arguments = json.loads(arguments)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise NotACall(f"{name}: arguments are not JSON") from None
     if arguments is None:
         arguments = {}
@@ -141,8 +157,11 @@ def parse_calls(text: str) -> list[Call]:
     return [c for c in calls if c is not None]
 
 
-def _filled(arguments: dict, schema: dict) -> dict:
-    """Arguments with the schema's defaults filled in, nested objects too."""
+def _filled(arguments: dict, schema: dict, root: dict | None = None) -> dict:
+    """Arguments with the schema's defaults filled in, nested objects and lists of objects too
+    (through local `$ref`s)."""
+    root = root if root is not None else schema
+    schema = resolve_ref(schema, root)
     props = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(props, dict):
         return arguments
@@ -150,10 +169,14 @@ def _filled(arguments: dict, schema: dict) -> dict:
     for key, sub in props.items():
         if not isinstance(sub, dict):
             continue
+        sub = resolve_ref(sub, root)
         if key not in out and "default" in sub:
             out[key] = sub["default"]
         elif isinstance(out.get(key), dict):
-            out[key] = _filled(out[key], sub)
+            out[key] = _filled(out[key], sub, root)
+        elif isinstance(out.get(key), list) and isinstance(sub.get("items"), dict):
+            out[key] = [_filled(v, sub["items"], root) if isinstance(v, dict) else v
+                        for v in out[key]]
     return out
 
 
@@ -223,6 +246,12 @@ class ToolCalling(Task):
 
     def context(self) -> dict[str, Any]:
         return {"task": self.name, "tools": list(self.tools.values())}
+
+    def check_input(self, input: str) -> str | None:
+        if looks_like_conversation(input) and _turns(input) is None:
+            return ('a conversation is a list of {"role": "user" | "assistant", "content": text} '
+                    "messages ending with the user's")
+        return None
 
     # -- generation balance: every tool asked for, and requests that need none ---------------------
     def balance(self, seeds: list[Any]) -> dict[str, float] | None:
@@ -408,14 +437,37 @@ class ToolCalling(Task):
     def grammar_schema(self) -> str | None:
         """The answers as one JSON Schema: a call of any tool (its arguments' schema), no tool,
         or a list of calls."""
-        call = [{"type": "object", "properties": {"name": {"const": name},
-                                                   "arguments": tool["parameters"]},
-                 "required": ["name", "arguments"], "additionalProperties": False}
-                for name, tool in self.tools.items()]
+        defs: dict[str, Any] = {}
+        call = []
+        for name, tool in self.tools.items():
+            parameters = _lift_defs(tool["parameters"], name, defs)
+            call.append({"type": "object", "properties": {"name": {"const": name},
+                                                          "arguments": parameters},
+                         "required": ["name", "arguments"], "additionalProperties": False})
         none = {"type": "object", "properties": {"name": {"type": "null"}}, "required": ["name"],
                 "additionalProperties": False}
-        return json.dumps({"anyOf": [*call, none, {"type": "array", "items": {"anyOf": call},
-                                                   "minItems": 2}]})
+        schema = {"anyOf": [*call, none, {"type": "array", "items": {"anyOf": call},
+                                          "minItems": 2}]}
+        return json.dumps({**schema, "$defs": defs} if defs else schema)
+
+
+def _lift_defs(parameters: dict, tool: str, defs: dict) -> dict:
+    """A tool's parameters with its `$defs` moved into `defs` under `<tool>.<name>` and its
+    `#/$defs/...` references rewritten to match, so they still resolve inside a larger schema
+    (pydantic and MCP servers write nested models this way)."""
+    own = {k: v for k, v in parameters.items() if k not in ("$defs", "definitions")}
+    local = {**parameters.get("definitions", {}), **parameters.get("$defs", {})}
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.split("/")[:2] in (["#", "$defs"], ["#", "definitions"]):
+                node = {**node, "$ref": f"#/$defs/{tool}.{ref.split('/', 2)[2]}"}
+            return {k: rewrite(v) for k, v in node.items()}
+        return [rewrite(v) for v in node] if isinstance(node, list) else node
+
+    defs.update({f"{tool}.{k}": rewrite(v) for k, v in local.items()})
+    return rewrite(own)
 
 
 def _focus_text(tools: list[str] | None) -> str:
@@ -427,6 +479,10 @@ def _focus_text(tools: list[str] | None) -> str:
     return f"Every request you write must need the tool: {', '.join(tools)}."
 
 
+def _same(a: Any, b: Any) -> bool:
+    return a == b and isinstance(a, bool) == isinstance(b, bool)  # true is not 1
+
+
 def _field(path: str) -> str:
     return re.sub(r"\[\d+\]", "[]", path)
 
@@ -436,8 +492,15 @@ def _pair(got: list[Call], expected: list[Call]) -> tuple[list[tuple[Call, Call]
     """Each expected call paired with an answered call of the same tool (the most alike first);
     what is left unpaired on either side."""
     left = list(got)
-    pairs, missing = [], []
-    for call in expected:
+    pairs, missing, unmatched = [], [], []
+    for call in expected:  # identical calls first, so the order of the answer never matters
+        twin = next((g for g in left if _canonical(g) == _canonical(call)), None)
+        if twin is None:
+            unmatched.append(call)
+        else:
+            left.remove(twin)
+            pairs.append((twin, call))
+    for call in unmatched:
         same = [g for g in left if g[0] == call[0]]
         if not same:
             missing.append(call)
@@ -460,8 +523,7 @@ def _arg_counts(pairs: list, unpaired_gold: list[Call], unpaired_got: list[Call]
         for path, value in e.items():
             if path == "$" and value == {}:
                 continue
-            counts["matched" if path in g and g[path] == value and
-                   isinstance(g[path], bool) == isinstance(value, bool) else
+            counts["matched" if path in g and _same(g[path], value) else
                    "wrong" if path in g else "missing"] += 1
         counts["extra"] += sum(p not in e and p != "$" for p in g)
     counts["missing"] += sum(len([p for p in leaves(c[1]) if p != "$"]) for c in unpaired_gold)
@@ -482,7 +544,7 @@ def _faults(pairs: list, unpaired_got: list[Call], unpaired_gold: list[Call]) ->
     for got, exp in pairs:
         g, e = leaves(got[1]), leaves(exp[1])
         faults += [f"missing: {exp[0]}.{_field(p)}" for p in e if p not in g and p != "$"]
-        faults += [f"wrong: {exp[0]}.{_field(p)}" for p in e if p in g and g[p] != e[p]]
+        faults += [f"wrong: {exp[0]}.{_field(p)}" for p in e if p in g and not _same(g[p], e[p])]
         faults += [f"extra: {exp[0]}.{_field(p)}" for p in g if p not in e and p != "$"]
     if unpaired_got and (pairs or unpaired_gold):
         faults += [f"extra call: {c[0]}" for c in unpaired_got]

@@ -69,9 +69,8 @@ def _one_tool(item: Any, place: str) -> dict:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
-    if isinstance(item, dict) and item.get("type") == "function" and isinstance(
-            item.get("function"), dict):
-        item = item["function"]
+    if isinstance(item, dict) and isinstance(item.get("function"), dict):
+        item = item["function"]  # OpenAI's {"type": "function", "function": {...}}
     if not isinstance(item, dict):
         raise UsageError(f"{place}: a tool is a JSON object, not {type(item).__name__}.")
     name = item.get("name")
@@ -84,9 +83,14 @@ def _one_tool(item: Any, place: str) -> dict:
         raise UsageError(f"{place}: {name}: parameters must be a JSON Schema object.")
     try:
         Draft202012Validator.check_schema(parameters)
+        if (dangling := _dangling_ref(parameters)) is not None:
+            raise UsageError(f"{place}: {name}: parameters refer to {dangling}, which they do not "
+                             "define.")
     except SchemaError as exc:
         raise UsageError(f"{place}: {name}: parameters are not a valid JSON Schema: "
                          f"{exc.message[:300]} (at {exc.json_path}).") from None
+    except RecursionError:
+        raise UsageError(f"{place}: {name}: parameters nest too deeply.") from None
     if parameters.get("type", "object") != "object":
         raise UsageError(f'{place}: {name}: parameters must describe one JSON object ("type": '
                          '"object").')
@@ -96,9 +100,31 @@ def _one_tool(item: Any, place: str) -> dict:
     return {"name": name, "description": description, "parameters": parameters}
 
 
+def _dangling_ref(schema: dict) -> str | None:
+    """The first local `$ref` (`#/...`) that points at nothing in `schema`, or None."""
+    stack: list = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#"):
+                target: object = schema
+                for part in [p for p in ref[1:].split("/") if p]:
+                    part = part.replace("~1", "/").replace("~0", "~")
+                    target = target.get(part) if isinstance(target, dict) else None
+                if target is None:
+                    return ref
+            stack.extend(node.values())
+    return None
+
+
 def _place(where: str, text: str, index: int, item: Any) -> str:
     """`FILE:LINE` of tool `index` where the file's text holds its name, else `FILE, tool N`."""
-    name = item.get("function", item).get("name") if isinstance(item, dict) else None
+    inner = item.get("function") if isinstance(item, dict) else None
+    name = (inner if isinstance(inner, dict) else item).get("name") if isinstance(item, dict) \
+        else None
     if text and isinstance(name, str):
         hits = [m.start() for m in re.finditer(r'"name"\s*:\s*' + re.escape(json.dumps(name)),
                                                text)]
@@ -115,7 +141,9 @@ def _names(text: str) -> list[str]:
         return []
     data = data.get("tools", data) if isinstance(data, dict) else data
     items = data if isinstance(data, list) else []
-    return [(i.get("function", i) if isinstance(i, dict) else {}).get("name") for i in items]
+    inner = [i.get("function") if isinstance(i, dict) else None for i in items]
+    return [(f if isinstance(f, dict) else i if isinstance(i, dict) else {}).get("name")
+            for i, f in zip(items, inner, strict=True)]
 
 
 # -- from an MCP server ------------------------------------------------------------------------
@@ -126,7 +154,11 @@ def tools_from_mcp(command: str, *, cwd: Path | None = None,
     from slm_distill.tools.errors import require
 
     require("mcp", "mcp", "mcp")
-    argv = shlex.split(command)
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise UsageError(f"{arg('init', 'tools_from_mcp')} {command!r}: {exc}. Quote the command "
+                         "as a shell would.") from None
     if not argv:
         raise UsageError(f"{arg('init', 'tools_from_mcp')} needs the command that starts the MCP "
                          'server, e.g. "python -m my_server".')

@@ -432,6 +432,8 @@ def _seed_problems(project: Project, source: Path, new: list[tuple[int, Seed]]) 
                 problems.append(f"{source}:{line}: duplicate input (already a seed): "
                                 f"{seed.input[:60]!r}")
             seen.add(seed.id)
+            if (why := task.check_input(seed.input)) is not None:
+                problems.append(f"{source}:{line}: input does not fit: {why}")
             check = task.validate(seed.output)
             if not check.ok:
                 problems.append(f"{source}:{line}: output is not valid: {check.reason}")
