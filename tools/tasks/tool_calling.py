@@ -381,11 +381,8 @@ class ToolCalling(Task):
     def details(self, scores: list[Score]) -> dict[str, Any]:
         """Per tool (the expected one): answers right, and how the others went wrong."""
         tools: dict[str, Counter] = {}
-        for s in scores:
-            try:
-                key = self.balance_key(s.expected) or NO_TOOL
-            except ValueError:
-                continue
+        for s in scores:  # balance_key reads the answer itself: None when it holds no call
+            key = self.balance_key(s.expected) or NO_TOOL
             tools.setdefault(key, Counter())["right" if s.correct else s.category or "wrong"] += 1
         return {"per_tool": {t: dict(c) for t, c in sorted(tools.items())}} if tools else {}
 
