@@ -36,6 +36,7 @@ from slm_distill.server.results import (
     JobList,
     JobStarted,
     JobView,
+    QuotedJudgeReport,
     QuotedTeacherReport,
 )
 from slm_distill.server.schema import tool_function
@@ -54,6 +55,7 @@ from slm_distill.tools.requests import (
     JobRequest,
     Request,
     TrainRequest,
+    ValidateJudgeRequest,
     ValidateTeacherRequest,
     is_file_value,
 )
@@ -221,6 +223,11 @@ def _setup_tools(t: Tools) -> None:
         report = await _with_progress(ctx, stages.validate_teacher, t.project(project_dir), request)
         return QuotedTeacherReport.model_validate(quote_tree(report.model_dump(mode="json")))
 
+    async def judge_gate(ctx: Context, project_dir: str, request: ValidateJudgeRequest,
+                         wait: Any) -> QuotedJudgeReport:
+        report = await _with_progress(ctx, stages.validate_judge, t.project(project_dir), request)
+        return QuotedJudgeReport.model_validate(quote_tree(report.model_dump(mode="json")))
+
     async def get(ctx: Context, project_dir: str, request: ConfigGetRequest, wait: Any) -> ConfigView:
         return await _thread(config_view, t.project(project_dir), request.key)
 
@@ -235,7 +242,9 @@ def _setup_tools(t: Tools) -> None:
     t.add("init_project", InitRequest, init, result=ProjectStatus, annotations=LOCAL_WRITE,
           doc="Create a project in project_dir: for text2sql from a schema file or a DuckDB "
           "database (exactly one), for classification with its labels (or take them from the "
-          "seeds). Writes only inside it.")
+          "seeds), for extraction with its JSON Schema, for tool_calling with its tools (a file, "
+          "or listed from an MCP server), for generation with its instruction, rubric and judge. "
+          "Writes only inside it.")
     t.add("add_seeds", AddSeedsRequest, seeds, result=stages.SeedsAdded, annotations=LOCAL_WRITE,
           doc="Validate every seed line (format, SQL validity, duplicates), then append them all; "
           "on any bad line nothing is added and the error names FILE:LINE.")
@@ -243,6 +252,11 @@ def _setup_tools(t: Tools) -> None:
           annotations=SPENDS, doc="Run the teacher on the validation seeds (the 0.80 gate), with "
           "progress notifications. Costs one teacher call per validation seed (cached calls are "
           "free); an LLM judge costs one more call per disputed answer.")
+    t.add("validate_judge", ValidateJudgeRequest, judge_gate, result=QuotedJudgeReport,
+          annotations=SPENDS, doc="Generation: check the LLM judge on the seeds (each reference "
+          "should pass, three damaged copies of it should fail; gate judge.gate, 0.80) and write "
+          "reports/judge_validation.{json,md}. Costs up to four judge calls per seed (at most 50 "
+          "seeds; cached calls are free).")
     t.add("get_config", ConfigGetRequest, get, result=ConfigView, annotations=READ_ONLY,
           doc="The project's configuration (distill.yaml): every field with its value, default "
           "and description, or one field or section.")

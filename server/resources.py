@@ -19,7 +19,7 @@ from slm_distill.tools.workspace import jobs as job_tools
 from slm_distill.tools.workspace.status import project_status
 
 REPORT_LINE = 500
-REPORTS = ("teacher_validation", "generation", "train", "eval", "export", "improve")
+REPORTS = ("teacher_validation", "judge_validation", "generation", "train", "eval", "export", "improve")
 # and those a project writes besides: eval-<test file>, improve-<k>-train, improve-<k>-eval
 OTHER_REPORT = re.compile(r"^(eval-[A-Za-z0-9_-]+|improve-\d+-(train|eval))$")
 
@@ -43,9 +43,9 @@ def add_resources(server: MCPServer, project: Callable[[str], Any]) -> None:
 
     @server.resource("distill://project/{project_dir}/report/{name}", mime_type="text/markdown")
     def report_resource(project_dir: str, name: str) -> str:
-        """A report as Markdown: teacher_validation, generation, train, eval, export, improve, and
-        eval-<test file>, improve-<k>-train, improve-<k>-eval (quoted data: lines longer than 500
-        characters are cut)."""
+        """A report as Markdown: teacher_validation, judge_validation, generation, train, eval,
+        export, improve, and eval-<test file>, improve-<k>-train, improve-<k>-eval (quoted data:
+        lines longer than 500 characters are cut)."""
         if name not in REPORTS and not OTHER_REPORT.match(name):
             raise ResourceError(f"Unknown report {name[:100]!r}; reports: {', '.join(REPORTS)}, "
                             "eval-<test file>, improve-<k>-train, improve-<k>-eval.")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from slm_distill.server.quoting import NOTE
 from slm_distill.tools.generation.estimate import GenerationEstimate
 from slm_distill.tools.improve import ImprovePlan
+from slm_distill.tools.judge import JudgeValidationReport
 from slm_distill.tools.validate_teacher import TeacherValidationReport
 
 
@@ -80,4 +81,8 @@ class ImproveResult(BaseModel):
 
 
 class QuotedTeacherReport(TeacherValidationReport):
+    note: str = NOTE
+
+
+class QuotedJudgeReport(JudgeValidationReport):
     note: str = NOTE

@@ -164,14 +164,16 @@ def clone_project(project, tmp_path: Path):
 
 
 def cli_through_evaluate(root: str, init: list[str], seeds: Path, settings: dict[str, str],
-                         pairs: int) -> None:
+                         pairs: int, judge: bool = False) -> None:
     """A bundled example through the CLI as a user types it: init (with the task's own options),
-    seeds, the settings, the gate, generation, training and evaluation."""
+    seeds, the settings, the judge's gate (`judge`), the teacher's, generation, training and
+    evaluation."""
     from slm_distill.tools.cli import main
 
     main(["init", root, *init])
     main(["seeds", "add", str(seeds), "--project", root])
     for key, value in settings.items():
         main(["config", "set", key, value, "--project", root])
-    for command in (["validate-teacher"], ["generate", "--n", str(pairs)], ["train"], ["evaluate"]):
+    gates = [["validate-judge"], ["validate-teacher"]] if judge else [["validate-teacher"]]
+    for command in (*gates, ["generate", "--n", str(pairs)], ["train"], ["evaluate"]):
         main([*command, "--project", root])

@@ -32,10 +32,12 @@ async def finish(client: Client, job: dict, project_dir: str = "proj", timeout: 
 
 
 async def every_stage(client: Client, project_dir: str, init: dict, settings: dict, pairs: int,
-                      *, before_evaluate: dict | None = None, improve_steps: int = 10) -> dict:
+                      *, before_evaluate: dict | None = None, improve_steps: int = 10,
+                      judge: bool = False) -> dict:
     """A bundled example through the tools in the skill's order: init_project, project_status,
-    add_seeds, set_config, validate_teacher, generate_pairs, train_student, evaluate, improve (the
-    plan, then a round) and export_gguf q8_0, each job polled to its end; their results by name."""
+    add_seeds, set_config, validate_judge (`judge`), validate_teacher, generate_pairs,
+    train_student, evaluate, improve (the plan, then a round) and export_gguf q8_0, each job
+    polled to its end; their results by name."""
     import yaml
 
     async def call(name: str, args: dict) -> dict:
@@ -48,6 +50,8 @@ async def every_stage(client: Client, project_dir: str, init: dict, settings: di
            "added": await call("add_seeds", {"seeds_file": "seeds.jsonl"})}
     for key, value in settings.items():
         await call("set_config", {"key": key, "value": yaml.safe_load(value)})
+    if judge:
+        out["judge"] = await call("validate_judge", {})
     out["gate"] = await call("validate_teacher", {})
     await done((await call("generate_pairs", {"n": pairs, "dry_run": False}))["job"])
     await done(await call("train_student", {}))

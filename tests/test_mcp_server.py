@@ -15,7 +15,7 @@ from mcp import Client
 from slm_distill.server.app import build_server
 from tests.conftest import EXAMPLE, EXAMPLE_TEACHER
 
-TOOLS = {"init_project", "add_seeds", "validate_teacher", "generate_pairs", "train_student",
+TOOLS = {"init_project", "add_seeds", "validate_teacher", "validate_judge", "generate_pairs", "train_student",
          "evaluate", "export_gguf", "improve", "job_status", "cancel_job", "list_jobs", "project_status",
          "get_config", "set_config"}
 
@@ -117,6 +117,7 @@ MALFORMED = {
     "init_project": ({"project_dir": "p", "schema_file": 7}, "schema_file"),
     "add_seeds": ({"project_dir": "p"}, "seeds_file"),
     "validate_teacher": ({"project_dir": None}, "project_dir"),
+    "validate_judge": ({"project_dir": "proj", "judge": 7}, "judge"),
     "generate_pairs": ({"project_dir": "p", "n": "lots"}, "n"),
     "train_student": ({"project_dir": "p", "fresh": "maybe"}, "fresh"),
     "evaluate": ({"project_dir": "p", "wait_seconds": 3600}, "wait_seconds"),

@@ -158,6 +158,7 @@ def _models() -> list[type[BaseModel]]:
     from slm_distill.tools.generate_pairs import GenerationReport
     from slm_distill.tools.generation.estimate import GenerationEstimate
     from slm_distill.tools.improve import ImprovePlan, ImproveReport
+    from slm_distill.tools.judge import JudgeValidationReport
     from slm_distill.tools.train_student import TrainReport
     from slm_distill.tools.validate_teacher import TeacherValidationReport
     from slm_distill.tools.workspace.jobs import JobState
@@ -165,7 +166,8 @@ def _models() -> list[type[BaseModel]]:
     from slm_distill.tools.workspace.settings import ConfigChange, ConfigView
     from slm_distill.tools.workspace.status import ProjectStatus
 
-    return [TeacherValidationReport, results.QuotedTeacherReport, GenerationReport,
+    return [TeacherValidationReport, results.QuotedTeacherReport, JudgeValidationReport,
+            results.QuotedJudgeReport, GenerationReport,
             GenerationEstimate, TrainReport, EvalReport, ExportReport, ImprovePlan, ImproveReport,
             ProjectStatus, JobState, ConfigView, ConfigChange, stages.SeedsAdded,
             stages.ImprovePreview, results.JobStarted, results.JobView, results.JobList,
@@ -258,7 +260,10 @@ def reality(tmp_path_factory: pytest.TempPathFactory) -> Reality:
     caller = init_project(root / "call", task="tool_calling", teacher=EXAMPLE_TEACHER,
                           tools_file=REPO / "examples" / "tool_calling" / "tools.json",
                           student="scratch:tiny")
-    projects = (project, classifier, extractor, caller)
+    writer = init_project(root / "write", task="generation", teacher=EXAMPLE_TEACHER,
+                          judge="python:slm_distill.examples.generation.teacher:JUDGE",
+                          student="scratch:tiny")
+    projects = (project, classifier, extractor, caller, writer)
     config_keys = {f.key for p in projects for f in config_view(p).fields}
     r = Reality(tools, prompts, texts, templates, config_keys)
 
@@ -404,9 +409,11 @@ def _check_setting(r: Reality, key: str, value: Any) -> list[str]:
         return [f"set_config(key={key!r}): gate.override is set only through override_gate"]
     if value is ... or isinstance(value, str) and value.isupper():  # a placeholder: SPEC, MODEL
         return []
+    from slm_distill.tools.workspace.config import TextGenerationConfig
     data = ProjectConfig(name="x").model_dump(mode="json")
     if key.startswith("task.") and key.split(".")[1] not in data["task"]:  # another task's key
         data["task"] = ({"name": "classification", "labels": ["a", "b"]} if "label" in key
+                        else {"name": "generation"} if key.split(".")[1] in TextGenerationConfig.model_fields
                         else {"name": "extraction"})
     *sections, leaf = key.split(".")
     node = data

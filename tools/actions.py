@@ -36,6 +36,7 @@ COMMANDS: dict[str, Command] = {
     "init": Command("init", "init_project"),
     "add_seeds": Command("seeds add", "add_seeds"),
     "validate_teacher": Command("validate-teacher", "validate_teacher"),
+    "validate_judge": Command("validate-judge", "validate_judge"),
     "generate": Command("generate", "generate_pairs"),
     "train": Command("train", "train_student"),
     "evaluate": Command("evaluate", "evaluate"),

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from slm_distill.tools.actions import ADD_SEEDS
 from slm_distill.tools.errors import UsageError
+from slm_distill.tools.judge import Judge, attach_judge
 from slm_distill.tools.reporting.reports import (
     Provenance,
     Report,
@@ -66,6 +67,27 @@ class ModelResult(BaseModel):
         "(a classifier's wrong label); improve targets these confusions.")
 
 
+class Pairwise(BaseModel):
+    """The judge's preference between the student's and the teacher's answers (generation),
+    each input asked in both orders; a preference that flips with the order is a tie."""
+
+    judge: str
+    student_wins: int
+    teacher_wins: int
+    ties: int
+
+    @property
+    def n(self) -> int:
+        return self.student_wins + self.teacher_wins + self.ties
+
+    def line(self) -> str:
+        n = max(1, self.n)
+        return (f"Judge {self.judge}, student vs teacher: the student's answer better on "
+                f"{self.student_wins}/{self.n} ({self.student_wins / n:.0%}), the teacher's on "
+                f"{self.teacher_wins} ({self.teacher_wins / n:.0%}), ties {self.ties} (asked in "
+                "both orders; a preference that flips with the order counts as a tie).")
+
+
 class RedFlag(BaseModel):
     code: str
     message: str
@@ -88,6 +110,8 @@ class EvalReport(Report):
         "constrained), where the task has choices: measured, not used by gates or improve.")
     red_flags: list[RedFlag]
     chart: str | None
+    pairwise: Pairwise | None = Field(None, description="Generation with a judge: which of the "
+                                      "student's and the teacher's answers the judge prefers.")
     provenance: Provenance
 
     def result(self, name: str) -> ModelResult | None:
@@ -123,6 +147,8 @@ class EvalReport(Report):
         for r in self.other_decoding:
             row = "  ".join(f"{self.cell(r, m):>{w}}" for (m, _), w in zip(columns, widths, strict=True))
             lines.append(f"  {r.name:<8} {row}  ({r.decoding} decoding, for comparison)")
+        if self.pairwise is not None:
+            lines.append(f"  {self.pairwise.line()}")
         lines += [f"  RED FLAG {f.code}: {f.message} {f.explanation}" for f in self.red_flags]
         lines.append(f"  report: reports/{self.name}.md (chart: reports/{self.chart})")
         return "\n".join(lines)
@@ -130,7 +156,8 @@ class EvalReport(Report):
     def markdown(self) -> str:
         lines = [f"# Evaluation on the {self.test_set} ({self.n} inputs)", "",
                  comparison_table(self), "", f"![accuracy by model and difficulty]({self.chart})",
-                 "", "## By difficulty", ""]
+                 "", *([self.pairwise.line(), ""] if self.pairwise else []),
+                 "## By difficulty", ""]
         difficulties = sorted({k for m in self.results for k in m.by_difficulty})
         lines.append(md_table(["model", *difficulties], [
             [m.name, *(f"{m.by_difficulty[d].accuracy:.0%} (n={m.by_difficulty[d].n})"
@@ -167,7 +194,7 @@ def _decoding_markdown(report: EvalReport) -> list[str]:
 
 def score_model(name: str, spec: str, seeds: list[Seed], answers: list[str], task: Task,
                 decoding: str = "free") -> ModelResult:
-    scores = [task.score(a, s.output) for a, s in zip(answers, seeds, strict=True)]
+    scores = task.score_batch([s.input for s in seeds], answers, [s.output for s in seeds])
     n = len(scores)
     by: dict[str, list[bool]] = {}
     failures: dict[str, int] = {}
@@ -205,7 +232,8 @@ def seeds_changed(report: EvalReport, project: Project) -> bool:
 
 def accuracy(task: Task, answers: list[str], seeds: list[Seed]) -> Interval:
     """Share of answers the task scores correct, with its Wilson interval."""
-    correct = sum(task.score(a, s.output).correct for a, s in zip(answers, seeds, strict=True))
+    scores = task.score_batch([s.input for s in seeds], answers, [s.output for s in seeds])
+    correct = sum(s.correct for s in scores)
     return wilson(correct, len(seeds))
 
 
@@ -304,8 +332,10 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
     if "student" in models and student_dir is None:
         project.require_trained()
     task = project.task()
+    judge = attach_judge(project, task)  # generation: the judge grades every model's answers
     results = {r.name: r for r in reuse.results if r.name not in models} if reuse else {}
     other: list[ModelResult] = []
+    answers_of: dict[str, list[str]] = {}
     try:
         mode = decoding_of(project, task)
         # the student is also scored the other way where the task has choices, for comparison
@@ -315,25 +345,40 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
             if model == "teacher":
                 spec, answers = project.config.teacher, _teacher_answers(project, task, seeds)
                 results[model] = score_model(model, spec, seeds, answers, task)
+                answers_of[model] = answers
                 continue
             spec = project.config.student if model == "base" else str(merged)
             by_mode = _hf_answers(project.local(spec), task, seeds, cfg.max_new_tokens,
                                   model == "base", cfg.seed, both if model == "student" else (mode,))
             results[model] = score_model(model, spec, seeds, by_mode[mode], task, mode)
+            answers_of[model] = by_mode[mode]
             other += [score_model(model, spec, seeds, by_mode[m], task, m) for m in both[1:]
                       if model == "student"]
+        pairwise = _pairwise(project, judge, task, seeds, answers_of)
         progress(len(models), len(models), "scored")
     finally:
         task.close()
     if reuse and "student" not in models:
         other = list(reuse.other_decoding)
     return save_eval(project, results, label, len(seeds), name, metric_labels(task),
-                     correct_metric(task), other)
+                     correct_metric(task), other, pairwise)
+
+
+def _pairwise(project: Project, judge: Judge | None, task: Task, seeds: list[Seed],
+              answers_of: dict[str, list[str]]) -> Pairwise | None:
+    if judge is None or not project.config.judge.pairwise or not {"student", "teacher"} <= set(answers_of):
+        return None
+    items = [(s.input, task.extract(a), task.extract(b)) for s, a, b
+             in zip(seeds, answers_of["student"], answers_of["teacher"], strict=True)]
+    winners = judge.compare_many(items)
+    return Pairwise(judge=judge.spec, student_wins=winners.count("A"),
+                    teacher_wins=winners.count("B"), ties=winners.count("tie"))
 
 
 def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: int,
               name: str, metric_labels: dict[str, str], correct: str,
-              other_decoding: list[ModelResult] | None = None) -> EvalReport:
+              other_decoding: list[ModelResult] | None = None,
+              pairwise: Pairwise | None = None) -> EvalReport:
     """Red flags, the charts and reports/<name>.{json,md,png} for scored models."""
     from slm_distill.tools.reporting.plots import plot_bars, plot_confusion
 
@@ -351,6 +396,7 @@ def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: 
                         correct_metric=correct, results=list(results.values()),
                         other_decoding=other_decoding or [],
                         red_flags=red_flags(results, next(iter(metric_labels))), chart=chart.name,
+                        pairwise=pairwise,
                         provenance=provenance(project, [project.seeds_path]))
     save_report(project, name, report)
     return report

@@ -27,6 +27,7 @@ from slm_distill.tools.errors import BudgetExceeded, UsageError
 from slm_distill.tools.generation.advice import advice
 from slm_distill.tools.generation.estimate import EXPECTED_YIELD
 from slm_distill.tools.generation.neardup import NearDupIndex
+from slm_distill.tools.judge import check_judge_gate, project_judge
 from slm_distill.tools.reporting.reports import (
     Provenance,
     Report,
@@ -120,6 +121,10 @@ async def run_call(index: int, plan: CallPlan, teacher: Teacher, task: Task,
                                                  gen.answer_temperature) for item in items))
     for outcome in checked:
         (result.candidates if isinstance(outcome, Pair) else result.rejects).append(outcome)
+    if (veto := project.config.judge.veto_below) is not None and result.candidates:
+        result.candidates, vetoed = await task.vet(result.candidates, veto)
+        result.rejects += [Reject(call=index, input=p.input, output=p.output, category="judge_veto",
+                                  reason=why) for p, why in vetoed]
     return result
 
 
@@ -446,6 +451,8 @@ def generate_pairs(project: Project, *, n: int | None = None, samples: int | Non
     asks for; the default mixes new pairs and augmentations of validation seeds."""
     gen = project.config.generation
     gate = check_gate(project)
+    if (judge_gate := check_judge_gate(project)) is not None:
+        gate = f"{gate}; {judge_gate}"
     target = n or gen.n_pairs
     if samples:  # this run's own (in memory: distill.yaml keeps its setting)
         gen = project.config.generation = gen.model_copy(update={"samples": samples})
@@ -455,6 +462,10 @@ def generate_pairs(project: Project, *, n: int | None = None, samples: int | Non
     teacher = project_teacher(project, budget_usd=budget_usd if budget_usd is not None
                               else gen.budget_usd, batch=gen.batch if batch is None else batch)
     task = project.task()
+    vetoing = project.config.judge.veto_below is not None and (judge := project_judge(project))
+    if vetoing:
+        judge.meter = teacher.meter  # the judge's calls count against the same budget
+        task.attach_judge(judge)  # type: ignore[attr-defined]
     try:
         # the balance holds for a plain run; improve rounds ask for some classes on purpose
         shares = task.balance(project.seeds()) if planner is None else None

@@ -67,7 +67,7 @@ Model = Literal["base", "student", "teacher"]
 MODELS: tuple[Model, ...] = ("base", "student", "teacher")
 QUANTS: tuple[Quant, ...] = ("q8_0", "q4_k_m", "q4_0")
 Dialect = Literal["duckdb", "postgres", "mysql", "sqlite"]
-TaskName = Literal["text2sql", "classification", "extraction", "tool_calling"]
+TaskName = Literal["text2sql", "classification", "extraction", "tool_calling", "generation"]
 PATH_MAX = 4_096  # characters of a path argument
 SPEC_MAX = 500  # characters of a teacher or student spec
 
@@ -96,9 +96,10 @@ class InitRequest(Request):
 
     task: Annotated[TaskName, Field(description="Task type: text2sql (questions to SQL for one "
                                     "database), classification (a text to one of your labels) or "
-                                    "extraction (a text to a JSON object of your schema) or "
-                                    "tool_calling (a request to a call of one of your tools)."
-                                    )] = "text2sql"
+                                    "extraction (a text to a JSON object of your schema), "
+                                    "tool_calling (a request to a call of one of your tools) or "
+                                    "generation (an input to free text: a summary, a rewrite, "
+                                    "a reply).")] = "text2sql"
     db_file: Annotated[str | None, Field(description="Text2SQL: an existing DuckDB database file.",
                                          max_length=PATH_MAX),
                        Cli(flag="--db"), WorkspaceFile()] = None
@@ -130,6 +131,19 @@ class InitRequest(Request):
         description="Tool calling: the command that starts your MCP server over stdio (e.g. "
         "\"python -m my_server\"); it is started, its tools are listed and saved as the project's "
         "tools.json, and it is stopped: none of its tools is called.", max_length=2_000)] = None
+    instruction: Annotated[str | None, Field(
+        description="Generation: what the model does, in a sentence (\"Summarise the support "
+        "ticket in one sentence.\"); both the teacher's and the student's prompts carry it.",
+        max_length=2_000)] = None
+    rubric_file: Annotated[str | None, Field(
+        description="Generation: what a good answer is, a Markdown or text file (a point a line), "
+        "for the teacher and the judge (default: a general rubric of faithfulness, "
+        "completeness, form and clarity).", max_length=PATH_MAX),
+        Cli(flag="--rubric"), WorkspaceFile()] = None
+    judge: Annotated[str | None, Field(
+        description="Generation: a teacher spec that grades answers against the rubric (its score "
+        "becomes the primary metric once it passes its own gate, validate_judge).",
+        min_length=1, max_length=SPEC_MAX)] = None
     teacher: Annotated[str, Field(description="Teacher spec, e.g. anthropic:claude-sonnet-4-5 or "
                                   "openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY.",
                                   min_length=1, max_length=SPEC_MAX)] = DEFAULT_TEACHER
@@ -159,6 +173,12 @@ class ValidateTeacherRequest(Request):
         "expected result.", min_length=1, max_length=SPEC_MAX)] = None
 
 
+class ValidateJudgeRequest(Request):
+    judge: Annotated[str | None, Field(
+        description="Validate this judge spec instead of the project's (judge.spec); it becomes "
+        "the project's judge once its verdicts are in.", min_length=1, max_length=SPEC_MAX)] = None
+
+
 class GenerateRequest(Request):
     n: Annotated[int | None, Field(description="Pairs to keep in all (default: generation.n_pairs "
                                    "in distill.yaml).", ge=1)] = None
@@ -176,6 +196,10 @@ class GenerateRequest(Request):
     override_gate: Annotated[str | None, Field(
         description="Generate although the teacher failed its gate, for this reason (the user's "
         "own words); recorded in distill.yaml.", min_length=1, max_length=2_000),
+        Cli(metavar="REASON")] = None
+    override_judge_gate: Annotated[str | None, Field(
+        description="Generate although the judge failed its gate (generation), for this reason "
+        "(the user's own words); recorded in distill.yaml.", min_length=1, max_length=2_000),
         Cli(metavar="REASON")] = None
     fresh: Annotated[bool, Field(description="Discard pairs from earlier runs and start over "
                                  "(cached teacher calls stay free).")] = False
@@ -257,6 +281,7 @@ class JobRequest(Request):
 
 REQUESTS: dict[str, type[Request]] = {
     "init": InitRequest, "add_seeds": AddSeedsRequest, "validate_teacher": ValidateTeacherRequest,
+    "validate_judge": ValidateJudgeRequest,
     "generate": GenerateRequest, "train": TrainRequest, "evaluate": EvaluateRequest,
     "export": ExportRequest, "improve": ImproveRequest, "get_config": ConfigGetRequest,
     "set_config": ConfigSetRequest, "job_status": JobRequest, "cancel_job": JobRequest,

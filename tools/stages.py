@@ -36,6 +36,7 @@ from slm_distill.tools.requests import (
     InitRequest,
     Request,
     TrainRequest,
+    ValidateJudgeRequest,
     ValidateTeacherRequest,
 )
 from slm_distill.tools.workspace.lock import WriterLock
@@ -86,7 +87,9 @@ def init(directory: Path, request: InitRequest) -> Project:
         labels=_labels(request), multi_label=request.multi_label,
         output_schema=request.output_schema,
         tools_file=Path(request.tools_file) if request.tools_file else None,
-        tools_from_mcp=request.tools_from_mcp)
+        tools_from_mcp=request.tools_from_mcp,
+        rubric=Path(request.rubric_file) if request.rubric_file else None,
+        instruction=request.instruction, judge=request.judge)
 
 
 def _labels(request: InitRequest) -> list[str] | None:
@@ -137,6 +140,14 @@ def validate_teacher(project: Project, request: ValidateTeacherRequest,
                         progress=progress)
 
 
+def validate_judge(project: Project, request: ValidateJudgeRequest,
+                   progress: ProgressFn = no_progress) -> Any:
+    from slm_distill.tools.judge import validate_judge as validate
+
+    with WriterLock(project, "validate_judge"):
+        return validate(project, judge_spec=request.judge, progress=progress)
+
+
 def set_config(project: Project, request: ConfigSetRequest,
                check: Callable[[Project], None] | None = None) -> Any:
     from slm_distill.tools.workspace.settings import set_config as change
@@ -166,15 +177,19 @@ class ImprovePreview(BaseModel):
 
 def _prepare_generate(project: Project, request: GenerateRequest) -> Prepared:
     from slm_distill.tools.generation.estimate import estimate_generation
+    from slm_distill.tools.judge import check_judge_gate, judge_passed, override_judge_gate
     from slm_distill.tools.validate_teacher import check_gate, gate_passed, override_gate
 
     if request.dry_run:
         return Prepared(estimate_generation(project, n=request.n, samples=request.samples,
                                             batch=request.batch, fresh=request.fresh), go=False)
     check_gate(project, override=request.override_gate)  # nothing is recorded before every check
+    check_judge_gate(project, override=request.override_judge_gate)
     _refuse_spent_run(project, request)
     if request.override_gate is not None and not gate_passed(project):
         override_gate(project, request.override_gate)
+    if request.override_judge_gate is not None and not judge_passed(project):
+        override_judge_gate(project, request.override_judge_gate)
     return Prepared()
 
 
@@ -265,6 +280,7 @@ def _run_export(project: Project, request: ExportRequest, emit: Emit) -> BaseMod
 def _prepare_improve(project: Project, request: ImproveRequest) -> Prepared:
     from slm_distill.tools.generation.estimate import estimate_generation
     from slm_distill.tools.improve import plan_improvement
+    from slm_distill.tools.judge import check_judge_gate
     from slm_distill.tools.validate_teacher import check_gate
 
     need("train", *TRAINING)
@@ -273,6 +289,7 @@ def _prepare_improve(project: Project, request: ImproveRequest) -> Prepared:
     go = not request.dry_run and plan.failures > 0
     if go:
         check_gate(project)
+        check_judge_gate(project)
     return Prepared(ImprovePreview(plan=plan, estimate=estimate), go=go)
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 from slm_distill.prompts import render_prompt
 from slm_distill.tools.actions import ADD_SEEDS, OVERRIDE_GATE, act, say
 from slm_distill.tools.errors import GateError, UsageError
+from slm_distill.tools.judge import attach_judge
 from slm_distill.tools.reporting.reports import (
     Provenance,
     Report,
@@ -101,9 +102,11 @@ def validate_teacher(project: Project, *, teacher_spec: str | None = None,
     chosen = teacher_spec or project.config.teacher
     teacher = project_teacher(project, chosen)  # checks the spec; it is saved once scored
     task = project.task()
+    attach_judge(project, task)  # generation: the judge grades the teacher's answers
     try:
         predictions = asyncio.run(_answer_all(teacher, task, validation, progress))
-        scores = [task.score(p, s.output) for p, s in zip(predictions, validation, strict=True)]
+        scores = task.score_batch([s.input for s in validation], predictions,
+                                  [s.output for s in validation])
         failures = _failures(validation, predictions, scores)
         if judge_spec:
             asyncio.run(_judge(project_teacher(project, judge_spec), task, failures))

@@ -39,6 +39,7 @@ from slm_distill.tools.requests import (
     Request,
     TaskName,
     TrainRequest,
+    ValidateJudgeRequest,
     ValidateTeacherRequest,
 )
 
@@ -110,6 +111,20 @@ def validate_teacher_cmd(request: ValidateTeacherRequest, project_dir: Path) -> 
 
     with progress_bar("validating teacher") as update:
         report = stages.validate_teacher(_load(project_dir), request, progress=update)
+    click.echo(report.summary())
+    if not report.passed:
+        sys.exit(1)
+
+
+@cli.command("validate-judge")
+@request_options(ValidateJudgeRequest)
+@project_option
+def validate_judge_cmd(request: ValidateJudgeRequest, project_dir: Path) -> None:
+    """Check the judge on the seeds (generation): references high, damaged answers low."""
+    from slm_distill.tools import stages
+
+    with progress_bar("validating judge") as update:
+        report = stages.validate_judge(_load(project_dir), request, progress=update)
     click.echo(report.summary())
     if not report.passed:
         sys.exit(1)

@@ -1,9 +1,9 @@
-"""`distill demo [--task text2sql|classification|extraction|tool_calling]`: a bundled example, end to end and
-offline.
+"""`distill demo [--task text2sql|classification|extraction|tool_calling|generation]`: a bundled
+example, end to end and offline.
 
-init (the music-store database, the support-ticket labels, the contact-card JSON Schema, or the
-smart-home tools) ->
-seeds add -> validate-teacher ->
+init (the music-store database, the support-ticket labels, the contact-card JSON Schema, the
+smart-home tools, or the ticket-summary rubric with its offline judge) ->
+seeds add -> (generation: validate-judge) -> validate-teacher ->
 generate -> train the `scratch:small` student -> evaluate base vs student vs teacher -> export GGUF
 and re-evaluate it. Rerunning reuses the project: validation and generation are answered from the
 teacher cache and training starts afresh.
@@ -26,6 +26,7 @@ from slm_distill.tools.requests import (
     GenerateRequest,
     Request,
     TrainRequest,
+    ValidateJudgeRequest,
     ValidateTeacherRequest,
 )
 from slm_distill.tools.workspace.project import CONFIG_FILE, Project, add_seeds, init_project
@@ -50,6 +51,10 @@ class Example:
     def teacher(self) -> str:
         return f"python:slm_distill.examples.{self.task}.teacher:TEACHER"
 
+    @property
+    def judge(self) -> str:
+        return f"python:slm_distill.examples.{self.task}.teacher:JUDGE"
+
     def file(self, name: str) -> Path:
         return Path(str(resources.files(f"slm_distill.examples.{self.task}").joinpath(name)))
 
@@ -62,10 +67,13 @@ EXAMPLES = {
     "extraction": Example("extraction", "the contact-card JSON Schema", 1000, 192, 3000,
                           batch_size=8, learning_rate=1e-3, max_minutes=25),
     "tool_calling": Example("tool_calling", "the smart-home tools", 400, 96, 1500),
+    "generation": Example("generation", "the ticket-summary rubric and offline judge", 400, 48,
+                          1500),
 }
+GENERATION_INSTRUCTION = "Summarise the support ticket in one sentence."
 
 
-def _step(number: int, text: str) -> None:
+def _step(number: int | str, text: str) -> None:
     click.secho(f"\n[{number}] {text}", bold=True)
 
 
@@ -81,6 +89,10 @@ def _create(example: Example, directory: Path, teacher: str, student: str) -> Pr
     if example.task == "tool_calling":
         return init_project(directory, task="tool_calling", teacher=teacher, student=student,
                             tools_file=example.file("tools.json"), name=name)
+    if example.task == "generation":
+        return init_project(directory, task="generation", teacher=teacher, student=student,
+                            instruction=GENERATION_INSTRUCTION, rubric=example.file("rubric.md"),
+                            judge=example.judge, name=name)
     return init_project(directory, schema=example.file("schema.sql"), teacher=teacher,
                         student=student, name=name)
 
@@ -124,6 +136,13 @@ def run_demo(directory: Path, *, task: str = "text2sql", teacher: str | None = N
     teacher, n, steps = teacher or example.teacher, n or example.pairs, steps or example.steps
     _step(1, "Project and seeds")
     project = _prepare(example, directory, teacher, student, steps)
+    if example.task == "generation":
+        _step("2a", "Validate the judge on the seeds: references high, damaged answers low (gate: 80%)")
+        with progress_bar("validating judge") as update:
+            judged = stages.validate_judge(project, ValidateJudgeRequest(), progress=update)
+        click.echo(judged.summary())
+        if not judged.passed:
+            raise SystemExit(1)
     _step(2, "Validate the teacher on 20% of the seeds (gate: 80%)")
     with progress_bar("validating teacher") as update:
         report = stages.validate_teacher(project, ValidateTeacherRequest(), progress=update)

@@ -52,8 +52,17 @@ def _tool_calling(project: Project) -> Task:
     return ToolCalling(project.config.task, tools)
 
 
+def _generation(project: Project) -> Task:
+    from slm_distill.tools.judge import read_rubric
+    from slm_distill.tools.tasks.generation import Generation
+
+    judge = project.config.judge
+    return Generation(project.config.task, read_rubric(project), judged=bool(judge.spec),
+                      pass_score=5 if judge.mode == "pass_fail" else judge.pass_score)
+
+
 TASKS = {"text2sql": _text2sql, "classification": _classification, "extraction": _extraction,
-         "tool_calling": _tool_calling}
+         "tool_calling": _tool_calling, "generation": _generation}
 
 
 def make_task(project: Project) -> Task:

@@ -6,7 +6,8 @@ Text2SQL: the sandboxed database). Teachers, stages, reports and improve only ta
 interface:
 
 - `metric_names` (the first is the primary metric: the gate, best checkpoints, red flags, improve
-  and export parity use it) and `metric_labels` to show them;
+  and export parity use it; `training_metric` may name another for the evaluations during
+  training) and `metric_labels` to show them; `score_batch` scores many answers with their inputs;
 - `answer_identifies_input`: whether two pairs with the same answer are duplicates, and a pair with
   a test seed's answer a leak (true for SQL; false where many inputs share an answer, as labels);
 - `coverage` (which `describe()` facts the generation report counts) and `need_facts` / `need_words`
@@ -63,6 +64,21 @@ class Task(ABC):
     @property
     def primary_metric(self) -> str:
         return self.metric_names[0]
+
+    @property
+    def training_metric(self) -> str:
+        """The metric the evaluations during training choose the best checkpoint by."""
+        return self.primary_metric
+
+    def score_batch(self, inputs: list[str], answers: list[str], golds: list[str]) -> list[Score]:
+        """Scores of answers to these inputs; a task whose scoring needs the input (an LLM
+        judge's) overrides this. Evaluation and the teacher gate score through it."""
+        return [self.score(a, g) for a, g in zip(answers, golds, strict=True)]
+
+    async def vet(self, pairs: list[Any], below: int) -> tuple[list[Any], list[tuple[Any, str]]]:
+        """(kept, [(vetoed pair, why)]): pairs an attached judge grades below `below` are
+        vetoed. Tasks without a judge keep them all."""
+        return pairs, []
 
     def label(self, metric: str) -> str:
         return self.metric_labels.get(metric, metric.replace("_", " "))

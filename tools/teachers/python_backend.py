@@ -1,7 +1,8 @@
 """`python:<module>:<NAME>` — any Python object with `answer(input, context) -> str`.
 
 NAME is an object, or a class instantiated with no arguments; it may also have
-`propose(n, seeds, context) -> list[dict]`. The module is imported from the current PYTHONPATH.
+`propose(n, seeds, context) -> list[dict]`; a judge has `judge(request) -> dict` (see
+tools/judge.py). The module is imported from the current PYTHONPATH.
 A rule system, an existing pipeline, a heuristic: anything worth distilling. Methods may be
 plain or async. Calls are cached like any teacher's, keyed by the module's source too, so editing
 the module invalidates old answers.
@@ -46,8 +47,9 @@ def load_object(target: str) -> Any:
             obj = obj()
         except Exception as exc:  # noqa: BLE001 - the user's class failed to build
             raise UsageError(f"python:{target}: {attr}() failed: {type(exc).__name__}: {exc}") from exc
-    if not callable(getattr(obj, "answer", None)):
-        raise UsageError(f"python:{target}: {attr} has no answer(input, context) method.")
+    if not any(callable(getattr(obj, m, None)) for m in ("answer", "judge")):
+        raise UsageError(f"python:{target}: {attr} has no answer(input, context) method (nor, "
+                         "for a judge, judge(request)).")
     return obj
 
 
@@ -84,6 +86,9 @@ class PythonTeacher(Teacher):
 
     async def answer(self, input: str, task: Task, *, sample: int = 0,
                      temperature: float = 0.0, max_tokens: int = 1024) -> str:
+        if not callable(getattr(self.obj, "answer", None)):
+            raise TeacherError(f"{self.spec} has no answer(input, context) method, so it cannot "
+                               "answer inputs (it is a judge). Use another teacher.")
         context = self._context(task, augmentation=None, sample=sample, temperature=temperature)
         key = cache_key(backend=self.backend, model=self.model, version=self.version,
                         method="answer", input=input, sample=sample, temperature=temperature)
@@ -117,7 +122,23 @@ class PythonTeacher(Teacher):
 
         return await self.cached(key, call)
 
+    async def call_object(self, method: str, request: dict) -> Any:
+        """The object's `method(request)` (a judge's `judge`), cached and counted like answers."""
+        fn = getattr(self.obj, method, None)
+        if not callable(fn):
+            raise TeacherError(f"{self.spec} has no {method}(request) method, so it cannot be "
+                               f"used as a judge. Add one, or use an LLM as the judge.")
+        key = cache_key(backend=self.backend, model=self.model, version=self.version,
+                        method=method, request=request)
+
+        async def call() -> Any:
+            result = await _call(fn, request)
+            self.meter.add([], 0.0, cached=False)
+            return result
+
+        return await self.cached(key, call)
+
     async def _complete(self, messages: list[Message], *, n: int, temperature: float,
                         max_tokens: int) -> list[Completion]:
         raise TeacherError(f"{self.spec} answers inputs, not chat messages: use it as a teacher "
-                           "for labelling and generation, not as an LLM judge.")
+                           "for labelling and generation; as a judge it needs a judge(request) method.")

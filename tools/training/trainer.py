@@ -100,7 +100,7 @@ class DistillTrainer(Trainer):
                                   max_new_tokens=self.max_new_tokens)
         scores = [self.task.score(a, p.output) for a, p in zip(answers, self.eval_pairs, strict=True)]
         summary = self.task.summarise(scores)  # the task's metrics; the primary one decides
-        metrics = {f"{metric_key_prefix}_score": summary[self.task.primary_metric],
+        metrics = {f"{metric_key_prefix}_score": summary[self.task.training_metric],
                    **{f"{metric_key_prefix}_{k}": v for k, v in summary.items()},
                    f"{metric_key_prefix}_seconds": time.monotonic() - started}
         self.log(metrics)

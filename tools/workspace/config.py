@@ -85,10 +85,46 @@ class ToolCallingConfig(_Section):
         "them.")
 
 
-TaskConfig = Annotated[Text2SQLConfig | ClassificationConfig | ExtractionConfig | ToolCallingConfig,
-                       Field(discriminator="name")]
+class TextGenerationConfig(_Section):
+    """Generation: an input gets free text (a summary, a rewrite, a reply), scored by ROUGE, chrF
+    and BLEU against the reference and, with a judge configured, by the judge."""
+
+    name: Literal["generation"] = Field("generation", description="Task type.")
+    instruction: str = Field(
+        "Write the output the examples show for the input.", min_length=1, max_length=2_000,
+        description="What the model does, in a sentence (\"Summarise the support ticket in one "
+        "sentence.\"): the teacher's and the student's prompts both carry it.")
+    rubric_file: str = Field(
+        "rubric.md", max_length=1_000,
+        description="What a good answer is, for the judge, relative to the project directory; "
+        "init writes it there (the user's rubric, or the default one).")
+    max_chars: int = Field(1_000, ge=1, le=100_000,
+                           description="Longest answer a pair may have, in characters.")
+    must_match: str | None = Field(
+        None, max_length=1_000, description="A regular expression every answer must match "
+        "(re.search), e.g. '^[^\\n]+$' for one line; None: any text.")
+    rouge_pass: float = Field(
+        0.5, gt=0, le=1, description="Without a judge, an answer counts as right when its ROUGE-L "
+        "F1 against the reference reaches this.")
+
+    @field_validator("must_match")
+    @classmethod
+    def _regex(cls, pattern: str | None) -> str | None:
+        import re
+
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression ({exc})") from None
+        return pattern
+
+
+TaskConfig = Annotated[Text2SQLConfig | ClassificationConfig | ExtractionConfig | ToolCallingConfig
+                       | TextGenerationConfig, Field(discriminator="name")]
 TASK_CONFIGS = {"text2sql": Text2SQLConfig, "classification": ClassificationConfig,
-                "extraction": ExtractionConfig, "tool_calling": ToolCallingConfig}
+                "extraction": ExtractionConfig, "tool_calling": ToolCallingConfig,
+                "generation": TextGenerationConfig}
 
 
 class GateOverride(_Section):
@@ -103,6 +139,39 @@ class GateConfig(_Section):
     override: GateOverride | None = Field(
         None, description="Set only by an explicit user override; recorded for the audit trail."
     )
+
+
+class JudgeConfig(_Section):
+    """The LLM judge of free-text answers (generation). It is checked like the teacher: on the
+    seeds it must score the references high and damaged answers low, or generation stops."""
+
+    spec: str | None = Field(None, max_length=500, description="Judge spec (any teacher spec, "
+                             "e.g. anthropic:claude-sonnet-4-5); None: no judge, ROUGE-L decides.")
+    mode: Literal["score", "pass_fail"] = Field(
+        "score", description="score: 1-5 with a one-line reason; pass_fail: pass or fail.")
+    pass_score: int = Field(4, ge=1, le=5, description="A 1-5 score from here up is a pass.")
+    gate: float = Field(0.80, ge=0, le=1, description="Share of the judge's verdicts on the seeds "
+                        "(references high, damaged answers low) that must be right to generate.")
+    veto_below: int | None = Field(
+        None, ge=1, le=5, description="Reject generated pairs whose answer the judge scores below "
+        "this (None: the judge does not veto pairs).")
+    pairwise: bool = Field(True, description="Evaluation also asks the judge which of the "
+                           "student's and the teacher's answers is better, in both orders.")
+    override: GateOverride | None = Field(
+        None, description="Set only by an explicit user override; recorded for the audit trail.")
+
+    @field_validator("spec")
+    @classmethod
+    def _judge_spec(cls, spec: str | None) -> str | None:
+        from slm_distill.tools.errors import UsageError
+        from slm_distill.tools.teachers import parse_spec
+
+        if spec is not None:
+            try:
+                parse_spec(spec)
+            except UsageError as exc:
+                raise ValueError(exc.render()) from None
+        return spec
 
 
 class SplitConfig(_Section):
@@ -219,6 +288,7 @@ class ProjectConfig(_Section):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
 
     @field_validator("teacher")
     @classmethod

@@ -29,6 +29,7 @@ from slm_distill.tools.workspace.config import (
     ExtractionConfig,
     ProjectConfig,
     Text2SQLConfig,
+    TextGenerationConfig,
     ToolCallingConfig,
 )
 from slm_distill.tools.workspace.fileio import dumps_jsonl, parse_jsonl, read_jsonl, write_atomic
@@ -221,6 +222,9 @@ def init_project(
     output_schema: str | None = None,
     tools_file: Path | None = None,
     tools_from_mcp: str | None = None,
+    rubric: Path | None = None,
+    instruction: str | None = None,
+    judge: str | None = None,
     teacher: str = DEFAULT_TEACHER,
     student: str = DEFAULT_STUDENT,
     name: str | None = None,
@@ -229,7 +233,8 @@ def init_project(
     """Create a project. Everything is checked before anything is written. Each task takes its
     own context: Text2SQL a database (`db` or `schema`), classification its `labels`, extraction
     its `output_schema` (a JSON Schema file, or a pydantic model as MODULE:CLASS), tool calling
-    its tools (`tools_file`, or the command of an MCP server to list them from)."""
+    its tools (`tools_file`, or the command of an MCP server to list them from), generation its
+    `instruction`, a `rubric` file (else the default rubric) and optionally a `judge` spec."""
     from slm_distill.tools.teachers import check_spec
 
     if (root / CONFIG_FILE).exists():
@@ -242,6 +247,9 @@ def init_project(
         raise UsageError(f"An output schema belongs to an extraction project; this one is {task}.")
     if task != "tool_calling" and (tools_file or tools_from_mcp):
         raise UsageError(f"Tools belong to a tool_calling project; this one is {task}.")
+    if task != "generation" and (rubric or instruction or judge):
+        raise UsageError(f"An instruction, a rubric and a judge belong to a generation project; "
+                         f"this one is {task}.")
     if task == "classification":
         _no_database(db, schema, task)
         task_config, place = _classification(labels, multi_label), None
@@ -251,11 +259,15 @@ def init_project(
     elif task == "tool_calling":
         _no_database(db, schema, task)
         task_config, place = _tool_calling(root, tools_file, tools_from_mcp)
+    elif task == "generation":
+        _no_database(db, schema, task)
+        task_config, place = _generation(root, rubric, instruction)
+        _set_judge(config, judge, root)
     elif task == "text2sql":
         task_config, place = _text2sql(root, db, schema, schema_dialect)
     else:
         raise UsageError(f"Unknown task {task!r}. Available: text2sql, classification, "
-                         "extraction, tool_calling.")
+                         "extraction, tool_calling, generation.")
     root.mkdir(parents=True, exist_ok=True)
     if place is not None:
         place()
@@ -312,6 +324,41 @@ def _tool_calling(root: Path, tools_file: Path | None, command: str | None
     tools = load_tools(tools_file) if tools_file is not None else tools_from_mcp(command or "")
     text = tools_json(tools)
     return ToolCallingConfig(tools_file=TOOLS_FILE), lambda: write_atomic(root / TOOLS_FILE, text)
+
+
+def _generation(root: Path, rubric: Path | None, instruction: str | None
+                ) -> tuple[TextGenerationConfig, Callable[[], None]]:
+    """The task's config, and how to write its rubric into the project once it exists."""
+    from slm_distill.prompts import load_prompt
+
+    if rubric is not None:
+        try:
+            text = rubric.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{rubric}: cannot read the rubric ({exc}). Give a Markdown or text "
+                             "file of what a good answer is.") from None
+        if not text:
+            raise UsageError(f"{rubric} is empty. Write what a good answer is, a point a line, "
+                             "or leave the rubric out for the default one.")
+        if len(text) > 20_000:
+            raise UsageError(f"{rubric} is {len(text):,} characters; a rubric is a few lines "
+                             "(at most 20,000 characters).")
+    else:
+        text = load_prompt("generation/rubric").strip()
+    try:
+        config = (TextGenerationConfig(instruction=" ".join(instruction.split()))
+                  if instruction is not None else TextGenerationConfig())
+    except ValidationError as exc:
+        raise UsageError(f"{arg('init', 'instruction')}: {exc.errors()[0]['msg']}.") from None
+    return config, lambda: write_atomic(root / config.rubric_file, text + "\n")
+
+
+def _set_judge(config: ProjectConfig, judge: str | None, root: Path) -> None:
+    from slm_distill.tools.teachers import check_spec
+
+    if judge is not None:
+        check_spec(judge, root.resolve())
+        config.judge.spec = judge
 
 
 def _no_database(db: Path | None, schema: Path | None, task: str) -> None:

@@ -1,0 +1,1 @@
+"""The generation example: one-sentence summaries of customer-support tickets."""
