@@ -149,10 +149,14 @@ def test_damaged_answers_are_cut_off_topic_or_have_one_fact_changed():
 
 # -- the judge gate -------------------------------------------------------------------------------
 def test_the_offline_judge_passes_its_gate_and_a_judge_that_scores_everything_5_fails(tmp_path):
+    from slm_distill.tools.workspace.status import project_status
+
     made = project(tmp_path)
     with pytest.raises(GateError, match="judge has not been validated"):
         check_judge_gate(made)
+    assert "distill validate-judge" in project_status(made).next_step
     good = validate_judge(made)
+    assert "judge gate passed" in project_status(made).judge
     assert good.passed and good.agreement >= 0.9 and good.n_seeds == 50
     assert set(good.by_damage) == {"reference", "truncated", "off_topic", "fact_changed"}
     saved = json.loads((made.root / "reports" / "judge_validation.json").read_text())
@@ -329,3 +333,19 @@ def test_the_example_through_every_tool(tmp_path):
     assert out["evaluated"]["result"]["pairwise"] is not None
     assert out["plan"]["plan"]["groups"] and out["improved"]["status"] == "succeeded"
     assert out["exported"]["result"]["results"]
+
+
+def test_config_refuses_a_judge_override_a_missing_rubric_and_a_bad_judge(tmp_path):
+    from slm_distill.tools.workspace.settings import set_config
+
+    made = project(tmp_path, seeds=False)
+    before = (made.root / "distill.yaml").read_text()
+    with pytest.raises(UsageError, match="recorded only with the user's reason"):
+        set_config(made, "judge.override", {"reason": "x"})
+    with pytest.raises(UsageError, match="no such file"):
+        set_config(made, "task.rubric_file", "missing.md")
+    with pytest.raises(UsageError, match="python:nope"):
+        set_config(made, "judge.spec", "python:nope:JUDGE")
+    assert (made.root / "distill.yaml").read_text() == before
+    change = set_config(made, "judge.veto_below", 4)
+    assert change.new == 4 and Project.load(made.root).config.judge.veto_below == 4

@@ -6,8 +6,9 @@ set_config over MCP).
 
 A change that would leave existing artefacts inconsistent (the seed split once the teacher was
 validated, the database once seeds were checked against it, the student or its prompt once it was
-trained) is refused unless `force` is given; `gate.override` is only recorded by generation's
-`override_gate`, with the user's reason. Bad input writes nothing.
+trained) is refused unless `force` is given; `gate.override` and `judge.override` are only
+recorded by generation's `override_gate` and `override_judge_gate`, with the user's reason. Bad
+input writes nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from slm_distill.tools.errors import UsageError
 from slm_distill.tools.workspace.config import ProjectConfig
 from slm_distill.tools.workspace.project import Project
 
-WHOLE = {"gate.override"}  # set as one value, not field by field
+WHOLE = {"gate.override", "judge.override"}  # set as one value, not field by field
 
 
 class ConfigField(BaseModel):
@@ -131,6 +132,9 @@ def set_config(project: Project, key: str, value: Any, *, force: bool = False,
     if key == "gate.override" or key.startswith("gate.override."):
         raise UsageError("gate.override is recorded only with the user's reason, by generation: "
                          "{fix}.", fix=OVERRIDE_GATE)
+    if key == "judge.override" or key.startswith("judge.override."):
+        raise UsageError("judge.override is recorded only with the user's reason, by generation: "
+                         "{fix}.", fix=act("generate", override_judge_gate=Blank("reason", text=True)))
     data = project.config.model_dump(mode="json")
     *sections, leaf = key.split(".")
     node = data
@@ -172,6 +176,15 @@ def _usable(project: Project, new: ProjectConfig, key: str) -> None:
         from slm_distill.tools.teachers import check_spec
 
         check_spec(new.teacher, project.root)
+    if key == "judge.spec" and new.judge.spec:
+        from slm_distill.tools.teachers import check_spec
+
+        check_spec(new.judge.spec, project.root)
+    if key == "task.rubric_file":
+        path = Project(project.root, new).path(new.task.rubric_file)  # type: ignore[union-attr]
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file. Put the rubric in the project directory "
+                             "first. Nothing was changed.")
     if key == "task.db":
         Project(project.root, new).db_path  # noqa: B018 - raises when missing or not DuckDB
     if key == "task.schema_file":
@@ -226,7 +239,8 @@ def _invalidates(project: Project, key: str) -> str | None:
     if key in ("task.labels", "task.multi_label") and seeds:
         return ("change the labels the seeds (and any gate, pairs and student) were checked "
                 "against; seeds whose output is no longer a label would be refused at every stage")
-    if key in ("task.schema_in_student_prompt", "task.tools_in_student_prompt") and trained:
+    if key in ("task.schema_in_student_prompt", "task.tools_in_student_prompt",
+               "task.instruction") and trained:
         return "evaluate and export the trained student with a prompt it was not trained on"
     if key == "student" and trained:
         return "mislabel the trained student in runs/student, which was trained from the old student"
@@ -238,6 +252,9 @@ def _note(key: str) -> str | None:
 
     if key == "teacher":
         return f"the gate is per teacher: run {say('validate_teacher')} before generating"
+    if key in ("judge.spec", "task.rubric_file", "task.instruction"):
+        return (f"the judge's gate is per judge and rubric: run {say('validate_judge')}, then "
+                f"{say('validate_teacher')}, before generating")
     if key == "gate.threshold":
         return f"takes effect at the next {say('validate_teacher')}"
     if key.startswith("training."):

@@ -20,6 +20,9 @@ class ProjectStatus(Report):
     labels: list[str] = Field(default_factory=list, description="Classification: the labels.")
     output_schema: str | None = Field(None, description="Extraction: the JSON Schema file.")
     tools: list[str] = Field(default_factory=list, description="Tool calling: the tools' names.")
+    instruction: str | None = Field(None, description="Generation: what the model does.")
+    judge: str | None = Field(None, description="Generation: the judge's spec and its gate "
+                              "status, or what is missing (None: no judge).")
     teacher: str
     student: str
     seeds: int
@@ -44,12 +47,14 @@ class ProjectStatus(Report):
             f"  labels:   {', '.join(self.labels)}" if self.labels else
             f"  schema:   {self.output_schema}" if self.output_schema else
             f"  tools:    {', '.join(self.tools)}" if self.tools else
+            f"  task:     {self.instruction}" if self.instruction else
             f"  database: {self.database}",
             f"  teacher:  {self.teacher}",
             f"  student:  {self.student}",
             f"  seeds:    {self.seeds} ({self.validation_seeds} teacher validation, "
             f"{self.test_seeds} test) by difficulty: "
             + ", ".join(f"{k} {v}" for k, v in self.seeds_by_difficulty.items()),
+            *([f"  judge:    {self.judge}"] if self.judge else []),
             f"  gate:     {self.gate}",
             f"  pairs:    {self.pairs} kept ({self.train_pairs} train, {self.val_pairs} "
             f"validation), {self.rejected} rejected",
@@ -90,6 +95,7 @@ def project_status(project: Project) -> ProjectStatus:
     except GateError as exc:
         gate, gate_ok = str(exc).split(". ")[0] + ".", False
         stale = exc.fixes.get("fix") == act("validate_teacher")
+    judge, judge_ok = _judge(project)
     data = project.path("data")
     pairs = len(read_jsonl_dicts(data / "pairs.jsonl"))
     reports = {p.stem: str(p) for p in sorted(project.path("reports").glob("*.md"))}
@@ -106,6 +112,7 @@ def project_status(project: Project) -> ProjectStatus:
         database=_database(project), teacher=project.config.teacher,
         labels=list(getattr(project.config.task, "labels", [])),
         output_schema=getattr(project.config.task, "schema_file", None), tools=_tools(project),
+        instruction=getattr(project.config.task, "instruction", None), judge=judge,
         student=project.config.student, seeds=len(seeds),
         seeds_by_difficulty=dict(sorted(by_difficulty.items())),
         validation_seeds=len(validation), test_seeds=len(test), gate=gate, pairs=pairs,
@@ -115,8 +122,7 @@ def project_status(project: Project) -> ProjectStatus:
         writer=writer,
         reports=reports,
         next_step=_next(len(seeds), gate_ok, "teacher_validation" in reports and not stale,
-                        pairs, trained,
-                        set(reports)),
+                        pairs, trained, set(reports), judge_ok),
     )
 
 
@@ -125,10 +131,26 @@ def _database(project: Project) -> str:
     return str(project.root / db) if db else "(none: the task needs no database)"
 
 
+def _judge(project: Project) -> tuple[str | None, bool]:
+    """A generation project's judge and its gate status; whether generation may use it."""
+    from slm_distill.tools.judge import check_judge_gate
+
+    spec = project.config.judge.spec
+    if project.config.task.name != "generation" or not spec:
+        return None, True
+    try:
+        return f"{spec}: {check_judge_gate(project)}", True
+    except GateError as exc:
+        return f"{spec}: {str(exc).split('. ')[0]}.", False
+
+
 def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
-          reports: set[str]) -> str:
+          reports: set[str], judge_ok: bool = True) -> str:
     if seeds < 10:
         return f"add seeds (10-100 examples): {say('add_seeds', seeds_file=Blank('file'))}"
+    if not judge_ok and pairs == 0:
+        return (f"check the judge on the seeds first: {say('validate_judge')}, and read "
+                "reports/judge_validation.md")
     if not validated:  # never, or no longer for these seeds, teacher or split
         return f"validate the teacher: {say('validate_teacher')}"
     if not gate_ok:
