@@ -369,22 +369,9 @@ COUNTRY_TABLE: tuple[Country, ...] = (
              "+44 117 496 0###"), ("+44 7700 900###", "07700 900###"), "co.uk",
             ("Ltd", "Ltd", "LLP", "Limited", ""), ("Mill Lane", "Station Road", "King Street", "Wharf Road"),
             "AA# #AA", False),
-    Country(("Scotland", "UK", "United Kingdom"), ("Edinburgh", "Glasgow"),
-            ("+44 131 496 0###", "0141 496 0###"), ("+44 7700 900###", "07700 900###"), "co.uk",
-            ("Ltd", "LLP", ""), ("Rose Street", "Buchanan Street"), "AA# #AA", False),
-    Country(("Wales", "UK", "United Kingdom"), ("Cardiff",), ("+44 29 2018 0###", "029 2018 0###"),
-            ("+44 7700 900###",), "co.uk", ("Ltd", ""), ("Queen Street", "Bute Street"), "AA# #AA", False),
-    Country(("Northern Ireland", "UK"), ("Belfast",), ("+44 28 9018 0###", "028 9018 0###"),
-            ("+44 7700 900###",), "co.uk", ("Ltd", ""), ("Donegall Place",), "AA# #AA", False),
-    Country(("United Arab Emirates", "UAE"), ("Dubai",), ("+971 4 555 0###",), ("+971 50 555 0###",),
-            "ae", ("LLC", "FZ-LLC", ""), ("Sheikh Zayed Road",), "", False),
-    Country(("Egypt",), ("Cairo",), ("+20 2 5555 0###",), ("+20 100 555 0###",), "com.eg",
-            ("S.A.E.", ""), ("Tahrir Street",), "#####", False),
-    Country(("Lebanon",), ("Beirut",), ("+961 1 555 ###",), ("+961 3 555 ###",), "com.lb",
-            ("SAL", ""), ("Hamra Street",), "", False),
     Country(("USA", "United States", "US"),
             ("New York|NY", "Chicago|IL", "Seattle|WA", "Boston|MA", "Denver|CO", "Austin|TX",
-             "San Francisco|CA", "Portland|OR", "Atlanta|GA", "Philadelphia|PA", "Miami|FL"),
+             "San Francisco|CA", "Portland|OR", "Atlanta|GA", "Philadelphia|PA"),
             ("(212) 555-01##", "+1 312 555 01##", "206.555.01##", "+1 (415) 555-01##", "617-555-01##"),
             ("(646) 555-01##", "+1 303 555 01##", "512.555.01##"), "com",
             ("Inc.", "LLC", "Inc", "Corp.", ""),
@@ -608,8 +595,6 @@ def _new_contact(rng: random.Random, needs: list[str], shape: dict | None = None
     """A contact with invented values; `shape` (a seed's contact) fixes which fields are filled."""
     country = rng.choice(COUNTRY_TABLE)
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-    if rng.random() < WIDE_SHARE:
-        first, last = _wide_name(country, rng)
     want = {field.split("[")[0].split(".")[0] for field in needs}
 
     def present(field: str, chance: float) -> bool:
@@ -617,7 +602,7 @@ def _new_contact(rng: random.Random, needs: list[str], shape: dict | None = None
             return bool(shape.get(field))
         return field in want or rng.random() < chance
 
-    stem = rng.choice(STEMS) if rng.random() >= WIDE_SHARE else _wide_name(country, rng)[1]
+    stem = rng.choice(STEMS)
     company = None
     if present("company", 0.85):
         legal = rng.choice(country.legal)
@@ -652,56 +637,9 @@ def _new_contact(rng: random.Random, needs: list[str], shape: dict | None = None
     city = rng.choice(country.cities).partition("|")[0] if has_city else None
     address = ({"city": city, "country": rng.choice(country.names) if has_country else None}
                if has_city or has_country else None)
-    title = (rng.choice(TITLES) if rng.random() >= WIDE_SHARE else rng.choice(_wide_titles())) \
-        if present("title", 0.85) else None
-    return {"name": f"{first} {last}", "title": title,
+    return {"name": f"{first} {last}", "title": rng.choice(TITLES) if present("title", 0.85) else None,
             "company": company, "email": email, "phones": phones, "address": address,
             "_country": country}
-
-
-# -- wider vocabulary: names and job titles from Faker's locale lists ------------------------------
-# The lists above are short, so a student trained on them meets names, companies and titles in real
-# texts whose tokens no training answer held. Faker's per-locale name lists and its job list widen that.
-WIDE_SHARE = 0.7  # the share of invented contacts whose name, company stem and title come from Faker
-LOCALES = {"United Kingdom": "en_GB", "USA": "en_US", "Canada": "en_CA", "Australia": "en_AU",
-           "Ireland": "en_IE", "New Zealand": "en_NZ", "South Africa": "zu_ZA", "Kenya": "sw",
-           "Nigeria": "yo_NG", "India": "en_IN", "Scotland": "en_GB", "Wales": "en_GB",
-           "Northern Ireland": "en_GB", "United Arab Emirates": "ar_AE", "Egypt": "ar_EG",
-           "Lebanon": "ar_AE", "Germany": "de_DE", "Austria": "de_AT",
-           "Switzerland": "de_CH", "France": "fr_FR", "The Netherlands": "nl_NL", "Spain": "es_ES",
-           "Portugal": "pt_PT", "Italy": "it_IT", "Sweden": "sv_SE", "Norway": "no_NO",
-           "Denmark": "da_DK", "Poland": "pl_PL", "Japan": "ja_JP", "Brazil": "pt_BR",
-           "Mexico": "es_MX"}
-_FAKERS: dict[str, Any] = {}
-
-
-def _faker(locale: str) -> Any:
-    if locale not in _FAKERS:
-        try:
-            from faker import Faker
-        except ImportError as exc:  # pragma: no cover - faker is in the examples extra
-            raise ImportError("The contact-card teacher needs Faker: "
-                              "pip install 'slm-distill[examples]'") from exc
-        _FAKERS[locale] = Faker(locale)
-    return _FAKERS[locale]
-
-
-def _wide_name(country: Country, rng: random.Random) -> tuple[str, str]:
-    """A first and last name from the country's Faker locale (romanised for Japan)."""
-    fake = _faker(LOCALES.get(country.names[0], "en_US"))
-    fake.seed_instance(rng.getrandbits(32))
-    if country.names[0] == "Japan":
-        return fake.first_romanized_name(), fake.last_romanized_name()
-    return fake.first_name(), fake.last_name()
-
-
-def _wide_titles() -> tuple[str, ...]:
-    """Faker's job titles that read as a signature's title: no comma, at most four words."""
-    if "titles" not in _FAKERS:
-        from faker.providers.job import Provider
-        _FAKERS["titles"] = tuple(" ".join(w[:1].upper() + w[1:] for w in job.split())
-                                  for job in Provider.jobs if "," not in job and len(job.split()) <= 4)
-    return _FAKERS["titles"]
 
 
 def _country_of(contact: dict) -> Country | None:
