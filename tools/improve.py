@@ -78,8 +78,8 @@ class ImprovePlan(Report):
     pairs_before: int = Field(description="Pairs kept before this round.")
 
     def summary(self) -> str:
-        lines = [f"Round {self.round}: the student scores {self.student_accuracy:.1%} and fails "
-                 f"{self.failures} test inputs."]
+        lines = [f"Round {self.round}: the student answers {self.student_accuracy:.1%} of the test "
+                 f"inputs right and fails {self.failures}."]
         for g in self.groups:
             cats = ", ".join(f"{k} {v}" for k, v in g.categories.items())
             taken = (f"; taken for {', '.join(f'{k} {v}' for k, v in g.confused_with.items())}"

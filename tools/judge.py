@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from slm_distill.prompts import render_prompt
-from slm_distill.tools.actions import ADD_SEEDS, Blank, act, say
+from slm_distill.tools.actions import ADD_SEEDS, Action, Blank, act, say
 from slm_distill.tools.errors import GateError, UsageError
 from slm_distill.tools.reporting.reports import (
     Provenance,
@@ -50,7 +50,7 @@ from slm_distill.tools.workspace.project import Project, Seed
 REPORT = "judge_validation"
 MAX_SEEDS = 50  # seeds the judge is validated on (four verdicts each)
 Damage = Literal["reference", "truncated", "off_topic", "fact_changed"]
-OVERRIDE_JUDGE_GATE = "override_judge_gate"
+OVERRIDE_JUDGE_GATE = Action("generate", {"override_judge_gate": Blank("reason", text=True)})
 
 
 class Verdict(BaseModel):
@@ -342,7 +342,7 @@ def _report(project: Project, judge: Judge, rows: list[JudgeCase], n_seeds: int
         step = ("the judge cannot tell good answers from damaged ones: sharpen the rubric "
                 f"(task.rubric_file), choose a stronger judge ({say('validate_judge', judge=Blank('spec'))}),"
                 " or, with the user's own reason, generate anyway with "
-                f"{say('generate', override_judge_gate=Blank('reason', text=True))}.")
+                f"`{OVERRIDE_JUDGE_GATE}`.")
     return JudgeValidationReport(
         judge=judge.spec, judge_description=judge.description, mode=cfg.mode,
         pass_score=cfg.pass_score, n_seeds=n_seeds, n=len(rows), right=right, agreement=agreement,
@@ -353,6 +353,8 @@ def _report(project: Project, judge: Judge, rows: list[JudgeCase], n_seeds: int
 
 def check_judge_gate(project: Project, *, override: str | None = None) -> str | None:
     """None without a judge; else a one-line status, or GateError when generation must not run."""
+    from slm_distill.tools.validate_teacher import gate_line
+
     spec = project.config.judge.spec
     if not spec:
         return None
@@ -363,18 +365,15 @@ def check_judge_gate(project: Project, *, override: str | None = None) -> str | 
     if _inputs_changed(project, report):
         raise GateError("The rubric or the seeds changed since the judge was validated. Run {fix} "
                         "again.", fix=act("validate_judge"))
-    if report.passed:
-        return f"judge gate passed ({report.agreement:.0%} >= {report.gate:.0%})"
     recorded = project.config.judge.override
     reason = override or (recorded.reason if recorded and recorded.teacher == spec else None)
-    if reason:
-        return (f"judge gate FAILED ({report.agreement:.0%} < {report.gate:.0%}), overridden by "
-                f"the user: {reason}")
+    if (line := gate_line("judge", report.agreement, report.gate, report.passed, reason)):
+        return line
     raise GateError(
         f"The judge gave {report.agreement:.0%} right verdicts on the seeds, below the gate of "
         f"{report.gate:.0%}: its scores would say little. See reports/{REPORT}.md. Sharpen the "
         "rubric or choose another judge; to go on anyway, with the user's own reason, run {fix} "
-        "(recorded in distill.yaml).", fix=act("generate", override_judge_gate=Blank("reason", text=True)))
+        "(recorded in distill.yaml).", fix=OVERRIDE_JUDGE_GATE)
 
 
 def _inputs(project: Project) -> list:

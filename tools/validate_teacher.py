@@ -271,19 +271,27 @@ def check_gate(project: Project, *, override: str | None = None) -> str:
     if _validation_changed(project, report):
         raise GateError("The seeds or their split changed since the teacher was validated, so the "
                         "validation seeds may differ. Run {fix} again.", fix=act("validate_teacher"))
-    if report.passed:
-        return f"teacher gate passed ({report.score:.0%} >= {report.threshold:.0%})"
     recorded = project.config.gate.override
     reason = override or (recorded.reason if recorded and recorded.teacher == teacher else None)
-    if reason:
-        return (f"teacher gate FAILED ({report.score:.0%} < {report.threshold:.0%}), overridden "
-                f"by the user: {reason}")
+    if (line := gate_line("teacher", report.score, report.threshold, report.passed, reason)):
+        return line
     raise GateError(
         f"The teacher scored {report.score:.0%} on the validation seeds, below the gate of "
         f"{report.threshold:.0%}: pairs it generates would teach its mistakes. See "
         "reports/teacher_validation.md. Improve the prompt/seeds or pick another teacher; to go "
         "on anyway, with the user's own reason, run {fix} (recorded in distill.yaml).",
         fix=OVERRIDE_GATE)
+
+
+def gate_line(what: str, value: float, threshold: float, passed: bool,
+              reason: str | None) -> str | None:
+    """A gate's one-line status: passed, or failed and overridden for the user's `reason`;
+    None when it failed with no reason (the caller raises its GateError)."""
+    if passed:
+        return f"{what} gate passed ({value:.0%} >= {threshold:.0%})"
+    if reason:
+        return f"{what} gate FAILED ({value:.0%} < {threshold:.0%}), overridden by the user: {reason}"
+    return None
 
 
 def gate_passed(project: Project) -> bool:

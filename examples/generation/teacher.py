@@ -260,7 +260,9 @@ def grade(ticket: str, summary: str) -> tuple[int, str]:
     words = {w for w in WORD.findall(text.lower()) if len(w) >= 4 and w not in STOP}
     seen, usual = _stems(ticket), ISSUE_WORDS[issue] if issue else ()
     on_topic = [w for w in words if w[:5] in seen or w.startswith(usual)]
-    if words and len(on_topic) / len(words) < 0.4:
+    if not words:
+        return 1, "says nothing: no word of it is a word of the ticket"
+    if len(on_topic) / len(words) < 0.4:
         return 1, "off topic: most of its words are not in the ticket"
     numbers = {n.replace(",", ".") for n in NUMBER.findall(ticket)}
     invented = [n for n in NUMBER.findall(text) if n.replace(",", ".") not in numbers]

@@ -143,7 +143,8 @@ def run_demo(directory: Path, *, task: str = "text2sql", teacher: str | None = N
         click.echo(judged.summary())
         if not judged.passed:
             raise SystemExit(1)
-    _step(2, "Validate the teacher on 20% of the seeds (gate: 80%)")
+    _step("2b" if example.task == "generation" else 2,
+          "Validate the teacher on 20% of the seeds (gate: 80%)")
     with progress_bar("validating teacher") as update:
         report = stages.validate_teacher(project, ValidateTeacherRequest(), progress=update)
     click.echo(report.summary())
