@@ -9,6 +9,7 @@ from slm_distill.tools.reporting.modelcard import TEMPLATE, modelfile, render_mo
 from slm_distill.tools.reporting.stats import Interval, wilson
 from slm_distill.tools.train_student import train_student
 from slm_distill.tools.training.students import qwen2_tokenizer
+from slm_distill.tools.training.training_data import student_system
 from tests.conftest import clone_project, tiny_training
 
 
@@ -79,7 +80,7 @@ def test_modelfile_template_renders_like_the_hf_chat_template(generated_project)
     task = generated_project.task()
     try:
         messages = task.student_messages("How many artists are from Canada?")
-        text = modelfile("m-q8_0.gguf", task, 64)
+        text = modelfile("m-q8_0.gguf", student_system(tok, task), 64)
     finally:
         task.close()
     system, user = messages[0]["content"], messages[1]["content"]

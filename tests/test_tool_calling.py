@@ -357,6 +357,63 @@ TINY = {"training.max_steps": "40", "training.eval_steps": "20", "training.eval_
         "training.loss_vocab": "answers", "training.early_stopping_patience": "null"}
 
 
+def test_the_chat_template_renders_the_tools_where_it_takes_them():
+    from types import SimpleNamespace
+
+    from slm_distill.tools.errors import DistillError
+    from slm_distill.tools.training.training_data import template_tools
+
+    with_tools = SimpleNamespace(chat_template="{% if tools %}# Tools{% endif %}")
+    without = SimpleNamespace(chat_template="{{ messages }}")
+    auto = task()
+    assert [t["function"]["name"] for t in template_tools(with_tools, auto)] == ["set_light",
+                                                                                  "get_weather"]
+    assert template_tools(without, auto) is None  # auto falls back to the JSON format
+    json_only = ToolCalling(ToolCallingConfig(tool_format="json"), check_tools(TOOLS, "tools"))
+    assert template_tools(with_tools, json_only) is None
+    hidden = ToolCalling(ToolCallingConfig(tools_in_student_prompt=False), check_tools(TOOLS, "t"))
+    assert template_tools(with_tools, hidden) is None
+    forced = ToolCalling(ToolCallingConfig(tool_format="template"), check_tools(TOOLS, "tools"))
+    with pytest.raises(DistillError, match="no tool format"):
+        template_tools(without, forced)
+    assert auto.template_messages("hi")[-1] == {"role": "user", "content": "hi"}
+    assert "The tools:" not in auto.template_messages("hi")[0]["content"]
+
+
+def test_answers_in_the_templates_form_are_tool_call_blocks_read_back_alike():
+    t = task()
+    both = json.dumps([json.loads(LIGHT), json.loads(call("get_weather", city="Leeds"))])
+    written = t.template_answer(both)
+    assert written == ('<tool_call>\n{"name": "set_light", "arguments": {"room": "kitchen", '
+                       '"on": false, "brightness": 100}}\n</tool_call>\n<tool_call>\n{"name": '
+                       '"get_weather", "arguments": {"city": "Leeds", "day": "today"}}\n</tool_call>')
+    assert t.extract(written) == t.extract(both) and t.score(written, both).correct
+    assert t.template_answer('{"name": null}') == '{"name": null}'
+
+
+@pytest.mark.slow
+def test_the_templates_tool_prompt_is_one_renderer_for_training_and_the_modelfile():
+    from slm_distill.tools.reporting.modelcard import TEMPLATE, render_modelfile_template
+    from slm_distill.tools.training.students import end_of_turn_id, qwen2_tokenizer
+    from slm_distill.tools.training.training_data import (
+        student_example,
+        student_prompt,
+        student_system,
+    )
+
+    tok, t = qwen2_tokenizer(), task()
+    prompt = student_prompt(tok, t, "kitchen lights off")
+    example = student_example(tok, t, "kitchen lights off", LIGHT, end_of_turn_id(tok))
+    assert example.input_ids[:len(prompt)] == prompt
+    answer = tok.decode([i for i, label in zip(example.input_ids, example.labels, strict=True)
+                         if label != -100])
+    assert answer.startswith("<tool_call>\n") and '"name": "set_light"' in answer
+    system = student_system(tok, t)
+    assert "<tools>" in system and '"name": "get_weather"' in system
+    modelfile = render_modelfile_template(TEMPLATE, system, "kitchen lights off")
+    assert tok(modelfile, add_special_tokens=False)["input_ids"] == prompt
+
+
 @pytest.mark.slow
 def test_the_example_through_every_stage_on_the_cli(tmp_path, capsys):
     from slm_distill.tools.cli import main
@@ -381,8 +438,11 @@ def test_the_example_through_every_stage_on_the_cli(tmp_path, capsys):
     main(["export", "--quant", "q8_0", "--project", root])
     export = json.loads((tmp_path / "home" / "reports" / "export.json").read_text())
     assert export["parity_ok"] and [r["quant"] for r in export["results"]] == ["f16", "q8_0"]
-    assert all(r["with_grammar"] is not None for r in export["results"])
     exports = tmp_path / "home" / "exports"
+    # task.tool_format auto: the scratch student's Qwen2.5 template renders the tools, so the
+    # Modelfile's system turn holds them and no bare-JSON grammar is imposed on its answers
+    assert "<tools>" in (exports / "Modelfile").read_text()
+    assert all(r["with_grammar"] is None for r in export["results"])
     assert load_tools(exports / "tools.json") == load_tools(EXAMPLE_TOOLS)
     assert "tools.json" in (exports / "README.md").read_text()
 
@@ -403,7 +463,7 @@ def test_the_example_through_every_tool(tmp_path):
         async with Client(build_server(tmp_path)) as client:
             return await every_stage(client, "home", {
                 "task": "tool_calling", "teacher": TEACHER, "student": "scratch:tiny",
-                "tools_file": "tools.json"}, TINY, pairs=150)
+                "tools_file": "tools.json"}, {**TINY, "task.tool_format": "json"}, pairs=150)
 
     out = asyncio.run(run())
     assert out["status"]["task"] == "tool_calling" and "set_light" in out["status"]["tools"]

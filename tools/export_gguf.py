@@ -28,6 +28,7 @@ from slm_distill.tools.evaluate import Interval, accuracy, decoding_of
 from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
 from slm_distill.tools.llamacpp.vendor import vendor_dir
 from slm_distill.tools.reporting.reports import Provenance, Report, md_table, provenance, save_report
+from slm_distill.tools.training.training_data import student_prompt, student_system, template_tools
 from slm_distill.tools.workspace.progress import ProgressFn, no_progress
 from slm_distill.tools.workspace.project import Project, Seed
 
@@ -133,10 +134,9 @@ def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
     from slm_distill.tools.llamacpp.grammar import grammar_greedy
     from slm_distill.tools.training.constrained import gguf_choose
     from slm_distill.tools.training.students import end_of_turn_id
-    from slm_distill.tools.training.training_data import prompt_ids
 
     end_id = end_of_turn_id(tokenizer)
-    prompts = [prompt_ids(tokenizer, task.student_messages(s.input)) for s in seeds]
+    prompts = [student_prompt(tokenizer, task, s.input) for s in seeds]
     n_ctx = max(len(p) for p in prompts) + max_new_tokens + 16
     constrained = decoding == "constrained"
     with quiet_native_stderr():
@@ -240,7 +240,8 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
             answers = gguf_answers(path, tokenizer, task, seeds, max_new, decoding)
             result = _quant_result(quant, path, answers, hf, seeds, task, hf_acc, margin_points,
                                    min_agreement)
-            if json_schema := task.grammar_schema():
+            # a grammar of bare JSON would forbid the chat template's own tool-call form
+            if (json_schema := task.grammar_schema()) and template_tools(tokenizer, task) is None:
                 progress(2 + i, len(files) + 2, f"{quant} GGUF answering within the schema's grammar")
                 _with_grammar(result, path, tokenizer, task, seeds, max_new, decoding, json_schema)
             results.append(result)
@@ -267,7 +268,8 @@ def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
     recommended = sorted((r for r in results if r.recommended),
                          key=lambda r: preference.index(r.quant))
     ship = (recommended[0] if recommended else results[0]).file
-    (out / "Modelfile").write_text(modelfile(ship, task, project.config.training.max_new_tokens))
+    system = student_system(tokenizer, task)
+    (out / "Modelfile").write_text(modelfile(ship, system, project.config.training.max_new_tokens))
     (out / "README.md").write_text(model_card(project, task, results, hf_acc))
     files = {"modelfile": "exports/Modelfile", "model_card": "exports/README.md"}
     if choices := task.choices():

@@ -28,7 +28,7 @@ from slm_distill.tools.errors import UsageError, require
 from slm_distill.tools.generate_pairs import Pair
 from slm_distill.tools.reporting.reports import Provenance, Report, provenance, save_report
 from slm_distill.tools.training.students import default_method, end_of_turn_id, load_student
-from slm_distill.tools.training.training_data import render_example
+from slm_distill.tools.training.training_data import student_example
 from slm_distill.tools.workspace.fileio import read_jsonl_dicts, write_atomic
 from slm_distill.tools.workspace.project import Project
 
@@ -86,8 +86,7 @@ def training_pairs(project: Project, name: str) -> list[Pair]:
 def _examples(project: Project, task: Any, tokenizer: Any, pairs: list[Pair]) -> tuple[list, int]:
     end_id = end_of_turn_id(tokenizer)
     limit = project.config.training.max_seq_length
-    rendered = [render_example(tokenizer, task.student_messages(p.input), p.output, end_id)
-                for p in pairs]
+    rendered = [student_example(tokenizer, task, p.input, p.output, end_id) for p in pairs]
     kept = [{"input_ids": e.input_ids, "labels": e.labels} for e in rendered
             if len(e.input_ids) <= limit]
     return kept, len(rendered) - len(kept)

@@ -23,8 +23,8 @@ TEMPLATE = (
 )
 
 
-def modelfile(gguf_file: str, task: Any, max_new_tokens: int) -> str:
-    system = next(m["content"] for m in task.student_messages("x") if m["role"] == "system")
+def modelfile(gguf_file: str, system: str, max_new_tokens: int) -> str:
+    """`system`: the student's system message as its template renders it (student_system)."""
     return "\n".join([
         f"FROM ./{gguf_file}",
         f'TEMPLATE """{TEMPLATE}"""',

@@ -134,6 +134,23 @@ class Task(ABC):
         task's answers are open (SQL), so it has no constrained mode."""
         return None
 
+    # the student's chat template may render the task's tools (tool calling): then the renderer
+    # (training_data.student_prompt) uses these instead of student_messages and the plain answer
+    template_required: ClassVar[bool] = False
+
+    def chat_tools(self) -> list[dict] | None:
+        """Tools for the student's chat template to render (`apply_chat_template(tools=...)`),
+        where the task hands them to it; None: its own prompt carries what the student needs."""
+        return None
+
+    def template_messages(self, input: str) -> list[Message]:
+        """The student's messages when its chat template renders `chat_tools()`."""
+        return self.student_messages(input)
+
+    def template_answer(self, output: str) -> str:
+        """A training answer in the chat template's tool format."""
+        return output
+
     def grammar_schema(self) -> str | None:
         """A JSON Schema llama.cpp can turn into a grammar for the answers, or None."""
         return None

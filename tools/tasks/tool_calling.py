@@ -237,6 +237,27 @@ class ToolCalling(Task):
         system = render_prompt("tool_calling/student", tools=tools)
         return [{"role": "system", "content": system}, *conversation(input)]
 
+    @property
+    def template_required(self) -> bool:  # type: ignore[override]
+        return self.config.tool_format == "template"
+
+    def chat_tools(self) -> list[dict] | None:
+        if self.config.tool_format == "json" or not self.config.tools_in_student_prompt:
+            return None
+        return [{"type": "function", "function": t} for t in self.tools.values()]
+
+    def template_messages(self, input: str) -> list[Message]:
+        system = render_prompt("tool_calling/student_template")
+        return [{"role": "system", "content": system}, *conversation(input)]
+
+    def template_answer(self, output: str) -> str:
+        """Each call in a <tool_call> block (the Qwen2.5 templates' form); no tool as JSON."""
+        calls = parse_calls(output)
+        if not calls:
+            return dump({"name": None})
+        return "\n".join(f"<tool_call>\n{dump({'name': n, 'arguments': self._arguments(n, a)})}"
+                         "\n</tool_call>" for n, a in calls)
+
     def propose_messages(self, n: int, examples: list[dict], mode: str,
                          focus: dict | None = None) -> list[Message]:
         shown = "\n\n".join(f"Request: {e['input']}\nCall: {e['output']}" for e in examples)

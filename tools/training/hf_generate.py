@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from slm_distill.tools.training.students import end_of_turn_id
-from slm_distill.tools.training.training_data import prompt_ids
+from slm_distill.tools.training.training_data import student_prompt
 
 
 def generate_answers(model: Any, tokenizer: Any, task: Any, inputs: list[str], *,
@@ -21,7 +21,7 @@ def generate_answers(model: Any, tokenizer: Any, task: Any, inputs: list[str], *
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_id
     was_training = model.training
     model.eval()
-    prompts = [prompt_ids(tokenizer, task.student_messages(q)) for q in inputs]
+    prompts = [student_prompt(tokenizer, task, q) for q in inputs]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # less padding
     results: dict[int, str] = {}
     device = next(model.parameters()).device

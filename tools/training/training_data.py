@@ -1,7 +1,7 @@
 """Training examples for causal-LM fine-tuning, rendered with the task's one student prompt and
 the student's chat template; loss only on the answer, and the end-of-turn token IS trained.
 
-    example = render_example(tokenizer, task.student_messages(q), sql, end_id)
+    example = student_example(tokenizer, task, q, sql, end_id)
     batch = PackingCollator()([example, ...])   # one padding-free row with position_ids
 
 Packing: a micro-batch's examples are concatenated into one row whose position_ids restart at
@@ -32,15 +32,21 @@ def _ids(encoded: Any) -> list[int]:
     return list(encoded)
 
 
-def prompt_ids(tokenizer: Any, messages: list[dict]) -> list[int]:
-    return _ids(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
+def _tools(tools: list[dict] | None) -> dict[str, Any]:
+    return {"tools": tools} if tools else {}
 
 
-def render_example(tokenizer: Any, messages: list[dict], answer: str, end_id: int) -> Example:
+def prompt_ids(tokenizer: Any, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
+    return _ids(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                              **_tools(tools)))
+
+
+def render_example(tokenizer: Any, messages: list[dict], answer: str, end_id: int,
+                   tools: list[dict] | None = None) -> Example:
     """Prompt tokens masked, answer tokens and the end-of-turn token labelled."""
-    prompt = prompt_ids(tokenizer, messages)
+    prompt = prompt_ids(tokenizer, messages, tools)
     full = _ids(tokenizer.apply_chat_template(
-        [*messages, {"role": "assistant", "content": answer}], tokenize=True))
+        [*messages, {"role": "assistant", "content": answer}], tokenize=True, **_tools(tools)))
     if full[: len(prompt)] != prompt:
         raise DistillError("The chat template renders the prompt differently with and without the "
                            "answer; training and inference would disagree. Use another template.")
@@ -49,6 +55,57 @@ def render_example(tokenizer: Any, messages: list[dict], answer: str, end_id: in
         raise DistillError("The chat template does not end the assistant turn with the end token.")
     answer_ids = rest[: rest.index(end_id) + 1]
     return Example(input_ids=prompt + answer_ids, labels=[IGNORE] * len(prompt) + answer_ids)
+
+
+# -- the one student renderer: the task's prompt through the student's chat template ------------
+def takes_tools(tokenizer: Any) -> bool:
+    """Does the tokenizer's chat template render tools (`apply_chat_template(tools=...)`)?"""
+    template = getattr(tokenizer, "chat_template", None)
+    return isinstance(template, str) and "tools" in template
+
+
+def template_tools(tokenizer: Any, task: Any) -> list[dict] | None:
+    """The tools the student's chat template renders for `task` (tool calling, where its
+    `task.tool_format` allows and the template takes tools), or None: the task's own prompt
+    carries what the student needs."""
+    tools = task.chat_tools()
+    if tools is None:
+        return None
+    if takes_tools(tokenizer):
+        return tools
+    if task.template_required:
+        raise DistillError("task.tool_format is 'template', but this student's chat template has "
+                           "no tool format. Set task.tool_format to 'json' (or 'auto').")
+    return None
+
+
+def student_prompt(tokenizer: Any, task: Any, input: str) -> list[int]:
+    """THE student prompt's tokens, for training, evaluation and the GGUF alike."""
+    if (tools := template_tools(tokenizer, task)) is not None:
+        return prompt_ids(tokenizer, task.template_messages(input), tools)
+    return prompt_ids(tokenizer, task.student_messages(input))
+
+
+def student_example(tokenizer: Any, task: Any, input: str, output: str, end_id: int) -> Example:
+    """A training example with THE student prompt, the answer in the format it is asked for."""
+    if (tools := template_tools(tokenizer, task)) is not None:
+        return render_example(tokenizer, task.template_messages(input),
+                              task.template_answer(output), end_id, tools)
+    return render_example(tokenizer, task.student_messages(input), output, end_id)
+
+
+def student_system(tokenizer: Any, task: Any) -> str:
+    """The system message as the student sees it (the Modelfile's SYSTEM): with tools rendered
+    by a Qwen2.5-style template, the system turn that template writes around them."""
+    if (tools := template_tools(tokenizer, task)) is None:
+        return next(m["content"] for m in task.student_messages("x") if m["role"] == "system")
+    text = tokenizer.apply_chat_template(task.template_messages("x"), tools=tools, tokenize=False)
+    start, end = "<|im_start|>system\n", "<|im_end|>"
+    if start not in text:
+        raise DistillError("The student's chat template renders tools, but not in a Qwen2.5 system "
+                           "turn, which the Modelfile's template needs. Set task.tool_format to "
+                           "'json'.")
+    return text.split(start, 1)[1].split(end, 1)[0]
 
 
 class PackingCollator:

@@ -85,6 +85,14 @@ class ToolCallingConfig(_Section):
         "them.")
 
 
+    tool_format: Literal["auto", "template", "json"] = Field(
+        "auto", description="How the student sees the tools and writes its calls. template: its "
+        "chat template renders the tools (Qwen2.5 and Llama-3.x templates take them) and the "
+        "answers are in its tool-call form (Qwen2.5: <tool_call> blocks); json: one line a tool "
+        "in the prompt, the answer a JSON call; auto: template where the student's chat template "
+        "takes tools and the tools are in its prompt, else json.")
+
+
 class TextGenerationConfig(_Section):
     """Generation: an input gets free text (a summary, a rewrite, a reply), scored by ROUGE, chrF
     and BLEU against the reference and, with a judge configured, by the judge."""

@@ -240,7 +240,7 @@ def _invalidates(project: Project, key: str) -> str | None:
         return ("change the labels the seeds (and any gate, pairs and student) were checked "
                 "against; seeds whose output is no longer a label would be refused at every stage")
     if key in ("task.schema_in_student_prompt", "task.tools_in_student_prompt",
-               "task.instruction") and trained:
+               "task.tool_format", "task.instruction") and trained:
         return "evaluate and export the trained student with a prompt it was not trained on"
     if key == "student" and trained:
         return "mislabel the trained student in runs/student, which was trained from the old student"
