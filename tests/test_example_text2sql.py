@@ -192,3 +192,29 @@ def test_augmentations(db_path: str, conn, mode: str) -> None:
         assert {p["output"] for p in pairs} <= {s["output"] for s in seeds}
     else:
         assert {p["output"] for p in pairs} - {s["output"] for s in seeds}
+
+
+@pytest.mark.parametrize("value,literal", [
+    (None, "NULL"), (True, "TRUE"), (42, "42"), (Decimal("39.25"), "39.25"), (0.5, "0.5"),
+    ("it's", "'it''s'"), (dt.date(2026, 5, 1), "DATE '2026-05-01'"),
+    (dt.datetime(2026, 5, 1, 10, 30), "TIMESTAMP '2026-05-01 10:30:00'"),
+    (dt.time(9, 5), "TIME '09:05:00'"), (b"\x01\xff", "'\\x01\\xFF'::BLOB"),
+])
+def test_sample_values_are_written_as_sql_literals(value, literal):
+    from slm_distill.tools.tasks.text2sql import sql_literal
+
+    assert sql_literal(value) == literal
+
+
+def test_the_prompts_sample_rows_are_sql_not_python_reprs(example_project):
+    task = example_project.task()
+    try:
+        text = task.schema_text
+    finally:
+        task.close()
+    rows = [line for line in text.splitlines() if line.startswith("-- (")]
+    assert rows and not any("Decimal(" in r or "datetime." in r for r in rows)
+    assert any("DATE '" in r for r in rows) or any("TIMESTAMP '" in r for r in rows)
+    # each sample row reads back as a SQL row value with the table's column count
+    with duckdb.connect() as db:
+        assert all(db.execute(f"SELECT {r[3:]}").fetchone() for r in rows)

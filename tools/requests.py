@@ -141,8 +141,8 @@ class InitRequest(Request):
         "completeness, form and clarity).", max_length=PATH_MAX),
         Cli(flag="--rubric"), WorkspaceFile()] = None
     judge: Annotated[str | None, Field(
-        description="Generation: a teacher spec that grades answers against the rubric (its score "
-        "becomes the primary metric once it passes its own gate, validate_judge).",
+        description="Generation: a teacher spec that grades answers against the rubric; its "
+        "score is the primary metric, and it must pass its own gate before generation.",
         min_length=1, max_length=SPEC_MAX)] = None
     teacher: Annotated[str, Field(description="Teacher spec, e.g. anthropic:claude-sonnet-4-5 or "
                                   "openai:deepseek-chat@https://api.deepseek.com/v1#DEEPSEEK_API_KEY.",

@@ -151,7 +151,7 @@ class Text2SQL(Task):
                     rows = conn.execute(
                         f'SELECT * FROM "{table}" LIMIT {self.config.sample_rows}'
                     ).fetchall()
-                    block += "".join(f"\n-- {tuple(r)!r}" for r in rows)
+                    block += "".join(f"\n-- ({', '.join(map(sql_literal, r))})" for r in rows)
                 blocks.append(block)
         return "\n\n".join(blocks)
 
@@ -305,3 +305,27 @@ _REQUIREMENTS = """\
   (HAVING, subqueries, several joins, dates, NULL handling, ORDER BY with LIMIT).
 - Vary the wording: questions, commands, short and long, formal and casual.
 - Each question must be answerable from the data and unambiguous."""
+
+
+def sql_literal(value: Any) -> str:
+    """A value as a SQL literal, the way a query would write it (not Python's repr): NULL,
+    TRUE, 39.25, 'it''s', DATE '2026-05-01', TIMESTAMP '2026-05-01 10:30:00'."""
+    import datetime as dt
+    from decimal import Decimal
+
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, dt.time):
+        return f"TIME '{value.isoformat()}'"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "'" + "".join(f"\\x{b:02X}" for b in bytes(value)) + "'::BLOB"
+    text = str(value)
+    return "'" + text.replace("'", "''") + "'"
