@@ -80,6 +80,7 @@ class Action:
 
 ADD_SEEDS = Action("add_seeds", {"seeds_file": Blank("file")})
 OVERRIDE_GATE = Action("generate", {"override_gate": Blank("reason", text=True)})
+OVERRIDE_JUDGE_GATE = Action("generate", {"override_judge_gate": Blank("reason", text=True)})
 
 
 def act(command: str, **args: Any) -> Action:

@@ -27,7 +27,7 @@ from slm_distill.tools.errors import BudgetExceeded, UsageError
 from slm_distill.tools.generation.advice import advice
 from slm_distill.tools.generation.estimate import EXPECTED_YIELD
 from slm_distill.tools.generation.neardup import NearDupIndex
-from slm_distill.tools.judge import check_judge_gate, project_judge
+from slm_distill.tools.judge import attach_judge, check_judge_gate
 from slm_distill.tools.reporting.reports import (
     Provenance,
     Report,
@@ -462,10 +462,8 @@ def generate_pairs(project: Project, *, n: int | None = None, samples: int | Non
     teacher = project_teacher(project, budget_usd=budget_usd if budget_usd is not None
                               else gen.budget_usd, batch=gen.batch if batch is None else batch)
     task = project.task()
-    vetoing = project.config.judge.veto_below is not None and (judge := project_judge(project))
-    if vetoing:
+    if project.config.judge.veto_below is not None and (judge := attach_judge(project, task)):
         judge.meter = teacher.meter  # the judge's calls count against the same budget
-        task.attach_judge(judge)  # type: ignore[attr-defined]
     try:
         # the balance holds for a plain run; improve rounds ask for some classes on purpose
         shares = task.balance(project.seeds()) if planner is None else None

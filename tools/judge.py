@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from slm_distill.prompts import render_prompt
-from slm_distill.tools.actions import ADD_SEEDS, Action, Blank, act, say
+from slm_distill.tools.actions import ADD_SEEDS, OVERRIDE_JUDGE_GATE, Blank, act, say
 from slm_distill.tools.errors import GateError, UsageError
 from slm_distill.tools.reporting.reports import (
     Provenance,
@@ -50,7 +50,6 @@ from slm_distill.tools.workspace.project import Project, Seed
 REPORT = "judge_validation"
 MAX_SEEDS = 50  # seeds the judge is validated on (four verdicts each)
 Damage = Literal["reference", "truncated", "off_topic", "fact_changed"]
-OVERRIDE_JUDGE_GATE = Action("generate", {"override_judge_gate": Blank("reason", text=True)})
 
 
 class Verdict(BaseModel):
@@ -311,10 +310,9 @@ def validate_judge(project: Project, *, judge_spec: str | None = None,
     progress(0, len(cases), f"judge grading {len(cases)} answers")
     verdicts = judge.grade_many([(seed.input, answer) for seed, kind, answer in cases])
     progress(len(cases), len(cases), "graded")
-    pass_score = 5 if judge.config.mode == "pass_fail" else judge.config.pass_score
     rows = []
     for (seed, kind, answer), v in zip(cases, verdicts, strict=True):
-        passes = v.score is not None and v.score >= pass_score
+        passes = v.score is not None and v.score >= judge.config.passing
         right = v.score is not None and passes == (kind == "reference")
         rows.append(JudgeCase(seed=seed.id, damage=kind, answer=answer, score=v.score,
                               reason=v.reason, right=right))

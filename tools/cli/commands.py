@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from slm_distill.tools.actions import say
-from slm_distill.tools.cli.console import bar_events, progress_bar
+from slm_distill.tools.cli.console import bar_events, progress_bar, run_gate
 from slm_distill.tools.cli.options import request_options
 from slm_distill.tools.errors import DistillError
 from slm_distill.tools.requests import (
@@ -109,16 +109,7 @@ def validate_teacher_cmd(request: ValidateTeacherRequest, project_dir: Path) -> 
     """Run the teacher on the validation seeds: the gate before generation."""
     from slm_distill.tools import stages
 
-    _gate("validating teacher", stages.validate_teacher, project_dir, request)
-
-
-def _gate(label: str, stage: Any, project_dir: Path, request: Any) -> None:
-    """A gate stage with a progress bar; its summary, and exit code 1 when it failed."""
-    with progress_bar(label) as update:
-        report = stage(_load(project_dir), request, progress=update)
-    click.echo(report.summary())
-    if not report.passed:
-        sys.exit(1)
+    run_gate("validating teacher", stages.validate_teacher, _load(project_dir), request)
 
 
 @cli.command("validate-judge")
@@ -128,7 +119,7 @@ def validate_judge_cmd(request: ValidateJudgeRequest, project_dir: Path) -> None
     """Check the judge on the seeds (generation): references high, damaged answers low."""
     from slm_distill.tools import stages
 
-    _gate("validating judge", stages.validate_judge, project_dir, request)
+    run_gate("validating judge", stages.validate_judge, _load(project_dir), request)
 
 
 @cli.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 Update = Callable[[int, int, str], None]
 
@@ -29,6 +30,18 @@ def progress_bar(label: str) -> Iterator[Update]:
             bar.update(task_id, completed=done, total=total or None, note=message[:60])
 
         yield update
+
+
+def run_gate(label: str, stage: Callable[..., Any], project: Any, request: Any) -> None:
+    """A gate stage (the teacher's, the judge's) with a progress bar: its summary, and exit
+    code 1 when it failed."""
+    import click
+
+    with progress_bar(label) as update:
+        report = stage(project, request, progress=update)
+    click.echo(report.summary())
+    if not report.passed:
+        raise SystemExit(1)
 
 
 def bar_events(update: Update) -> Callable[[dict], None]:

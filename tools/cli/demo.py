@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from slm_distill.tools import stages
-from slm_distill.tools.cli.console import bar_events, progress_bar
+from slm_distill.tools.cli.console import bar_events, progress_bar, run_gate
 from slm_distill.tools.requests import (
     EvaluateRequest,
     ExportRequest,
@@ -138,18 +138,10 @@ def run_demo(directory: Path, *, task: str = "text2sql", teacher: str | None = N
     project = _prepare(example, directory, teacher, student, steps)
     if example.task == "generation":
         _step("2a", "Validate the judge on the seeds: references high, damaged answers low (gate: 80%)")
-        with progress_bar("validating judge") as update:
-            judged = stages.validate_judge(project, ValidateJudgeRequest(), progress=update)
-        click.echo(judged.summary())
-        if not judged.passed:
-            raise SystemExit(1)
+        run_gate("validating judge", stages.validate_judge, project, ValidateJudgeRequest())
     _step("2b" if example.task == "generation" else 2,
           "Validate the teacher on 20% of the seeds (gate: 80%)")
-    with progress_bar("validating teacher") as update:
-        report = stages.validate_teacher(project, ValidateTeacherRequest(), progress=update)
-    click.echo(report.summary())
-    if not report.passed:
-        raise SystemExit(1)
+    run_gate("validating teacher", stages.validate_teacher, project, ValidateTeacherRequest())
     _step(3, f"Generate {n} validated pairs")
     _run(project, "generate", GenerateRequest(n=n), "generating pairs")
     _step(4, "Status")

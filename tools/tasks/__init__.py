@@ -58,7 +58,7 @@ def _generation(project: Project) -> Task:
 
     judge = project.config.judge
     return Generation(project.config.task, read_rubric(project), judged=bool(judge.spec),
-                      pass_score=5 if judge.mode == "pass_fail" else judge.pass_score)
+                      pass_score=judge.passing)
 
 
 TASKS = {"text2sql": _text2sql, "classification": _classification, "extraction": _extraction,

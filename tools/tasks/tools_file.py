@@ -69,8 +69,7 @@ def _one_tool(item: Any, place: str) -> dict:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
-    if isinstance(item, dict) and isinstance(item.get("function"), dict):
-        item = item["function"]  # OpenAI's {"type": "function", "function": {...}}
+    item = _unwrapped(item)
     if not isinstance(item, dict):
         raise UsageError(f"{place}: a tool is a JSON object, not {type(item).__name__}.")
     name = item.get("name")
@@ -100,6 +99,12 @@ def _one_tool(item: Any, place: str) -> dict:
     return {"name": name, "description": description, "parameters": parameters}
 
 
+def _unwrapped(item: Any) -> Any:
+    """A tool without OpenAI's {"type": "function", "function": {...}} wrapper."""
+    return item["function"] if isinstance(item, dict) and isinstance(item.get("function"), dict) \
+        else item
+
+
 def _dangling_ref(schema: dict) -> str | None:
     """The first local `$ref` (`#/...`) that points at nothing in `schema`, or None."""
     stack: list = [schema]
@@ -122,9 +127,8 @@ def _dangling_ref(schema: dict) -> str | None:
 
 def _place(where: str, text: str, index: int, item: Any) -> str:
     """`FILE:LINE` of tool `index` where the file's text holds its name, else `FILE, tool N`."""
-    inner = item.get("function") if isinstance(item, dict) else None
-    name = (inner if isinstance(inner, dict) else item).get("name") if isinstance(item, dict) \
-        else None
+    tool = _unwrapped(item)
+    name = tool.get("name") if isinstance(tool, dict) else None
     if text and isinstance(name, str):
         hits = [m.start() for m in re.finditer(r'"name"\s*:\s*' + re.escape(json.dumps(name)),
                                                text)]
@@ -141,9 +145,8 @@ def _names(text: str) -> list[str]:
         return []
     data = data.get("tools", data) if isinstance(data, dict) else data
     items = data if isinstance(data, list) else []
-    inner = [i.get("function") if isinstance(i, dict) else None for i in items]
-    return [(f if isinstance(f, dict) else i if isinstance(i, dict) else {}).get("name")
-            for i, f in zip(items, inner, strict=True)]
+    tools = [_unwrapped(i) for i in items]
+    return [t.get("name") if isinstance(t, dict) else None for t in tools]
 
 
 # -- from an MCP server ------------------------------------------------------------------------

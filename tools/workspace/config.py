@@ -168,6 +168,11 @@ class JudgeConfig(_Section):
     override: GateOverride | None = Field(
         None, description="Set only by an explicit user override; recorded for the audit trail.")
 
+    @property
+    def passing(self) -> int:
+        """The lowest grade that passes: pass_fail verdicts are read as 5 (pass) or 1 (fail)."""
+        return 5 if self.mode == "pass_fail" else self.pass_score
+
     @field_validator("spec")
     @classmethod
     def _judge_spec(cls, spec: str | None) -> str | None:

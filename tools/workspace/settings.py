@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from slm_distill.tools.actions import OVERRIDE_GATE, Blank, act
+from slm_distill.tools.actions import OVERRIDE_GATE, OVERRIDE_JUDGE_GATE, Blank, act
 from slm_distill.tools.errors import UsageError
 from slm_distill.tools.workspace.config import ProjectConfig
 from slm_distill.tools.workspace.project import Project
@@ -134,7 +134,7 @@ def set_config(project: Project, key: str, value: Any, *, force: bool = False,
                          "{fix}.", fix=OVERRIDE_GATE)
     if key == "judge.override" or key.startswith("judge.override."):
         raise UsageError("judge.override is recorded only with the user's reason, by generation: "
-                         "{fix}.", fix=act("generate", override_judge_gate=Blank("reason", text=True)))
+                         "{fix}.", fix=OVERRIDE_JUDGE_GATE)
     data = project.config.model_dump(mode="json")
     *sections, leaf = key.split(".")
     node = data
@@ -172,14 +172,10 @@ def set_config(project: Project, key: str, value: Any, *, force: bool = False,
 def _usable(project: Project, new: ProjectConfig, key: str) -> None:
     """What the configuration names must exist: the teacher (a python: object, a GGUF) and the
     task's database."""
-    if key == "teacher":
+    if key in ("teacher", "judge.spec") and (spec := _get(new, key)):
         from slm_distill.tools.teachers import check_spec
 
-        check_spec(new.teacher, project.root)
-    if key == "judge.spec" and new.judge.spec:
-        from slm_distill.tools.teachers import check_spec
-
-        check_spec(new.judge.spec, project.root)
+        check_spec(spec, project.root)
     if key == "task.rubric_file":
         path = Project(project.root, new).path(new.task.rubric_file)  # type: ignore[union-attr]
         if not path.is_file():

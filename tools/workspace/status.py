@@ -93,7 +93,7 @@ def project_status(project: Project) -> ProjectStatus:
     try:
         gate, gate_ok = check_gate(project), True
     except GateError as exc:
-        gate, gate_ok = str(exc).split(". ")[0] + ".", False
+        gate, gate_ok = _first_sentence(exc), False
         stale = exc.fixes.get("fix") == act("validate_teacher")
     judge, judge_ok = _judge(project)
     data = project.path("data")
@@ -141,7 +141,12 @@ def _judge(project: Project) -> tuple[str | None, bool]:
     try:
         return f"{spec}: {check_judge_gate(project)}", True
     except GateError as exc:
-        return f"{spec}: {str(exc).split('. ')[0]}.", False
+        return f"{spec}: {_first_sentence(exc)}", False
+
+
+def _first_sentence(exc: GateError) -> str:
+    """What a gate error says is missing, without its fix."""
+    return str(exc).split(". ")[0] + "."
 
 
 def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
