@@ -19,7 +19,7 @@ BASE_VENV ?= .venv-base
 BASE_BIN = $(abspath $(BASE_VENV))/bin
 EXAMPLE := $(CURDIR)/examples/text2sql
 EXAMPLE_TEACHER := python:slm_distill.examples.text2sql.teacher:TEACHER
-OPTIONAL_MODULES := torch transformers peft trl accelerate datasets pyarrow matplotlib llama_cpp gguf mcp rouge_score sacrebleu
+OPTIONAL_MODULES := torch transformers peft trl accelerate datasets pyarrow matplotlib llama_cpp gguf mcp rouge_score sacrebleu psycopg
 
 .PHONY: install demo test test-fast check-base lint clean
 

@@ -213,7 +213,8 @@ def _setup_tools(t: Tools) -> None:
     async def init(ctx: Context, project_dir: str, request: InitRequest, wait: Any) -> ProjectStatus:
         directory = inside(t.root, project_dir, what="project")
         made = await _thread(stages.init, directory, t.files_inside(request))
-        return await _thread(project_status, made)
+        status = await _thread(project_status, made)
+        return status.model_copy(update={"notes": made.init_notes})
 
     async def seeds(ctx: Context, project_dir: str, request: AddSeedsRequest, wait: Any) -> Any:
         return await _thread(stages.add_seeds, t.project(project_dir), t.files_inside(request))

@@ -42,14 +42,17 @@ class WorkspaceFile:
     `or_import`: a `module:Name` import spec (see `is_import_spec`) is taken as it is."""
 
     or_import: bool = False
+    or_url: bool = False
 
 
 def is_file_value(info: FieldInfo, value: str) -> bool:
     """Is this value of a WorkspaceFile field a path (rather than an import spec)?"""
+    from slm_distill.tools.tasks.database import is_database_url
     from slm_distill.tools.tasks.output_schema import is_import_spec
 
     spec = meta(info, WorkspaceFile)
-    return spec is not None and not (spec.or_import and is_import_spec(value))
+    return spec is not None and not (spec.or_import and is_import_spec(value)) and not (
+        spec.or_url and is_database_url(value))
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,17 @@ class InitRequest(Request):
                                     "tool_calling (a request to a call of one of your tools) or "
                                     "generation (an input to free text: a summary, a rewrite, "
                                     "a reply).")] = "text2sql"
-    db_file: Annotated[str | None, Field(description="Text2SQL: an existing DuckDB database file.",
-                                         max_length=PATH_MAX),
-                       Cli(flag="--db"), WorkspaceFile()] = None
+    db_file: Annotated[str | None, Field(
+        description="Text2SQL: an existing DuckDB or SQLite database file (the engine is read "
+        "from its header). On the command line a postgresql:// URL here is taken as db_url.",
+        max_length=PATH_MAX), Cli(flag="--db"), WorkspaceFile(or_url=True)] = None
+    db_url: Annotated[str | None, Field(
+        description="Text2SQL on PostgreSQL: a libpq URL, postgresql://USER@HOST:PORT/DBNAME. "
+        "The password comes from PGPASSWORD, ~/.pgpass or password_env, and is never stored.",
+        max_length=PATH_MAX)] = None
+    password_env: Annotated[str | None, Field(
+        description="Text2SQL on PostgreSQL: the environment variable that holds the password "
+        "(default: libpq's PGPASSWORD or ~/.pgpass).", max_length=200)] = None
     schema_file: Annotated[str | None, Field(
         description="Text2SQL: a SQL file of CREATE TABLE and INSERT statements to build the "
         "database from.",

@@ -77,12 +77,19 @@ class SeedsAdded(BaseModel):
 
 
 def init(directory: Path, request: InitRequest) -> Project:
+    from slm_distill.tools.tasks.database import is_database_url
     from slm_distill.tools.workspace.project import init_project
 
+    db_file, db_url = request.db_file, request.db_url
+    if is_database_url(db_file):  # `--db postgresql://...`
+        if db_url:
+            raise UsageError("Give the PostgreSQL URL once, not as both a file and a URL.")
+        db_file, db_url = None, db_file
     return init_project(
         directory, task=request.task, name=request.name, teacher=request.teacher,
-        student=request.student, schema_dialect=request.dialect,
-        db=Path(request.db_file) if request.db_file else None,
+        student=request.student, schema_dialect=request.dialect, db_url=db_url,
+        password_env=request.password_env,
+        db=Path(db_file) if db_file else None,
         schema=Path(request.schema_file) if request.schema_file else None,
         labels=_labels(request), multi_label=request.multi_label,
         output_schema=request.output_schema,

@@ -20,6 +20,7 @@ mistake (a misspelt column, a table that does not exist, or a syntax slip).
 from __future__ import annotations
 
 import atexit
+import functools
 import random
 import re
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import sqlglot
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December"]
@@ -441,12 +443,21 @@ class _QueryConnection:
         self._rows = []
 
 
+@functools.lru_cache(maxsize=8192)
+def in_dialect(sql: str, dialect: str) -> str:
+    """The templates' DuckDB SQL written for the project's engine (sqlite, postgres) by sqlglot."""
+    if dialect == "duckdb":
+        return sql
+    return sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
+
+
 class RuleTeacher:
     """Offline rule-based Text2SQL teacher (regex templates, not an LLM) for the music store."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._db: str | None = None
+        self._dialect = "duckdb"
         self._conn: Any = None
         self._values: dict[str, list[str]] = {}
         self._patterns: list[tuple[re.Pattern[str], Template]] = []
@@ -454,8 +465,11 @@ class RuleTeacher:
 
     # -- database and patterns ---------------------------------------------------------
     def _load(self, context: dict) -> None:
+        self._dialect = context.get("dialect") or "duckdb"
         path = context.get("db_path")
-        if path is not None and str(path) == self._db:
+        key = path or (f"{self._dialect}:{hash(context.get('schema'))}"
+                       if context.get("query") is not None else None)  # PostgreSQL: no file
+        if key is not None and str(key) == self._db:
             if isinstance(self._conn, _QueryConnection) and context.get("query") is not None:
                 self._conn = _QueryConnection(context["query"])  # the caller's live sandbox
             return
@@ -469,10 +483,10 @@ class RuleTeacher:
             self._conn = _open_copy(str(path))
         if self._conn is not None:
             for kind, query in VALUE_QUERIES.items():
-                rows = self._conn.execute(query).fetchall()
+                rows = self._conn.execute(in_dialect(query, self._dialect)).fetchall()
                 self._values[kind] = sorted({str(r[0]) for r in rows if r[0] is not None})
             self._values["word"] = [w for w in self._values["word"] if w != "The"]
-        self._db = None if path is None else str(path)
+        self._db = None if key is None else str(key)
         self._patterns = [(self._compile(p), t) for t in TEMPLATES for p in t.phrasings + t.extra]
         self._weights = [self._space(t) ** 0.5 for t in TEMPLATES]
 
@@ -527,7 +541,7 @@ class RuleTeacher:
     def _render(self, template: Template, values: dict[str, str], phrasing: int) -> dict:
         question = self._say(template, phrasing, values)
         sql = template.sql.format(**{k: self._sql_value(k, v) for k, v in values.items()})
-        return {"input": question, "output": sql,
+        return {"input": question, "output": in_dialect(sql, self._dialect),
                 "metadata": {"difficulty": template.difficulty, "template": template.key}}
 
     def _sample(self, template: Template, rng: random.Random, fixed: dict[str, str]) -> dict:
@@ -560,7 +574,8 @@ class RuleTeacher:
         if found is None:
             return ""
         template, values = found
-        return template.sql.format(**{k: self._sql_value(k, v) for k, v in values.items()})
+        sql = template.sql.format(**{k: self._sql_value(k, v) for k, v in values.items()})
+        return in_dialect(sql, self._dialect)
 
     def propose(self, n: int, seeds: list[dict], context: dict) -> list[dict]:
         rng = random.Random(context.get("sample", 0))

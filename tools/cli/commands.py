@@ -84,6 +84,8 @@ def init(directory: Path, request: InitRequest) -> None:
 
     project = stages.init(directory, request)
     click.echo(f"Created project {project.config.name!r} in {project.root}")
+    for note in project.init_notes:
+        click.echo(note, err=True)
     click.echo(project_status(project).summary())
 
 

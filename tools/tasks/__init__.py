@@ -16,7 +16,7 @@ __all__ = ["Message", "Score", "Task", "Validation", "make_task", "TASKS"]
 def _text2sql(project: Project) -> Task:
     from slm_distill.tools.tasks.text2sql import Text2SQL
 
-    return Text2SQL(project.db_path, project.config.task)
+    return Text2SQL(project.database, project.config.task)
 
 
 def _classification(project: Project) -> Task:

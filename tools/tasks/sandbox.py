@@ -18,40 +18,24 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import duckdb
 
+from slm_distill.tools.tasks.database import (
+    MAX_RESULT_BYTES,
+    Database,
+    ErrorCategory,
+    QueryError,
+    QueryResult,
+    TableInfo,
+    fetch_capped,
+    short,
+)
 from slm_distill.tools.tasks.sqlguard import statement_problem, text_problem
-
-ErrorCategory = Literal[
-    "syntax", "unknown_table", "unknown_column", "runtime", "timeout", "refused", "empty",
-    "too_complex", "too_large",
-]
 
 MEMORY_LIMIT = "1GB"  # DuckDB's buffer memory per database (sorts and joins spill beyond it)
 MAX_TEMP_SIZE = "256MB"  # what spills may write to the sandbox's own temporary directory
-MAX_RESULT_BYTES = 50 * 1024 * 1024  # a rough sum of the fetched values' sizes
-
-
-class QueryError(Exception):
-    """A query that failed or was refused, with a category for reports."""
-
-    def __init__(self, category: ErrorCategory, message: str) -> None:
-        super().__init__(message)
-        self.category = category
-        self.message = message
-
-
-@dataclass
-class QueryResult:
-    columns: list[str]
-    rows: list[tuple]
-    truncated: bool = False
-    elapsed_s: float = 0.0
-    types: list[str] = field(default_factory=list)
 
 
 class _SpillDirs:
@@ -148,13 +132,15 @@ def _message(category: ErrorCategory, exc: BaseException) -> str:
     if category == "too_complex":
         return "the query nests expressions too deeply for DuckDB"
     if category == "too_large":
-        return f"the query needs more memory or temporary disk than the sandbox allows: {_short(exc)}"
-    return _short(exc)
+        return f"the query needs more memory or temporary disk than the sandbox allows: {short(exc)}"
+    return short(exc)
 
 
-class Sandbox:
+class Sandbox(Database):
     """A read-only DuckDB connection that runs one query at a time under a timeout, a row cap and
     a byte cap on the fetched result."""
+
+    engine = "duckdb"
 
     def __init__(self, db_path: Path, *, row_cap: int = 10_000, timeout_s: float = 10.0,
                  max_bytes: int = MAX_RESULT_BYTES, memory_limit: str = MEMORY_LIMIT,
@@ -184,6 +170,31 @@ class Sandbox:
         self._closed = True
         self._conn.close()
         _SPILL_DIRS.release(self.db_path)
+
+    def tables(self, sample_rows: int = 0) -> list[TableInfo]:
+        """Tables and views, with DuckDB's own DDL (read from the catalogue, which the sandbox's
+        queries may not name) and the first `sample_rows` rows."""
+        with self._lock:
+            cursor = self._conn.cursor()
+            try:
+                found = cursor.execute(
+                    "SELECT table_name, sql FROM duckdb_tables() WHERE NOT internal UNION ALL "
+                    "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal ORDER BY 1"
+                ).fetchall()
+                columns: dict[str, list[str]] = {}
+                for table, column in cursor.execute(
+                        "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal "
+                        "ORDER BY table_name, column_index").fetchall():
+                    columns.setdefault(table, []).append(column)
+                out = []
+                for name, ddl in found:
+                    rows = (cursor.execute(f'SELECT * FROM "{name}" LIMIT {int(sample_rows)}')
+                            .fetchall() if sample_rows else [])
+                    out.append(TableInfo(name, ddl.strip().rstrip(";") + ";",
+                                         columns.get(name, []), rows))
+                return out
+            finally:
+                cursor.close()
 
     def execute(self, sql: str) -> QueryResult:
         """Run one read-only query; raise QueryError on refusal, error, timeout or cap."""
@@ -220,7 +231,7 @@ class Sandbox:
         try:
             cursor.execute(sql)
             desc = cursor.description or []
-            rows, truncated = self._fetch(cursor)
+            rows, truncated = fetch_capped(cursor, self.row_cap, self.max_bytes)
         except (duckdb.Error, MemoryError) as exc:
             category = _categorise(exc)
             if category == "timeout":
@@ -235,46 +246,3 @@ class Sandbox:
             truncated=truncated,
             elapsed_s=time.perf_counter() - start,
         )
-
-    def _fetch(self, cursor: duckdb.DuckDBPyConnection) -> tuple[list[tuple], bool]:
-        """Up to `row_cap` rows (and whether there were more), in batches sized so that one batch
-        cannot go far past `max_bytes`; QueryError("too_large") once the values exceed it."""
-        rows: list[tuple] = []
-        size, batch = 0, 16
-        while len(rows) <= self.row_cap:
-            chunk = cursor.fetchmany(min(batch, self.row_cap + 1 - len(rows)))
-            if not chunk:
-                return rows, False
-            size += sum(_size_of(row) for row in chunk)
-            rows.extend(chunk)
-            if size > self.max_bytes:
-                raise QueryError("too_large", (
-                    f"result too large: its first {len(rows)} rows hold more than "
-                    f"{self.max_bytes / 2**20:g} MB; select fewer rows or smaller values"))
-            per_row = max(1, size // len(rows))
-            batch = max(1, min(2048, (self.max_bytes - size) // per_row))
-        return rows[: self.row_cap], True
-
-
-def _size_of(value: object) -> int:
-    """Roughly how many bytes a fetched value holds (strings by length, nested values summed)."""
-    total, stack = 0, [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str | bytes | bytearray):
-            total += len(item) + 16
-        elif isinstance(item, list | tuple):
-            total += 8 * len(item) + 16
-            stack.extend(item)
-        elif isinstance(item, dict):
-            total += 16 * len(item) + 16
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        else:
-            total += 16
-    return total
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__

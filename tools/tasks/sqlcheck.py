@@ -1,4 +1,4 @@
-"""Static checks on SQL with sqlglot (DuckDB dialect): parse, schema references, normal form, features.
+"""Static checks on SQL with sqlglot, in the engine's dialect: parse, references, normal form, features.
 
 Text over sqlguard's length and nesting bounds never reaches sqlglot, and a RecursionError or
 MemoryError from it becomes SqlCheckError("too_complex"): nothing here raises anything else.
@@ -39,16 +39,24 @@ def bounded(work: Callable[..., R], *args: object, **kwargs: object) -> R:
         raise SqlCheckError(TOO_COMPLEX, "the query is too large to analyse") from None
 
 
-def parse_query(sql: str) -> exp.Expression:
-    """Parse exactly one query (SELECT, WITH, set operation) in the DuckDB dialect."""
+DIALECT_LABELS = {"duckdb": "DuckDB", "sqlite": "SQLite", "postgres": "PostgreSQL"}
+# Nodes that write or lock, which no query here may hold (a data-modifying CTE, SELECT INTO,
+# SELECT ... FOR UPDATE): the engines refuse them too, read-only.
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Into, exp.Lock, exp.Create,
+           exp.Drop, exp.Command)
+
+
+def parse_query(sql: str, dialect: str = "duckdb") -> exp.Expression:
+    """Parse exactly one query (SELECT, WITH, set operation) in `dialect` (sqlglot's name)."""
     problem = text_problem(sql)
     if problem:
         raise SqlCheckError(*problem)
     try:
-        trees = [t for t in bounded(sqlglot.parse, sql, read="duckdb") if t is not None]
+        trees = [t for t in bounded(sqlglot.parse, sql, read=dialect) if t is not None]
     except sqlglot.errors.SqlglotError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SqlCheckError("syntax", f"does not parse as DuckDB SQL: {first[:200]}") from exc
+        label = DIALECT_LABELS.get(dialect, dialect)
+        raise SqlCheckError("syntax", f"does not parse as {label} SQL: {first[:200]}") from exc
     except (SqlCheckError, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - sqlglot's own bugs on odd text are still a verdict
@@ -58,6 +66,10 @@ def parse_query(sql: str) -> exp.Expression:
     tree = trees[0]
     if not isinstance(tree, exp.Query):
         raise SqlCheckError("refused", f"not a query ({tree.key.upper()}); only SELECT is allowed")
+    writes = bounded(tree.find, *_WRITES)
+    if writes is not None:
+        raise SqlCheckError("refused", f"the query holds {writes.key.upper()}, which writes or "
+                            "locks; only reads may run here")
     return tree
 
 
@@ -119,12 +131,12 @@ def _derived_names(tree: exp.Expression) -> set[str]:
     return names
 
 
-def normalise_sql(sql: str) -> str:
+def normalise_sql(sql: str, dialect: str = "duckdb") -> str:
     """A canonical text for exact match and de-duplication (falls back to whitespace folding)."""
     text = sql.strip().rstrip(";").strip() if isinstance(sql, str) else ""
     try:
-        tree = parse_query(text)
-        text = bounded(tree.sql, dialect="duckdb", normalize=True, comments=False)
+        tree = parse_query(text, dialect)
+        text = bounded(tree.sql, dialect=dialect, normalize=True, comments=False)
     except SqlCheckError:
         pass
     return " ".join(text.lower().split())

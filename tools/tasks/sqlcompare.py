@@ -72,12 +72,12 @@ def normalise_rows(rows: Sequence[Sequence[Any]]) -> list[tuple]:
     return [tuple(normalise_value(v) for v in row) for row in rows]
 
 
-def gold_is_ordered(sql: str) -> bool:
+def gold_is_ordered(sql: str, dialect: str = "duckdb") -> bool:
     """True when the outermost query has ORDER BY (then row order is part of the answer)."""
     try:
         if text_problem(sql):
             raise ValueError("not for sqlglot")
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = sqlglot.parse_one(sql, read=dialect)
     except (sqlglot.errors.SqlglotError, ValueError, RecursionError, MemoryError):
         return "order by" in " ".join(str(sql).lower().split())
     return isinstance(tree, exp.Query) and tree.args.get("order") is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import duckdb
 
@@ -23,21 +24,55 @@ MAX_SQL_CHARS = 32_000  # longer answers are refused unparsed (sqlglot needs ~0.
 MAX_SQL_DEPTH = 20  # brackets, CASE and NOT nested deeper are refused (real queries: < 10)
 TOO_COMPLEX = "too_complex"  # the failure category of text over these limits
 
-# Named anywhere (a table, view or function): DuckDB's catalogue and settings, which reveal paths.
-_DENIED_PREFIXES = ("duckdb_", "pragma_")
-_DENIED_NAMES = frozenset({"pg_settings"})
-# Called as functions: files, settings, SQL run from strings, logging, extensions' scanners.
-_DENIED_CALL_PREFIXES = ("read_", "parquet_", "sqlite_", "postgres_", "mysql_", "iceberg_",
-                         "delta_", "json_execute", "sniff_", "enable_", "disable_")
-_DENIED_CALLS = frozenset({
-    "current_setting", "getenv", "glob", "query", "query_table", "which_secret", "write_log",
-    "truncate_duckdb_logs", "add_grammar_extension", "remove_grammar_extension", "checkpoint",
-    "force_checkpoint",
-})
-_DENY_HINT = re.compile(
-    "|".join([*_DENIED_PREFIXES, *_DENIED_NAMES, *_DENIED_CALL_PREFIXES, *_DENIED_CALLS]),
-    re.IGNORECASE,
-)
+
+
+@dataclass(frozen=True)
+class Denials:
+    """What one engine's queries may not name: `prefixes` and `names` anywhere (a table, view or
+    function), `call_prefixes` and `calls` when called as functions; `what` says why, in a refusal."""
+
+    prefixes: tuple[str, ...]
+    names: frozenset[str]
+    call_prefixes: tuple[str, ...]
+    calls: frozenset[str]
+    what: str
+
+    @functools.cached_property
+    def hint(self) -> re.Pattern[str]:  # a cheap first look before tokens are compared
+        words = [*self.prefixes, *self.names, *self.call_prefixes, *self.calls]
+        return re.compile("|".join(map(re.escape, words)), re.IGNORECASE)
+
+
+DENIALS = {
+    # DuckDB's catalogue and settings (which reveal paths); files, settings, SQL run from strings,
+    # logging, extensions' scanners.
+    "duckdb": Denials(
+        prefixes=("duckdb_", "pragma_"), names=frozenset({"pg_settings"}),
+        call_prefixes=("read_", "parquet_", "sqlite_", "postgres_", "mysql_", "iceberg_",
+                       "delta_", "json_execute", "sniff_", "enable_", "disable_"),
+        calls=frozenset({
+            "current_setting", "getenv", "glob", "query", "query_table", "which_secret",
+            "write_log", "truncate_duckdb_logs", "add_grammar_extension",
+            "remove_grammar_extension", "checkpoint", "force_checkpoint"}),
+        what="DuckDB's own settings, catalogue or files"),
+    # SQLite's schema tables and pragma functions; files and extensions (the authorizer denies
+    # them too).
+    "sqlite": Denials(
+        prefixes=("sqlite_", "pragma_"), names=frozenset(),
+        call_prefixes=("sqlar_",),
+        calls=frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer",
+                         "zipfile"}),
+        what="SQLite's own catalogue, files or extensions"),
+    # PostgreSQL's catalogues and admin functions (pg_read_file, pg_sleep, pg_terminate_backend
+    # ...), large objects, other servers, settings, SQL run from strings, sequences.
+    "postgres": Denials(
+        prefixes=("pg_",), names=frozenset({"information_schema"}),
+        call_prefixes=("lo_", "dblink", "query_to_xml", "table_to_xml", "cursor_to_xml",
+                       "schema_to_xml", "database_to_xml", "txid_", "inet_"),
+        calls=frozenset({"set_config", "current_setting", "nextval", "setval", "currval",
+                         "lastval", "version", "loread", "lowrite"}),
+        what="PostgreSQL's settings, catalogue, files or other servers"),
+}
 # A query starts with one of these words (or a bracket); SHOW, DESCRIBE and SUMMARIZE, also
 # "SELECT" statements to DuckDB, print settings (SHOW temp_directory) and are refused.
 _QUERY_STARTS = frozenset({"select", "with", "from", "values", "table"})
@@ -113,8 +148,9 @@ def split_first(sql: str) -> tuple[str, str]:
     return sql, ""
 
 
-def statement_problem(sql: str) -> tuple[str, str] | None:
-    """(category, reason) when `sql`, bounded by `text_problem`, is not one plain query."""
+def statement_problem(sql: str, engine: str = "duckdb") -> tuple[str, str] | None:
+    """(category, reason) when `sql`, bounded by `text_problem`, is not one plain query for
+    `engine` (duckdb, sqlite or postgres)."""
     found = _significant(tokens(sql))
     for i, (kind, text) in enumerate(found):
         if kind == _T.operator and text == ";" and any(t[1] != ";" for t in found[i + 1 :]):
@@ -122,16 +158,18 @@ def statement_problem(sql: str) -> tuple[str, str] | None:
     first = next((t for t in found if t[1] != "("), None)
     if first is not None and first[0] == _T.keyword and first[1].lower() not in _QUERY_STARTS:
         return "refused", f"only queries (SELECT, WITH, FROM) may run here, not {first[1].upper()}"
-    name = denied_name(sql, found)
+    name = denied_name(sql, found, engine)
     if name:
-        return "refused", (f"the query uses {name}, which reads DuckDB's own settings, catalogue "
-                           "or files; only the database's tables may be queried")
+        return "refused", (f"the query uses {name}, which reaches {DENIALS[engine].what}; only "
+                           "the database's tables may be queried")
     return None
 
 
-def denied_name(sql: str, found: Sequence[Token] | None = None) -> str | None:
-    """The first DuckDB settings/catalogue/file function or view that `sql` names, if any."""
-    if not _DENY_HINT.search(sql):
+def denied_name(sql: str, found: Sequence[Token] | None = None,
+                engine: str = "duckdb") -> str | None:
+    """The first settings/catalogue/file function or view of `engine` that `sql` names, if any."""
+    deny = DENIALS[engine]
+    if not deny.hint.search(sql):
         return None
     found = _significant(tokens(sql) if found is None else found)
     for i, (kind, text) in enumerate(found):
@@ -139,9 +177,9 @@ def denied_name(sql: str, found: Sequence[Token] | None = None) -> str | None:
             continue
         name = text[1:-1].replace('""', '"') if text.startswith('"') else text
         name = name.lower()
-        if name.startswith(_DENIED_PREFIXES) or name in _DENIED_NAMES:
+        if name.startswith(deny.prefixes) or name in deny.names:
             return name
         called = i + 1 < len(found) and found[i + 1][1] == "("
-        if called and (name.startswith(_DENIED_CALL_PREFIXES) or name in _DENIED_CALLS):
+        if called and (name.startswith(deny.call_prefixes) or name in deny.calls):
             return name
     return None

@@ -1,18 +1,19 @@
-"""Text2SQL: questions about one DuckDB database, answered with one DuckDB SQL query.
+"""Text2SQL: questions about one database, answered with one SQL query in its engine's dialect.
 
-    task = Text2SQL(Path("shop.duckdb"), Text2SQLConfig())
+    task = Text2SQL(Path("shop.duckdb"), Text2SQLConfig())      # or a .sqlite file, or
+    task = Text2SQL(DatabaseSource("postgres", url="postgresql://reader@host/shop"), config)
     task.validate("SELECT count(*) FROM customers")     # parse, schema references, execution
     task.score(predicted_sql, gold_sql).correct           # execution accuracy
 
-Validation: sqlglot parses it in the DuckDB dialect, every table and column it names exists, and it
-executes in the sandbox (read-only, no external access, row cap, timeout). Scoring: execution
-accuracy (results compared as multisets, or lists when the gold orders its rows; see sqlcompare),
-exact match after sqlglot normalisation, and valid-SQL rate.
+Validation: sqlglot parses it in the engine's dialect (DuckDB, SQLite or PostgreSQL), every table
+and column it names exists, and it executes in that engine's sandbox (read-only, row cap,
+timeout). Scoring: execution accuracy (results compared as multisets, or lists when the gold
+orders its rows; see sqlcompare), exact match after sqlglot normalisation, and valid-SQL rate.
 
 Answers are untrusted text: every method here returns a verdict on any string, however long, deep or
 hostile. Text over sqlguard's bounds (MAX_SQL_CHARS, MAX_SQL_DEPTH), or that exhausts sqlglot's
 stack or memory, fails with category "too_complex"; results over the sandbox's caps with "too_large";
-a second statement, or DuckDB's own settings, catalogue or files, with "refused".
+a second statement, a write, or the engine's own settings, catalogue or files, with "refused".
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ import duckdb
 
 from slm_distill.prompts import render_prompt
 from slm_distill.tools.tasks.base import Message, Score, Task, Validation
-from slm_distill.tools.tasks.sandbox import QueryError, QueryResult, Sandbox, connect_readonly
+from slm_distill.tools.tasks.database import (
+    ENGINE_LABELS,
+    Database,
+    DatabaseSource,
+    QueryError,
+    QueryResult,
+)
 from slm_distill.tools.tasks.sqlcheck import (
     Schema,
     SqlCheckError,
@@ -116,43 +123,37 @@ class Text2SQL(Task):
     plain_need = "plain select"
     judged_categories = ("wrong_result", "empty_result")
 
-    def __init__(self, db_path: Path, config: Text2SQLConfig) -> None:
-        self.db_path = Path(db_path)
+    def __init__(self, db: Path | DatabaseSource, config: Text2SQLConfig) -> None:
+        self.source = db if isinstance(db, DatabaseSource) else DatabaseSource.of_file(Path(db))
+        self.db_path = self.source.path
+        self.dialect = self.source.engine  # sqlglot's name of the engine's dialect
         self.config = config
         self._gold_cache: dict[str, QueryResult | QueryError] = {}
 
     # -- database --------------------------------------------------------------
+    @property
+    def dialect_label(self) -> str:
+        return ENGINE_LABELS[self.dialect]
+
     @cached_property
-    def sandbox(self) -> Sandbox:
-        return Sandbox(self.db_path, row_cap=self.config.row_cap, timeout_s=self.config.timeout_s)
+    def sandbox(self) -> Database:
+        return self.source.open(row_cap=self.config.row_cap, timeout_s=self.config.timeout_s)
 
     @cached_property
     def schema(self) -> Schema:
-        with connect_readonly(self.db_path) as conn:
-            rows = conn.execute(
-                "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal"
-            ).fetchall()
         schema: Schema = {}
-        for table, column in rows:
-            schema.setdefault(table.lower(), set()).add(column.lower())
+        for table in self.sandbox.tables():
+            schema[table.name.lower()] = {c.lower() for c in table.columns}
         return schema
 
     @cached_property
     def schema_text(self) -> str:
-        """DDL of every table, each followed by a few sample rows as comments."""
+        """DDL of every table, each followed by a few sample rows (as SQL literals) as comments."""
         blocks = []
-        with connect_readonly(self.db_path) as conn:
-            tables = conn.execute(
-                "SELECT table_name, sql FROM duckdb_tables() WHERE NOT internal ORDER BY table_name"
-            ).fetchall()
-            for table, ddl in tables:
-                block = ddl.strip().rstrip(";") + ";"
-                if self.config.sample_rows:
-                    rows = conn.execute(
-                        f'SELECT * FROM "{table}" LIMIT {self.config.sample_rows}'
-                    ).fetchall()
-                    block += "".join(f"\n-- ({', '.join(map(sql_literal, r))})" for r in rows)
-                blocks.append(block)
+        for table in self.sandbox.tables(self.config.sample_rows):
+            rows = "".join(f"\n-- ({', '.join(sql_literal(v, self.dialect) for v in r)})"
+                           for r in table.rows)
+            blocks.append(table.ddl + rows)
         return "\n\n".join(blocks)
 
     def close(self) -> None:
@@ -163,7 +164,8 @@ class Text2SQL(Task):
     # -- prompts ------------------------------------------------------------------
     def teacher_messages(self, input: str) -> list[Message]:
         return [
-            {"role": "system", "content": render_prompt("text2sql/answer", schema=self.schema_text)},
+            {"role": "system", "content": render_prompt("text2sql/answer", schema=self.schema_text,
+                                                     dialect=self.dialect_label)},
             {"role": "user", "content": input},
         ]
 
@@ -172,7 +174,7 @@ class Text2SQL(Task):
         if self.config.schema_in_student_prompt:
             user = f"Schema:\n{self.schema_text}\n\nQuestion: {input}"
         return [
-            {"role": "system", "content": render_prompt("text2sql/student")},
+            {"role": "system", "content": render_prompt("text2sql/student", dialect=self.dialect_label)},
             {"role": "user", "content": user},
         ]
 
@@ -181,7 +183,8 @@ class Text2SQL(Task):
         if mode == "targeted":
             shown = "\n\n".join(f"Question: {e['input']}\nSQL: {e['output']}" for e in examples)
             text = render_prompt(
-                "text2sql/targeted", schema=self.schema_text, n=n, needs=(focus or {}).get("description", ""),
+                "text2sql/targeted", schema=self.schema_text, n=n, dialect=self.dialect_label,
+                needs=(focus or {}).get("description", ""),
                 mistakes=(focus or {}).get("mistakes", ""),
                 examples=shown or "(none yet: rely on the schema)",
             )
@@ -189,22 +192,26 @@ class Text2SQL(Task):
             shown = "\n\n".join(f"Question: {e['input']}\nSQL: {e['output']}" for e in examples)
             text = render_prompt(
                 "text2sql/generate", schema=self.schema_text, n=n, examples=shown,
-                requirements=_REQUIREMENTS,
+                requirements=_REQUIREMENTS.format(dialect=self.dialect_label),
+                dialect=self.dialect_label,
             )
         else:
             base = examples[0]
             text = render_prompt(
                 AUGMENT_PROMPTS[mode], schema=self.schema_text, n=n, input=base["input"],
+                dialect=self.dialect_label,
                 output=base["output"], difficulty=base.get("difficulty", "medium"),
             )
         return [{"role": "user", "content": text}]
 
     def context(self) -> dict[str, Any]:
         """`query(sql) -> rows` runs read-only SQL in the sandbox; `describe(sql)` gives its tables,
-        SQL features and difficulty (what targeted proposals must match). Python teachers should use it
-        rather than open `db_path` themselves: DuckDB refuses a second connection to the same file
-        with another configuration in one process."""
-        return {"task": self.name, "schema": self.schema_text, "db_path": str(self.db_path),
+        SQL features and difficulty (what targeted proposals must match); `dialect` names the
+        engine's SQL (duckdb, sqlite or postgres). Python teachers should use `query` rather than
+        open `db_path` themselves: DuckDB refuses a second connection to the same file with
+        another configuration in one process, and a PostgreSQL database has no path."""
+        return {"task": self.name, "schema": self.schema_text, "dialect": self.dialect,
+                "db_path": str(self.db_path) if self.db_path else None,
                 "query": self.query, "describe": self.describe}
 
     def query(self, sql: str) -> list[tuple]:
@@ -219,11 +226,11 @@ class Text2SQL(Task):
         sql = output.strip().rstrip(";").strip() if isinstance(output, str) else output
         if not sql:
             return Validation(False, "syntax", "empty answer")
-        problem = text_problem(sql) or statement_problem(sql)
+        problem = text_problem(sql) or statement_problem(sql, self.dialect)
         if problem:
             return Validation(False, *problem)
         try:
-            check_references(parse_query(sql), self.schema)
+            check_references(parse_query(sql, self.dialect), self.schema)
         except SqlCheckError as exc:
             return Validation(False, exc.category, exc.message)
         try:
@@ -246,15 +253,16 @@ class Text2SQL(Task):
         return self._gold_cache[gold]
 
     def score(self, predicted: str, gold: str) -> Score:
-        exact = normalise_sql(predicted) == normalise_sql(gold)
+        exact = normalise_sql(predicted, self.dialect) == normalise_sql(gold, self.dialect)
+        expected = self._gold_result(gold)  # the gold first: its failure is never the candidate's
         check = self.validate(predicted)
+        if isinstance(expected, QueryError):
+            return Score(False, check.ok, exact, "gold_error",
+                         f"the gold query fails on {self.dialect_label}: {expected.message}")
         if not check.ok:
             return Score(False, False, exact, check.category, check.reason)
-        expected = self._gold_result(gold)
-        if isinstance(expected, QueryError):
-            return Score(False, True, exact, "gold_error", f"gold query failed: {expected.message}")
         try:
-            same = results_equal(expected, check.result, ordered=gold_is_ordered(gold))
+            same = results_equal(expected, check.result, ordered=gold_is_ordered(gold, self.dialect))
         except (RecursionError, MemoryError):
             return Score(False, True, exact, "too_large", "the results are too large to compare")
         if same:
@@ -268,13 +276,15 @@ class Text2SQL(Task):
         if isinstance(ra, QueryError) or isinstance(rb, QueryError):
             return False
         try:
-            return results_equal(ra, rb, ordered=gold_is_ordered(a) or gold_is_ordered(b))
+            return results_equal(ra, rb, ordered=gold_is_ordered(a, self.dialect)
+                                 or gold_is_ordered(b, self.dialect))
         except (RecursionError, MemoryError):
             return False
 
     def describe(self, output: str) -> dict[str, Any]:
         try:
-            tree = parse_query(output.strip().rstrip(";") if isinstance(output, str) else output)
+            tree = parse_query(output.strip().rstrip(";") if isinstance(output, str) else output,
+                               self.dialect)
             features, tables = bounded(sql_features, tree), bounded(tables_used, tree)
         except SqlCheckError:
             return {"tables": [], "features": [], "difficulty": "unspecified"}
@@ -285,7 +295,7 @@ class Text2SQL(Task):
         }
 
     def dedup_key(self, output: str) -> str:
-        return normalise_sql(output)
+        return normalise_sql(output, self.dialect)
 
     def need_facts(self, output: str, metadata: dict | None = None) -> list[str]:
         features = (metadata or {}).get("features")
@@ -294,12 +304,12 @@ class Text2SQL(Task):
         return [f for f in NEED_ORDER if f in set(features)]
 
     def card_text(self) -> str:
-        return ("Translating questions about this one database into DuckDB SQL, run against a "
-                "read-only copy of it.")
+        return (f"Translating questions about this one database into {self.dialect_label} SQL, "
+                f"checked against the {self.dialect_label} database itself, read-only.")
 
 
 _REQUIREMENTS = """\
-- Every SQL query must run on DuckDB against exactly this schema and return at least one row.
+- Every SQL query must run on {dialect} against exactly this schema and return at least one row.
 - Use values that really occur in the data (see the sample rows) when filtering.
 - Mix difficulties: about a third easy (one table), a third medium (joins, GROUP BY), a third hard
   (HAVING, subqueries, several joins, dates, NULL handling, ORDER BY with LIMIT).
@@ -307,9 +317,10 @@ _REQUIREMENTS = """\
 - Each question must be answerable from the data and unambiguous."""
 
 
-def sql_literal(value: Any) -> str:
-    """A value as a SQL literal, the way a query would write it (not Python's repr): NULL,
-    TRUE, 39.25, 'it''s', DATE '2026-05-01', TIMESTAMP '2026-05-01 10:30:00'."""
+def sql_literal(value: Any, dialect: str = "duckdb") -> str:
+    """A value as a SQL literal, the way a query in `dialect` would write it (not Python's repr):
+    NULL, TRUE, 39.25, 'it''s', DATE '2026-05-01', TIMESTAMP '2026-05-01 10:30:00'; blobs as
+    X'..' in SQLite, '\\x..'::BYTEA in PostgreSQL."""
     import datetime as dt
     from decimal import Decimal
 
@@ -326,6 +337,10 @@ def sql_literal(value: Any) -> str:
     if isinstance(value, dt.time):
         return f"TIME '{value.isoformat()}'"
     if isinstance(value, bytes | bytearray | memoryview):
+        if dialect == "sqlite":
+            return f"X'{bytes(value).hex().upper()}'"
+        if dialect == "postgres":
+            return f"'\\x{bytes(value).hex()}'::BYTEA"
         return "'" + "".join(f"\\x{b:02X}" for b in bytes(value)) + "'::BLOB"
     text = str(value)
     return "'" + text.replace("'", "''") + "'"

@@ -22,10 +22,23 @@ class _Section(BaseModel):
 
 
 class Text2SQLConfig(_Section):
-    """Text2SQL: questions about one DuckDB database, answered with one SQL query."""
+    """Text2SQL: questions about one database, answered with one SQL query in its engine's dialect."""
 
     name: Literal["text2sql"] = Field("text2sql", description="Task type.")
-    db: str | None = Field(None, description="DuckDB database, relative to the project directory.")
+    engine: Literal["duckdb", "sqlite", "postgres"] = Field(
+        "duckdb", description="The database engine the model's SQL runs on; its dialect is the "
+        "one the teacher is told, sqlglot parses and every query is executed in.")
+    db: str | None = Field(None, description="DuckDB or SQLite database file, relative to the "
+                           "project directory.")
+    db_url: str | None = Field(None, description="PostgreSQL: a libpq URL "
+                               "(postgresql://USER@HOST:PORT/DBNAME), without its password.")
+    password_env: str | None = Field(
+        None, description="PostgreSQL: the environment variable holding the password (default: "
+        "libpq's own PGPASSWORD or ~/.pgpass).", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    comparator: Literal["default", "spider"] = Field(
+        "default", description="How execution accuracy compares results: default (see the "
+        "skill's metrics reference) or spider (the Spider test-suite comparator's rules, for "
+        "numbers comparable with published Spider results).")
     schema_in_student_prompt: bool = Field(
         True,
         description="Put the schema in the student's prompt. For one fixed database a small student "
@@ -34,6 +47,24 @@ class Text2SQLConfig(_Section):
     sample_rows: int = Field(3, ge=0, le=20, description="Sample rows per table shown in prompts.")
     row_cap: int = Field(10_000, ge=1, description="Most rows fetched from any query.")
     timeout_s: float = Field(10.0, gt=0, description="Seconds before a query is interrupted.")
+
+    @field_validator("db_url")
+    @classmethod
+    def _no_password(cls, url: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if url is None:
+            return None
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise ValueError(f"not a PostgreSQL URL ({exc})") from None
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("a PostgreSQL URL starts with postgresql://")
+        if parts.password is not None:
+            raise ValueError("the URL holds a password; keep passwords out of distill.yaml: set "
+                             "PGPASSWORD or task.password_env instead")
+        return url
 
 
 class ClassificationConfig(_Section):

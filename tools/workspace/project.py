@@ -22,6 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from slm_distill.tools.actions import Blank, act, arg
 from slm_distill.tools.errors import InputFileError, ProjectError, UsageError
+from slm_distill.tools.tasks.database import (
+    ENGINE_LABELS,
+    DatabaseSource,
+    Engine,
+    short,
+    sniff_file,
+    strip_password,
+    url_password,
+)
 from slm_distill.tools.workspace.config import (
     DEFAULT_STUDENT,
     DEFAULT_TEACHER,
@@ -83,6 +92,7 @@ class Project:
     def __init__(self, root: Path, config: ProjectConfig) -> None:
         self.root = root.resolve()
         self.config = config
+        self.init_notes: list[str] = []  # what init had to say (a password not kept, ...)
 
     # -- loading and saving -------------------------------------------------
     @classmethod
@@ -121,19 +131,32 @@ class Project:
 
     @property
     def db_path(self) -> Path:
-        """The task's DuckDB database, checked to exist and to be one."""
+        """The task's DuckDB or SQLite file, checked to exist and to be of the project's engine."""
         fix = act("set_config", key="task.db", value=Blank("file"))
-        if not getattr(self.config.task, "db", None):
-            raise ProjectError("This project has no database. Set one: {fix}.", fix=fix)
-        path = (self.root / self.config.task.db).resolve()
+        task = self.config.task
+        if not getattr(task, "db", None):
+            raise ProjectError("This project has no database file. Set one: {fix}.", fix=fix)
+        path = (self.root / task.db).resolve()
         if not path.is_file():
-            raise ProjectError(f"The project's database {self.config.task.db} ({path}) does not "
+            raise ProjectError(f"The project's database {task.db} ({path}) does not "
                                "exist. Restore it, or point task.db at another: {fix}.", fix=fix)
-        if not is_duckdb_file(path):
-            raise ProjectError(f"The project's database {self.config.task.db} ({path}) is not a "
-                               "DuckDB database. Restore it, or point task.db at another: {fix}.",
+        label = ENGINE_LABELS[task.engine]
+        if sniff_file(path) != task.engine:
+            raise ProjectError(f"The project's database {task.db} ({path}) is not a {label} "
+                               "database. Restore it, or point task.db at another: {fix}.",
                                fix=fix)
         return path
+
+    @property
+    def database(self) -> DatabaseSource:
+        """Where the Text2SQL task's SQL runs: its file, or its PostgreSQL URL."""
+        task = self.config.task
+        if getattr(task, "engine", None) == "postgres":
+            if not task.db_url:
+                raise ProjectError("This PostgreSQL project has no URL. Set one: {fix}.",
+                                   fix=act("set_config", key="task.db_url", value=Blank("url")))
+            return DatabaseSource("postgres", url=task.db_url, password_env=task.password_env)
+        return DatabaseSource(task.engine, path=self.db_path)
 
     def local(self, text: str) -> str:
         """A model path from the configuration (a student directory, a GGUF): a relative path
@@ -178,15 +201,6 @@ class Project:
         return make_task(self)
 
 
-def is_duckdb_file(path: Path) -> bool:
-    """DuckDB files carry the magic bytes DUCK at offset 8."""
-    try:
-        with path.open("rb") as fh:
-            return fh.read(12)[8:12] == b"DUCK"
-    except OSError:
-        return False
-
-
 def _short(exc: BaseException) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply"
@@ -229,6 +243,8 @@ def init_project(
     student: str = DEFAULT_STUDENT,
     name: str | None = None,
     schema_dialect: str | None = None,
+    db_url: str | None = None,
+    password_env: str | None = None,
 ) -> Project:
     """Create a project. Everything is checked before anything is written. Each task takes its
     own context: Text2SQL a database (`db` or `schema`), classification its `labels`, extraction
@@ -241,6 +257,9 @@ def init_project(
         raise UsageError(f"{root} already holds a project ({CONFIG_FILE}). Use another directory.")
     check_spec(teacher, root.resolve())
     config = _config(name or root.resolve().name, teacher, student)
+    notes: list[str] = []
+    if task != "text2sql" and (db_url or password_env):
+        raise UsageError(f"A database URL belongs to a text2sql project; this one is {task}.")
     if task != "classification" and (labels or multi_label):
         raise UsageError(f"Labels belong to a classification project; this one is {task}.")
     if task != "extraction" and output_schema:
@@ -264,7 +283,8 @@ def init_project(
         task_config, place = _generation(root, rubric, instruction)
         _set_judge(config, judge, root)
     elif task == "text2sql":
-        task_config, place = _text2sql(root, db, schema, schema_dialect)
+        task_config, place = _text2sql(root, db, schema, schema_dialect, db_url, password_env,
+                                       notes)
     else:
         raise UsageError(f"Unknown task {task!r}. Available: text2sql, classification, "
                          "extraction, tool_calling, generation.")
@@ -276,20 +296,58 @@ def init_project(
     for sub in ("data", "reports", "runs", "exports", "jobs", ".cache"):
         project.path(sub).mkdir(exist_ok=True)
     project.save()
+    project.init_notes = notes
     return project
 
 
-def _text2sql(root: Path, db: Path | None, schema: Path | None,
-              dialect: str | None) -> tuple[Text2SQLConfig, Callable[[], None] | None]:
-    """The task's config, and how to put a built database into the project once it exists."""
-    if (db is None) == (schema is None):
-        raise UsageError(f"Give exactly one of {arg('init', 'db_file')} (a DuckDB file) or "
+def _text2sql(root: Path, db: Path | None, schema: Path | None, dialect: str | None,
+              db_url: str | None = None, password_env: str | None = None,
+              notes: list[str] | None = None) -> tuple[Text2SQLConfig, Callable[[], None] | None]:
+    """The task's config, and how to put a built database into the project once it exists.
+    What init should tell the user (a URL's password not kept, a user that can write) goes to
+    `notes`."""
+    if sum(x is not None for x in (db, schema, db_url)) != 1:
+        raise UsageError(f"Give exactly one of {arg('init', 'db_file')} (a DuckDB or SQLite "
+                         f"file), {arg('init', 'db_url')} (postgresql://USER@HOST:PORT/DBNAME) or "
                          f"{arg('init', 'schema_file')} (a SQL file).")
+    if dialect is not None and schema is None:
+        raise UsageError(f"{arg('init', 'dialect')} names a schema file's dialect; a database's "
+                         "dialect is its engine's. Leave it out.")
+    if db_url is not None:
+        return _postgres(db_url, password_env, notes if notes is not None else []), None
     if db is not None:
-        _check_db(db)
-        return Text2SQLConfig(db=_relative_or_absolute(db.resolve(), root.resolve())), None
+        engine = _check_db(db)
+        return Text2SQLConfig(engine=engine,
+                              db=_relative_or_absolute(db.resolve(), root.resolve())), None
     built = _build_db(schema, dialect)  # type: ignore[arg-type]
     return Text2SQLConfig(db=DB_FILE), lambda: shutil.move(str(built), root / DB_FILE)
+
+
+def _postgres(url: str, password_env: str | None, notes: list[str]) -> Text2SQLConfig:
+    """Connect once (credentials, tables, write rights) and keep the URL without its password."""
+    url = url.strip()
+    try:
+        config = Text2SQLConfig(engine="postgres", db_url=strip_password(url),
+                                password_env=password_env)
+    except ValidationError as exc:
+        raise UsageError(f"{arg('init', 'db_url')}: {exc.errors()[0]['msg']}.") from None
+    source = DatabaseSource("postgres", url=config.db_url, password_env=password_env,
+                            password=url_password(url))
+    with source.open() as database:
+        if not database.tables():
+            raise UsageError(f"{source.location} holds no tables in its current schema. Load "
+                             "your tables, or give the URL of the database that has them.")
+        writable = database.writable_tables()  # type: ignore[attr-defined]
+    if url_password(url) is not None:
+        notes.append("The password in the URL was used to check the connection and was not "
+                     "stored. Set PGPASSWORD (or a ~/.pgpass line, or task.password_env) for "
+                     "every later command.")
+    if writable:
+        shown = ", ".join(writable[:5]) + (" ..." if len(writable) > 5 else "")
+        notes.append(f"Warning: this user can write to {len(writable)} tables ({shown}). Every "
+                     "query runs in a read-only transaction, but a role that can only read is "
+                     "safer: see the README's read-only role.")
+    return config
 
 
 def _classification(labels: list[str] | None, multi_label: bool) -> ClassificationConfig:
@@ -383,18 +441,28 @@ def _relative_or_absolute(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _check_db(db: Path) -> None:
-    from slm_distill.tools.tasks.sandbox import list_tables
-
+def _check_db(db: Path) -> Engine:
+    """The engine of a database file, checked to open and to hold tables."""
     if not db.is_file():
-        raise UsageError(f"{db}: no such database file. Pass an existing .duckdb file as "
-                         f"{arg('init', 'db_file')}.")
-    if not is_duckdb_file(db):
-        raise UsageError(f"{db} is not a DuckDB database. Pass a .duckdb file as "
-                         f"{arg('init', 'db_file')}, or a SQL file as {arg('init', 'schema_file')}.")
-    if not list_tables(db):
+        raise UsageError(f"{db}: no such database file. Pass an existing DuckDB or SQLite file "
+                         f"as {arg('init', 'db_file')}.")
+    engine = sniff_file(db)
+    if engine is None:
+        raise UsageError(f"{db} is neither a DuckDB nor a SQLite database. Pass a .duckdb or "
+                         f".sqlite file as {arg('init', 'db_file')}, or a SQL file as "
+                         f"{arg('init', 'schema_file')}.")
+    try:
+        with DatabaseSource(engine, path=db).open() as database:
+            tables = database.tables()
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged or locked file: say so in one line
+        raise UsageError(f"{db}: {ENGINE_LABELS[engine]} cannot open it ({short(exc)}). Check "
+                         "the file is complete and readable.") from None
+    if not tables:
         raise UsageError(f"{db} holds no tables. Load your schema, or give a SQL file as "
                          f"{arg('init', 'schema_file')}.")
+    return engine
 
 
 def _build_db(schema: Path, dialect: str | None) -> Path:

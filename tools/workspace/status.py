@@ -39,6 +39,9 @@ class ProjectStatus(Report):
     writer: str | None = Field(None, description="What is writing the project now (it holds the "
                                "writer lock; other writing commands are refused meanwhile).")
     reports: dict[str, str] = Field(description="Report name -> path of its Markdown.")
+    notes: list[str] = Field(default_factory=list, description="init_project only: what the "
+                             "user should know (a URL's password not stored, a database user "
+                             "that can write).")
     next_step: str
 
     def summary(self) -> str:
@@ -127,8 +130,16 @@ def project_status(project: Project) -> ProjectStatus:
 
 
 def _database(project: Project) -> str:
-    db = getattr(project.config.task, "db", None)
-    return str(project.root / db) if db else "(none: the task needs no database)"
+    """The engine and where its database is (a URL never with a password)."""
+    from slm_distill.tools.tasks.database import ENGINE_LABELS
+
+    task = project.config.task
+    engine = getattr(task, "engine", None)
+    if engine == "postgres":
+        return f"PostgreSQL {task.db_url}"
+    if getattr(task, "db", None):
+        return f"{ENGINE_LABELS[engine]} {project.root / task.db}"
+    return "(none: the task needs no database)"
 
 
 def _judge(project: Project) -> tuple[str | None, bool]:
