@@ -8,6 +8,7 @@ the budgets below, scaled for a loaded machine (see `_time_scale`).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -64,7 +65,8 @@ def _fast_tests_stay_light(request: pytest.FixtureRequest):
 @pytest.fixture(autouse=True)
 def _no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Real keys never reach a test; tests set fake ones where they need them."""
-    for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"):
+    for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL",
+                "PGPASSWORD", "PGPASSFILE", "PGSERVICE"):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -109,6 +111,45 @@ def music_db(tmp_path: Path) -> Path:
 
     target = tmp_path / "music.duckdb"
     load_sql_file(EXAMPLE / "schema.sql", target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A throwaway PostgreSQL 15 server with the example's data in database `shop` (pgserver)."""
+    from tests.pgserver import pg_server
+
+    with pg_server() as server:
+        yield server
+
+
+def sqlite_example(target: Path) -> Path:
+    """The bundled example's database as a SQLite file (its DuckDB DDL and INSERTs written for
+    SQLite by sqlglot)."""
+    import sqlite3
+
+    import sqlglot
+
+    text = (EXAMPLE / "schema.sql").read_text(encoding="utf-8")
+    with sqlite3.connect(target) as conn:
+        for statement in sqlglot.parse(text, read="duckdb"):
+            if statement is not None:
+                conn.execute(statement.sql(dialect="sqlite"))
+    conn.close()
+    return target
+
+
+def seeds_in(dialect: str, target: Path) -> Path:
+    """The bundled example's seeds with their SQL written in `dialect`, as the example's teacher
+    writes its own."""
+    from slm_distill.examples.text2sql.teacher import in_dialect
+
+    lines = []
+    for line in (EXAMPLE / "seeds.jsonl").read_text(encoding="utf-8").splitlines():
+        seed = json.loads(line)
+        seed["output"] = in_dialect(seed["output"], dialect)
+        lines.append(json.dumps(seed))
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
 
 

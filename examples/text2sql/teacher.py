@@ -32,6 +32,7 @@ from typing import Any
 
 import duckdb
 import sqlglot
+from sqlglot import exp
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December"]
@@ -60,7 +61,7 @@ VALUE_QUERIES = {
     "ryear": "SELECT DISTINCT year(release_date) FROM albums",
     "syear": "SELECT DISTINCT year(signup_date) FROM customers",
     "letter": "SELECT DISTINCT upper(left(title, 1)) FROM tracks",
-    "word": "SELECT DISTINCT unnest(string_split(title, ' ')) FROM tracks",
+    "word": "SELECT DISTINCT title FROM tracks",  # split into words below, in any engine
 }
 MISTAKE_RATE = 0.03
 _NUMBER = r"\d+(?:\.\d+)?"
@@ -445,10 +446,30 @@ class _QueryConnection:
 
 @functools.lru_cache(maxsize=8192)
 def in_dialect(sql: str, dialect: str) -> str:
-    """The templates' DuckDB SQL written for the project's engine (sqlite, postgres) by sqlglot."""
+    """The templates' DuckDB SQL written for the project's engine (sqlite, postgres) by sqlglot;
+    for SQLite, which has no year()/month()/EXTRACT, as integers read from strftime()."""
     if dialect == "duckdb":
         return sql
-    return sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if dialect == "sqlite":
+        tree = tree.transform(_sqlite_date_parts)
+    return tree.sql(dialect=dialect)
+
+
+_PARTS = {"YEAR": "%Y", "MONTH": "%m", "DAY": "%d"}
+
+
+def _sqlite_date_parts(node: exp.Expression) -> exp.Expression:
+    part, value = None, None
+    if isinstance(node, exp.Year | exp.Month | exp.Day):
+        part, value = type(node).__name__.upper(), node.this
+    elif isinstance(node, exp.Extract) and node.this.name.upper() in _PARTS:
+        part, value = node.this.name.upper(), node.expression
+    if part is None:
+        return node
+    text = sqlglot.parse_one(f"CAST(strftime('{_PARTS[part]}', x) AS INTEGER)", read="sqlite")
+    return text.transform(lambda n: value.copy() if isinstance(n, exp.Column) and n.name == "x"
+                          else n)
 
 
 class RuleTeacher:
@@ -484,7 +505,10 @@ class RuleTeacher:
         if self._conn is not None:
             for kind, query in VALUE_QUERIES.items():
                 rows = self._conn.execute(in_dialect(query, self._dialect)).fetchall()
-                self._values[kind] = sorted({str(r[0]) for r in rows if r[0] is not None})
+                found = {str(r[0]) for r in rows if r[0] is not None}
+                if kind == "word":
+                    found = {w for title in found for w in title.split(" ") if w}
+                self._values[kind] = sorted(found)
             self._values["word"] = [w for w in self._values["word"] if w != "The"]
         self._db = None if key is None else str(key)
         self._patterns = [(self._compile(p), t) for t in TEMPLATES for p in t.phrasings + t.extra]

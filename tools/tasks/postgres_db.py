@@ -39,6 +39,7 @@ from slm_distill.tools.tasks.database import (
     strip_password,
     url_password,
 )
+from slm_distill.tools.tasks.sqlcheck import writes_problem
 from slm_distill.tools.tasks.sqlguard import statement_problem, text_problem
 
 POOL_SIZE = 4
@@ -174,6 +175,7 @@ class PostgresDatabase(Database):
     # -- queries ------------------------------------------------------------------------
     def execute(self, sql: str) -> QueryResult:
         problem = text_problem(sql) or (statement_problem(sql, engine="postgres")
+                                        or writes_problem(sql, "postgres")
                                         if isinstance(sql, str) else None)
         if problem:
             raise QueryError(*problem)

@@ -73,12 +73,24 @@ def parse_query(sql: str, dialect: str = "duckdb") -> exp.Expression:
     return tree
 
 
-def check_references(tree: exp.Expression, schema: Schema) -> None:
-    """Raise SqlCheckError when a table or column the query names is not in the schema."""
-    bounded(_check_references, tree, schema)
+def writes_problem(sql: str, dialect: str) -> tuple[str, str] | None:
+    """("refused", why) when `sql` parses in `dialect` and writes or locks (None otherwise, also
+    when sqlglot cannot read it: the engine has the last word on syntax)."""
+    try:
+        parse_query(sql, dialect)
+    except SqlCheckError as exc:
+        if exc.category == "refused":
+            return "refused", exc.message
+    return None
 
 
-def _check_references(tree: exp.Expression, schema: Schema) -> None:
+def check_references(tree: exp.Expression, schema: Schema, dialect: str = "duckdb") -> None:
+    """Raise SqlCheckError when a table or column the query names is not in the schema. In SQLite
+    a double-quoted name that is no column is a string ("USA"), as SQLite itself reads it."""
+    bounded(_check_references, tree, schema, dialect == "sqlite")
+
+
+def _check_references(tree: exp.Expression, schema: Schema, quoted_strings: bool) -> None:
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     aliases = _table_aliases(tree, schema, ctes)
     derived_names = _derived_names(tree)
@@ -95,6 +107,8 @@ def _check_references(tree: exp.Expression, schema: Schema) -> None:
             if qualifier not in schema:
                 raise SqlCheckError("unknown_table", f"unknown table or alias {col.table}")
         elif not qualifier and name not in known_columns and name not in derived_names:
+            if quoted_strings and col.this.args.get("quoted"):
+                continue
             tables = sorted({t for t in aliases.values() if t})
             where = f"table {tables[0]}" if len(tables) == 1 else "no table in the query"
             raise SqlCheckError("unknown_column", f"{where} has no column {col.name}")

@@ -27,6 +27,7 @@ from slm_distill.tools.tasks.database import (
     fetch_capped,
     short,
 )
+from slm_distill.tools.tasks.sqlcheck import writes_problem
 from slm_distill.tools.tasks.sqlguard import statement_problem, text_problem
 
 MAX_VALUE_BYTES = 20 * 1024 * 1024  # the longest string or blob a query may build
@@ -70,7 +71,8 @@ def _categorise(exc: sqlite3.Error, timed_out: bool) -> ErrorCategory:  # noqa: 
     text = str(exc).lower()
     if timed_out or "interrupted" in text:
         return "timeout"
-    if "not authorized" in text or "readonly" in text or "read-only" in text:
+    if ("not authorized" in text or "prohibited" in text or "readonly" in text
+            or "read-only" in text):
         return "refused"
     if "no such table" in text:
         return "unknown_table"
@@ -130,6 +132,7 @@ class SQLiteDatabase(Database):
 
     def execute(self, sql: str) -> QueryResult:
         problem = text_problem(sql) or (statement_problem(sql, engine="sqlite")
+                                        or writes_problem(sql, "sqlite")
                                         if isinstance(sql, str) else None)
         if problem:
             raise QueryError(*problem)

@@ -230,7 +230,7 @@ class Text2SQL(Task):
         if problem:
             return Validation(False, *problem)
         try:
-            check_references(parse_query(sql, self.dialect), self.schema)
+            check_references(parse_query(sql, self.dialect), self.schema, self.dialect)
         except SqlCheckError as exc:
             return Validation(False, exc.category, exc.message)
         try:

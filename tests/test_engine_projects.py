@@ -1,0 +1,118 @@
+"""Projects on SQLite files and PostgreSQL servers: `distill init --db` recognises the engine, a
+bad path, file, server or credential is one line (exit 2) that leaves nothing behind, and a
+PostgreSQL password never lands in the project (configuration, reports, logs, cache)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slm_distill.tools.cli import main
+from slm_distill.tools.workspace.project import Project
+from tests.conftest import EXAMPLE_TEACHER, seeds_in, sqlite_example
+from tests.pgserver import READER_PASSWORD, WRITER_PASSWORD, _free_port
+
+
+def init_fails(capsys, *args: str) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(["init", *args, "--teacher", EXAMPLE_TEACHER])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_init_on_a_sqlite_file_makes_a_sqlite_project(tmp_path, capsys):
+    db = sqlite_example(tmp_path / "shop.sqlite")
+    main(["init", str(tmp_path / "p"), "--db", str(db), "--teacher", EXAMPLE_TEACHER])
+    out = capsys.readouterr().out
+    assert f"SQLite {db}" in out
+    project = Project.load(tmp_path / "p")
+    assert project.config.task.engine == "sqlite"
+    main(["seeds", "add", str(seeds_in("sqlite", tmp_path / "seeds.jsonl")),
+          "--project", str(tmp_path / "p")])
+    assert len(project.seeds()) == 80
+
+
+def test_bad_database_files_are_one_line_and_leave_nothing(tmp_path, capsys):
+    target = tmp_path / "p"
+    err = init_fails(capsys, str(target), "--db", str(tmp_path / "missing.sqlite"))
+    assert "no such database file" in err
+    (tmp_path / "notes.txt").write_text("not a database\n")
+    err = init_fails(capsys, str(target), "--db", str(tmp_path / "notes.txt"))
+    assert "neither a DuckDB nor a SQLite database" in err
+    broken = tmp_path / "broken.sqlite"
+    broken.write_bytes(b"SQLite format 3\x00" + b"\xff" * 84)
+    err = init_fails(capsys, str(target), "--db", str(broken))
+    assert "SQLite cannot open it" in err
+    empty = tmp_path / "empty.sqlite"
+    import sqlite3
+
+    sqlite3.connect(empty).execute("PRAGMA user_version = 1").connection.close()
+    assert "holds no tables" in init_fails(capsys, str(target), "--db", str(empty))
+    assert not target.exists()
+
+
+def test_bad_servers_and_credentials_are_one_line_and_leave_nothing(pg, tmp_path, capsys,
+                                                                   monkeypatch):
+    target = tmp_path / "p"
+    closed = f"postgresql://reader@127.0.0.1:{_free_port()}/shop"
+    err = init_fails(capsys, str(target), "--db", closed)
+    assert "Cannot connect to PostgreSQL" in err and "server runs" in err
+    wrong = "not-the-Password-3c1d"
+    err = init_fails(capsys, str(target), "--db", pg.url(password=wrong))
+    assert "password" in err and wrong not in err
+    monkeypatch.setenv("PGPASSWORD", wrong)
+    err = init_fails(capsys, str(target), "--db", pg.url())
+    assert "PGPASSWORD" in err and wrong not in err
+    monkeypatch.setenv("PGPASSWORD", READER_PASSWORD)
+    err = init_fails(capsys, str(target), "--db", pg.url(db="nowhere"))
+    assert "does not exist" in err
+    err = init_fails(capsys, str(target), "--db-url", "mysql://x@127.0.0.1/shop")
+    assert "postgresql://" in err
+    assert not target.exists()
+
+
+def test_init_on_postgres_keeps_no_password_and_warns_about_write_rights(pg, tmp_path, capsys,
+                                                                         monkeypatch):
+    main(["init", str(tmp_path / "w"), "--db", pg.url("writer", password=WRITER_PASSWORD),
+          "--teacher", EXAMPLE_TEACHER])
+    captured = capsys.readouterr()
+    assert "was not stored" in captured.err and "can write to 6 tables" in captured.err
+    assert WRITER_PASSWORD not in captured.out + captured.err
+    config = yaml.safe_load((tmp_path / "w" / "distill.yaml").read_text())
+    assert config["task"]["engine"] == "postgres"
+    assert config["task"]["db_url"] == pg.url("writer")
+    monkeypatch.setenv("PGPASSWORD", READER_PASSWORD)
+    main(["init", str(tmp_path / "r"), "--db", pg.url(), "--teacher", EXAMPLE_TEACHER])
+    captured = capsys.readouterr()
+    assert "can write" not in captured.err and f"PostgreSQL {pg.url()}" in captured.out
+
+
+def test_a_password_never_reaches_the_project(pg, tmp_path, capsys, monkeypatch):
+    """Through init, seeds, the gate, generation and a failing command, with the password in the
+    URL and then in PGPASSWORD: no file under the project holds it, nor any output."""
+    root = str(tmp_path / "p")
+    main(["init", root, "--db", pg.url(password=READER_PASSWORD), "--teacher", EXAMPLE_TEACHER,
+          "--student", "scratch:tiny"])
+    monkeypatch.setenv("PGPASSWORD", READER_PASSWORD)
+    main(["seeds", "add", str(seeds_in("postgres", tmp_path / "seeds.jsonl")), "--project", root])
+    main(["validate-teacher", "--project", root])
+    main(["generate", "--n", "60", "--project", root])
+    main(["config", "set", "task.timeout_s", "2", "--project", root])
+    with pytest.raises(SystemExit):
+        main(["config", "set", "task.db_url", pg.url(password="planted-Pw-55"), "--project", root])
+    monkeypatch.setenv("PGPASSWORD", "wrong-Pw-8e1f")
+    with pytest.raises(SystemExit):
+        main(["validate-teacher", "--project", root])
+    captured = capsys.readouterr()
+    for secret in (READER_PASSWORD, "planted-Pw-55", "wrong-Pw-8e1f"):
+        assert secret not in captured.out + captured.err
+        for path in Path(root).rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+    report = json.loads((Path(root) / "reports" / "generation.json").read_text())
+    assert report["kept"] > 0
