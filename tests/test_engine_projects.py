@@ -116,3 +116,28 @@ def test_a_password_never_reaches_the_project(pg, tmp_path, capsys, monkeypatch)
                 assert secret.encode() not in path.read_bytes(), path
     report = json.loads((Path(root) / "reports" / "generation.json").read_text())
     assert report["kept"] > 0
+
+
+def test_a_sqlite_dump_keeps_64_bit_integers_and_text(tmp_path):
+    """`--schema dump.sql --dialect sqlite` builds a DuckDB copy: SQLite's INTEGER is 64 bits
+    (BIGINT, not DuckDB's 32-bit INT), and text-typed columns keep their text ('007')."""
+    import sqlite3
+
+    import duckdb
+
+    conn = sqlite3.connect(tmp_path / "s.sqlite")
+    conn.executescript("""
+        CREATE TABLE "singer" ("Singer_ID" int, "Name" text, "Net_Worth" INTEGER, "Code" text,
+                               PRIMARY KEY ("Singer_ID"));
+        INSERT INTO singer VALUES (1, 'Joe', 3000000000, '007'), (2, 'Ann''s', 1980, 'A1');""")
+    conn.commit()
+    (tmp_path / "dump.sql").write_text("\n".join(conn.iterdump()), encoding="utf-8")
+    conn.close()
+    main(["init", str(tmp_path / "p"), "--schema", str(tmp_path / "dump.sql"), "--dialect",
+          "sqlite", "--teacher", EXAMPLE_TEACHER])
+    with duckdb.connect(str(tmp_path / "p" / "database.duckdb"), read_only=True) as db:
+        assert db.execute("SELECT * FROM singer ORDER BY 1").fetchall() == [
+            (1, "Joe", 3000000000, "007"), (2, "Ann's", 1980, "A1")]
+        types = {r[0]: r[1] for r in db.execute("DESCRIBE singer").fetchall()}
+    assert types == {"Singer_ID": "BIGINT", "Name": "VARCHAR", "Net_Worth": "BIGINT",
+                     "Code": "VARCHAR"}

@@ -12,6 +12,7 @@ chose (its width, its nesting), so hostile results and queries cannot exhaust th
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import uuid
 from collections import Counter, defaultdict
@@ -22,7 +23,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from slm_distill.tools.tasks.sandbox import QueryResult
+from slm_distill.tools.tasks.database import QueryResult
 from slm_distill.tools.tasks.sqlguard import text_problem
 
 MAX_PERMUTATIONS = 2000
@@ -83,17 +84,132 @@ def gold_is_ordered(sql: str, dialect: str = "duckdb") -> bool:
     return isinstance(tree, exp.Query) and tree.args.get("order") is not None
 
 
-def results_equal(gold: QueryResult, pred: QueryResult, *, ordered: bool) -> bool:
+def results_equal(gold: QueryResult, pred: QueryResult, *, ordered: bool,
+                  ties: list[list[tuple]] | None = None, spider: bool = False) -> bool:
+    """Is `pred` the same answer as `gold`? `ties`: the gold's rows in ORDER BY order grouped by
+    equal ordering keys, every row before its LIMIT cut and the whole group the cut falls in
+    (see `tie_groups`); then rows may come in any order within a group and, in the group the
+    LIMIT cuts, be any of its rows. `spider`: two empty results are equal whatever their columns,
+    as in the Spider test-suite comparator."""
     g, p = normalise_rows(gold.rows), normalise_rows(pred.rows)
     width = len(gold.columns)
+    if spider and not g and not p:
+        return True
     if width != len(pred.columns) or len(g) != len(p):
         return False
     if width == 0:
         return True
+    if ties is not None and ordered:
+        return any(_tie_broken_cut(ties, [tuple(row[k] for k in perm) for row in p])
+                   for perm in _tie_permutations(g, p, width))
     return any(
         _rows_match(g, [tuple(row[k] for k in perm) for row in p], ordered)
         for perm in _candidate_permutations(g, p, width, ordered)
     )
+
+
+def _tie_broken_cut(groups: list[list[tuple]], pred: list[tuple]) -> bool:
+    """`pred` is, group by group, each whole tie group in any order, then part of the last."""
+    pos = 0
+    for group in groups:
+        if pos >= len(pred):
+            break
+        take = min(len(group), len(pred) - pos)
+        segment, members = Counter(pred[pos : pos + take]), Counter(group)
+        if take == len(group) and segment != members:
+            return False
+        if any(segment[row] > members[row] for row in segment):
+            return False
+        pos += take
+    return pos == len(pred)
+
+
+def _tie_permutations(g: list[tuple], p: list[tuple], width: int):
+    """Column orders to try against tie groups: those whose columns match as multisets, else
+    (a LIMIT cut may pick other tied rows) every order of up to 6 columns, or none."""
+    matched = list(_candidate_permutations(g, p, width, ordered=False))
+    if matched:
+        yield from matched
+    elif width <= 6:
+        yield from (list(perm) for perm in itertools.permutations(range(width)))
+    else:
+        yield list(range(width))
+
+
+def tie_groups(keyed: QueryResult, width: int, limit: int | None) -> list[list[tuple]] | None:
+    """The gold's rows (the first `width` columns of `keyed`, which ends with its ORDER BY keys,
+    run without its LIMIT) grouped by equal keys, up to the group holding row `limit`. None when
+    the keyed result was cut by the row cap (the groups would be guesses)."""
+    if keyed.truncated:
+        return None
+    rows = normalise_rows(keyed.rows)
+    groups: list[list[tuple]] = []
+    last_key: object = object()
+    for i, row in enumerate(rows):
+        key = row[width:]
+        if limit is not None and i >= limit and key != last_key:
+            break
+        if key != last_key:
+            groups.append([])
+            last_key = key
+        groups[-1].append(row[:width])
+    return groups
+
+
+def keyed_query(sql: str, dialect: str) -> tuple[str, int, int | None] | None:
+    """The gold query rewritten to also return its ORDER BY keys and without its LIMIT:
+    (sql, the gold's width, its limit), or None when that cannot be done safely (no ORDER BY, a
+    set operation, DISTINCT, OFFSET, a non-literal LIMIT, a star)."""
+    try:
+        if text_problem(sql):
+            return None
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except (sqlglot.errors.SqlglotError, RecursionError, MemoryError, ValueError):
+        return None
+    order = tree.args.get("order") if isinstance(tree, exp.Select) else None
+    if order is None or tree.args.get("distinct") or tree.args.get("offset") or any(
+            isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+            for e in tree.expressions):
+        return None
+    limit = tree.args.get("limit")
+    count = None
+    if limit is not None:
+        value = limit.expression
+        if not (isinstance(value, exp.Literal) and value.is_int):
+            return None
+        count = int(value.this)
+    selects = tree.expressions
+    aliases = {e.alias.lower(): e.this for e in selects if isinstance(e, exp.Alias)}
+    keys = []
+    for i, ordered in enumerate(order.expressions):
+        key = ordered.this
+        if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.this) <= len(selects):
+            key = selects[int(key.this) - 1]
+            key = key.this if isinstance(key, exp.Alias) else key
+        elif isinstance(key, exp.Column) and not key.table and key.name.lower() in aliases:
+            key = aliases[key.name.lower()]
+        keys.append(exp.alias_(key.copy(), f"distill_order_key_{i}"))
+    keyed = tree.copy()
+    keyed.set("limit", None)
+    keyed.set("expressions", [e.copy() for e in selects] + keys)
+    try:
+        return keyed.sql(dialect=dialect), len(selects), count
+    except (sqlglot.errors.SqlglotError, RecursionError, MemoryError):
+        return None
+
+
+def without_distinct(sql: str, dialect: str) -> str:
+    """`sql` with every DISTINCT removed (the Spider test-suite's default), or as it is when
+    sqlglot cannot read it."""
+    try:
+        if text_problem(sql):
+            return sql
+        tree = sqlglot.parse_one(sql, read=dialect)
+        for select in tree.find_all(exp.Select):
+            select.set("distinct", None)
+        return tree.sql(dialect=dialect)
+    except (sqlglot.errors.SqlglotError, RecursionError, MemoryError, ValueError):
+        return sql
 
 
 def _rows_match(gold: list[tuple], pred: list[tuple], ordered: bool) -> bool:

@@ -209,6 +209,8 @@ def _run_transpiled(source: Path, target: Path, text: str, dialect: str, *, stri
                 original = stmt.sql(dialect=dialect)
                 if _skipped(stmt, original, line, strict):
                     continue
+                if dialect == "sqlite":
+                    stmt = stmt.transform(_sqlite_types)
                 sql = stmt.sql(dialect="duckdb")
             except (RecursionError, MemoryError):
                 raise _Refused(line, "the statement nests too deeply to translate") from None
@@ -225,6 +227,14 @@ def _run_transpiled(source: Path, target: Path, text: str, dialect: str, *, stri
                     f"{source}: {where} failed in DuckDB: {str(exc).splitlines()[0]}"
                     f"\n  {sql[:200]}\nFix the file (DuckDB or PostgreSQL syntax) and run again."
                 ) from exc
+
+
+def _sqlite_types(node: exp.Expr) -> exp.Expr:
+    """SQLite's INTEGER holds 64 bits: BIGINT in DuckDB, not its 32-bit INT."""
+    if isinstance(node, exp.DataType) and node.this in (exp.DataType.Type.INT,
+                                                         exp.DataType.Type.MEDIUMINT):
+        return exp.DataType.build("BIGINT")
+    return node
 
 
 def _skipped(stmt: exp.Expr, original: str, line: int | None, strict: bool) -> bool:

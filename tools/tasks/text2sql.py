@@ -45,7 +45,13 @@ from slm_distill.tools.tasks.sqlcheck import (
     sql_features,
     tables_used,
 )
-from slm_distill.tools.tasks.sqlcompare import gold_is_ordered, results_equal
+from slm_distill.tools.tasks.sqlcompare import (
+    gold_is_ordered,
+    keyed_query,
+    results_equal,
+    tie_groups,
+    without_distinct,
+)
 from slm_distill.tools.tasks.sqlguard import (
     split_first,
     statement_problem,
@@ -129,6 +135,7 @@ class Text2SQL(Task):
         self.dialect = self.source.engine  # sqlglot's name of the engine's dialect
         self.config = config
         self._gold_cache: dict[str, QueryResult | QueryError] = {}
+        self._ties_cache: dict[str, list[list[tuple]] | None] = {}
 
     # -- database --------------------------------------------------------------
     @property
@@ -252,7 +259,28 @@ class Text2SQL(Task):
                 self._gold_cache[gold] = exc
         return self._gold_cache[gold]
 
+    def _ties(self, gold: str) -> list[list[tuple]] | None:
+        """The gold's rows grouped by tied ORDER BY keys, up to its LIMIT's group (see
+        sqlcompare.tie_groups), or None when they cannot be had."""
+        if gold not in self._ties_cache:
+            keyed, groups = keyed_query(gold.strip().rstrip(";"), self.dialect), None
+            if keyed is not None:
+                try:
+                    groups = tie_groups(self.sandbox.execute(keyed[0]), keyed[1], keyed[2])
+                except QueryError:
+                    groups = None
+            self._ties_cache[gold] = groups
+        return self._ties_cache[gold]
+
     def score(self, predicted: str, gold: str) -> Score:
+        """Execution accuracy: the gold runs first (a gold that fails is `gold_error`, whatever
+        the candidate), then the candidate; results compare as sqlcompare says, and when they
+        differ only in how ORDER BY ties were broken (or which tied rows a LIMIT kept) the
+        candidate is right. `task.comparator: spider` follows the Spider test-suite instead."""
+        spider = self.config.comparator == "spider"
+        if spider:
+            predicted, gold = (without_distinct(predicted, self.dialect),
+                               without_distinct(gold, self.dialect))
         exact = normalise_sql(predicted, self.dialect) == normalise_sql(gold, self.dialect)
         expected = self._gold_result(gold)  # the gold first: its failure is never the candidate's
         check = self.validate(predicted)
@@ -261,8 +289,14 @@ class Text2SQL(Task):
                          f"the gold query fails on {self.dialect_label}: {expected.message}")
         if not check.ok:
             return Score(False, False, exact, check.category, check.reason)
+        ordered = ("order by" in " ".join(gold.lower().split()) if spider
+                   else gold_is_ordered(gold, self.dialect))
         try:
-            same = results_equal(expected, check.result, ordered=gold_is_ordered(gold, self.dialect))
+            same = results_equal(expected, check.result, ordered=ordered, spider=spider)
+            if not same and ordered and not spider:
+                ties = self._ties(gold)
+                same = ties is not None and results_equal(expected, check.result, ordered=True,
+                                                          ties=ties)
         except (RecursionError, MemoryError):
             return Score(False, True, exact, "too_large", "the results are too large to compare")
         if same:
