@@ -21,7 +21,10 @@ EXAMPLE := $(CURDIR)/examples/text2sql
 EXAMPLE_TEACHER := python:slm_distill.examples.text2sql.teacher:TEACHER
 OPTIONAL_MODULES := torch transformers peft trl accelerate datasets pyarrow matplotlib llama_cpp gguf mcp rouge_score sacrebleu psycopg
 
-.PHONY: install demo test test-fast check-base lint clean
+PG_BIN ?= /usr/lib/postgresql/15/bin
+export SLM_DISTILL_PG_BIN := $(PG_BIN)
+
+.PHONY: install demo test test-fast check-base lint clean pg-server
 
 install: $(VENV)/.installed
 
@@ -47,11 +50,17 @@ $(VENV)/.installed: pyproject.toml Makefile $(LLAMA_WHEEL_STAMP)
 demo: install
 	$(VENV)/bin/distill demo --dir demo-project
 
-test: install
+# The tests start throwaway PostgreSQL 15 clusters of their own; only the server binaries are needed.
+pg-server:
+	@test -x $(PG_BIN)/initdb || { command -v apt-get >/dev/null && \
+		{ apt-get install -y -q postgresql-15 || { apt-get update -q && apt-get install -y -q postgresql-15; }; }; } || \
+		{ echo "PostgreSQL 15 server binaries are missing from $(PG_BIN): install Debian's postgresql-15"; exit 1; }
+
+test: install pg-server
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # No torch, no llama.cpp, no npm: the tests a change of the pipeline's logic needs first.
-test-fast: install
+test-fast: install pg-server
 	SLM_DISTILL_FAST_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider -m "not slow and not network"
 
 # `pip install slm-distill` alone: the light commands must run, and a missing extra must be an

@@ -181,8 +181,8 @@ def _usable(project: Project, new: ProjectConfig, key: str) -> None:
         if not path.is_file():
             raise UsageError(f"{path}: no such file. Put the rubric in the project directory "
                              "first. Nothing was changed.")
-    if key == "task.db":
-        Project(project.root, new).db_path  # noqa: B018 - raises when missing or not DuckDB
+    if key in ("task.db", "task.engine") and new.task.engine != "postgres":  # type: ignore[union-attr]
+        Project(project.root, new).db_path  # noqa: B018 - raises when missing or another engine
     if key == "task.schema_file":
         from slm_distill.tools.tasks.output_schema import load_output_schema
 
@@ -227,7 +227,7 @@ def _invalidates(project: Project, key: str) -> str | None:
         return ("move seeds between the teacher-validation and test splits after the teacher was "
                 "validated or pairs were generated against the old test split (test data could leak "
                 "into training)")
-    if key == "task.db" and seeds:
+    if key in ("task.db", "task.db_url", "task.engine") and seeds:
         return "put the seeds, checked against the old database, on another one"
     if key == "task.schema_file" and seeds:
         return ("change the schema the seeds (and any gate, pairs and student) were checked "
