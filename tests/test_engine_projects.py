@@ -13,7 +13,7 @@ import yaml
 from slm_distill.tools.cli import main
 from slm_distill.tools.workspace.project import Project
 from tests.conftest import EXAMPLE_TEACHER, seeds_in, sqlite_example
-from tests.pgserver import READER_PASSWORD, WRITER_PASSWORD, _free_port
+from tests.pgserver import EXAMPLE_SCHEMA, READER_PASSWORD, WRITER_PASSWORD, _free_port
 
 
 def init_fails(capsys, *args: str) -> str:
@@ -141,3 +141,57 @@ def test_a_sqlite_dump_keeps_64_bit_integers_and_text(tmp_path):
         types = {r[0]: r[1] for r in db.execute("DESCRIBE singer").fetchall()}
     assert types == {"Singer_ID": "BIGINT", "Name": "VARCHAR", "Net_Worth": "BIGINT",
                      "Code": "VARCHAR"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_the_example_end_to_end_on_its_own_engine(engine, tmp_path, capsys, monkeypatch, request):
+    """The bundled example on a SQLite copy and on the PostgreSQL server: gate, generation (every
+    pair run on that engine), training scratch:tiny, evaluation and export parity, with the
+    student's prompt, the model card and the Modelfile naming the dialect."""
+    from slm_distill.tools.tasks.database import ENGINE_LABELS
+    from tests.conftest import cli_through_evaluate
+
+    if engine == "sqlite":
+        db = str(sqlite_example(tmp_path / "shop.sqlite"))
+    else:
+        pg = request.getfixturevalue("pg")
+        pg.create_database("shop_e2e", EXAMPLE_SCHEMA.read_text(encoding="utf-8"))
+        monkeypatch.setenv("PGPASSWORD", READER_PASSWORD)
+        db = pg.url(db="shop_e2e")
+        before = pg.counts("shop_e2e")
+    root = str(tmp_path / "p")
+    tiny = {"training.max_steps": "30", "training.eval_steps": "15", "training.eval_samples": "8",
+            "training.max_new_tokens": "48", "training.batch_size": "8",
+            "training.gradient_accumulation_steps": "1", "training.learning_rate": "2e-3",
+            "training.loss_vocab": "answers", "training.early_stopping_patience": "null",
+            "task.schema_in_student_prompt": "false"}
+    cli_through_evaluate(root, ["--db", db, "--teacher", EXAMPLE_TEACHER, "--student",
+                                "scratch:tiny"], seeds_in(engine, tmp_path / "seeds.jsonl"),
+                         tiny, pairs=150)
+    main(["export", "--quant", "q8_0", "--project", root])
+    capsys.readouterr()
+    project = Project.load(Path(root))
+    label = ENGINE_LABELS[engine]
+    gate = json.loads((Path(root) / "reports" / "teacher_validation.json").read_text())
+    assert gate["passed"], gate
+    task = project.task()
+    try:
+        assert task.dialect == engine
+        pairs = [json.loads(line) for line in
+                 (Path(root) / "data" / "pairs.jsonl").read_text().splitlines()]
+        assert len(pairs) >= 100
+        for pair in pairs:  # every kept pair runs on the project's own engine
+            assert task.sandbox.execute(pair["output"]).rows, pair
+        assert f"{label} SQL" in task.student_messages("q")[0]["content"]
+    finally:
+        task.close()
+    evaluation = json.loads((Path(root) / "reports" / "eval.json").read_text())
+    teacher = next(r for r in evaluation["results"] if r["name"] == "teacher")
+    assert teacher["metrics"]["execution_accuracy"] > 0.8
+    export = json.loads((Path(root) / "reports" / "export.json").read_text())
+    assert export["parity_ok"], export
+    assert f"{label} SQL" in (Path(root) / "exports" / "README.md").read_text()
+    assert f"{label} SQL" in (Path(root) / "exports" / "Modelfile").read_text()
+    if engine == "postgres":
+        assert pg.counts("shop_e2e") == before

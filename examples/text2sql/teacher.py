@@ -60,7 +60,7 @@ VALUE_QUERIES = {
     "iyear": "SELECT DISTINCT year(invoice_date) FROM invoices",
     "ryear": "SELECT DISTINCT year(release_date) FROM albums",
     "syear": "SELECT DISTINCT year(signup_date) FROM customers",
-    "letter": "SELECT DISTINCT upper(left(title, 1)) FROM tracks",
+    "letter": "SELECT DISTINCT upper(substr(title, 1, 1)) FROM tracks",
     "word": "SELECT DISTINCT title FROM tracks",  # split into words below, in any engine
 }
 MISTAKE_RATE = 0.03
@@ -460,6 +460,12 @@ _PARTS = {"YEAR": "%Y", "MONTH": "%m", "DAY": "%d"}
 
 
 def _sqlite_date_parts(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.DateFromParts):  # make_date(y, m, d)
+        y, m, d = (node.args.get(k) for k in ("year", "month", "day"))
+        text = sqlglot.parse_one("date(printf('%04d-%02d-%02d', y, m, d))", read="sqlite")
+        parts = {"y": y, "m": m, "d": d}
+        return text.transform(lambda n: parts[n.name].copy()
+                              if isinstance(n, exp.Column) and n.name in parts else n)
     part, value = None, None
     if isinstance(node, exp.Year | exp.Month | exp.Day):
         part, value = type(node).__name__.upper(), node.this
