@@ -195,3 +195,72 @@ def test_the_example_end_to_end_on_its_own_engine(engine, tmp_path, capsys, monk
     assert f"{label} SQL" in (Path(root) / "exports" / "Modelfile").read_text()
     if engine == "postgres":
         assert pg.counts("shop_e2e") == before
+
+
+def test_mcp_init_project_on_postgres_says_what_the_user_must_know(pg, tmp_path, monkeypatch):
+    """Over MCP as the skill says: db_url without a password, PGPASSWORD in the server's
+    environment; the result's notes warn about a user that can write; bad credentials are a
+    one-line tool error without the password; nothing is left behind."""
+    import asyncio
+
+    from mcp import Client
+
+    from slm_distill.server.app import build_server
+
+    async def run() -> tuple[dict, str, str]:
+        async with Client(build_server(tmp_path)) as c:
+            monkeypatch.setenv("PGPASSWORD", WRITER_PASSWORD)
+            made = await c.call_tool("init_project", {
+                "project_dir": "w", "db_url": pg.url("writer"), "teacher": EXAMPLE_TEACHER})
+            monkeypatch.setenv("PGPASSWORD", "wrong-Pw-1a2b")
+            bad = await c.call_tool("init_project", {
+                "project_dir": "bad", "db_url": pg.url(), "teacher": EXAMPLE_TEACHER})
+            planted = await c.call_tool("init_project", {
+                "project_dir": "planted", "db_file": pg.url(password="wrong-Pw-1a2b"),
+                "teacher": EXAMPLE_TEACHER})
+            return made.structured_content, bad.content[0].text, planted.content[0].text
+
+    made, bad, planted = asyncio.run(run())
+    assert made["database"] == f"PostgreSQL {pg.url('writer')}"
+    assert any("can write to 6 tables" in note for note in made["notes"])
+    for text in (bad, planted):
+        assert "password" in text and "wrong-Pw-1a2b" not in text and len(text.splitlines()) <= 2
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "planted").exists()
+    assert WRITER_PASSWORD not in json.dumps(made)
+
+
+@pytest.mark.slow
+def test_the_example_through_every_tool_on_postgres(pg, tmp_path, monkeypatch):
+    """The skill's order of MCP tools, on a PostgreSQL database: init_project(db_url=...) through
+    export_gguf, with no password anywhere in the project afterwards."""
+    import asyncio
+
+    from mcp import Client
+
+    from slm_distill.server.app import build_server
+    from tests.mcp_client import every_stage
+
+    pg.create_database("shop_mcp", EXAMPLE_SCHEMA.read_text(encoding="utf-8"))
+    monkeypatch.setenv("PGPASSWORD", READER_PASSWORD)
+    seeds_in("postgres", tmp_path / "seeds.jsonl")
+    tiny = {"training.max_steps": "20", "training.eval_steps": "10", "training.eval_samples": "4",
+            "training.max_new_tokens": "48", "training.batch_size": "8",
+            "training.learning_rate": "2e-3", "training.loss_vocab": "answers",
+            "training.early_stopping_patience": "null", "task.schema_in_student_prompt": "false"}
+
+    async def run() -> dict:
+        async with Client(build_server(tmp_path)) as c:
+            return await every_stage(c, "shop", {"db_url": pg.url(db="shop_mcp"),
+                                                 "teacher": EXAMPLE_TEACHER,
+                                                 "student": "scratch:tiny"}, tiny, pairs=120,
+                                     improve_steps=5)
+
+    out = asyncio.run(run())
+    assert out["init"]["database"].startswith("PostgreSQL postgresql://reader@")
+    assert out["gate"]["passed"]
+    results = {r["name"]: r for r in out["evaluated"]["result"]["results"]}
+    assert results["teacher"]["metrics"]["execution_accuracy"] > 0.8
+    assert out["exported"]["result"]["parity_ok"]
+    for path in (tmp_path / "shop").rglob("*"):
+        if path.is_file():
+            assert READER_PASSWORD.encode() not in path.read_bytes(), path
