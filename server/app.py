@@ -241,10 +241,11 @@ def _setup_tools(t: Tools) -> None:
           doc="Where a project stands (seeds, teacher gate, pairs, training, reports) and what to "
           "do next.")
     t.add("init_project", InitRequest, init, result=ProjectStatus, annotations=LOCAL_WRITE,
-          doc="Create a project in project_dir: for text2sql from a schema file or a DuckDB "
-          "database (exactly one), for classification with its labels (or take them from the "
-          "seeds), for extraction with its JSON Schema, for tool_calling with its tools (a file, "
-          "or listed from an MCP server), for generation with its instruction, rubric and judge. "
+          doc="Create a project in project_dir: for text2sql from a DuckDB or SQLite file, a "
+          "PostgreSQL URL or a schema file (exactly one), for classification with its labels "
+          "(or take them from the seeds), for extraction with its JSON Schema, for tool_calling "
+          "with its tools (a file, or listed from an MCP server), for generation with its "
+          "instruction, rubric and judge. "
           "Writes only inside it.")
     t.add("add_seeds", AddSeedsRequest, seeds, result=stages.SeedsAdded, annotations=LOCAL_WRITE,
           doc="Validate every seed line (format, SQL validity, duplicates), then append them all; "

@@ -264,3 +264,10 @@ def test_the_example_through_every_tool_on_postgres(pg, tmp_path, monkeypatch):
     for path in (tmp_path / "shop").rglob("*"):
         if path.is_file():
             assert READER_PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_a_database_given_as_a_schema_file_says_to_pass_it_as_db(tmp_path, capsys):
+    db = sqlite_example(tmp_path / "shop.sqlite")
+    err = init_fails(capsys, str(tmp_path / "p"), "--schema", str(db))
+    assert "is a SQLite database, not a SQL file: pass it as `--db` instead" in err
+    assert not (tmp_path / "p").exists()

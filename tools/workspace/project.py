@@ -471,6 +471,10 @@ def _build_db(schema: Path, dialect: str | None) -> Path:
 
     if not schema.is_file():
         raise UsageError(f"{schema}: no such file. Pass a SQL file of CREATE TABLE and INSERTs.")
+    engine = sniff_file(schema)
+    if engine is not None:
+        raise UsageError(f"{schema} is a {ENGINE_LABELS[engine]} database, not a SQL file: pass "
+                         f"it as {arg('init', 'db_file')} instead.")
     tmp = Path(tempfile.mkdtemp(prefix="distill-db-")) / DB_FILE
     try:
         load_sql_file(schema, tmp, dialect=dialect)
