@@ -101,3 +101,20 @@ def test_the_spider_comparator(source):
     finally:
         default.close()
         spider.close()
+
+
+def test_an_evaluation_flags_gold_queries_that_fail():
+    from slm_distill.tools.evaluate import ModelResult, red_flags
+    from slm_distill.tools.reporting.stats import wilson
+
+    def result(name: str, correct: int) -> ModelResult:
+        return ModelResult(name=name, spec=name, overall=wilson(correct, 10),
+                           metrics={"execution_accuracy": correct / 10}, by_difficulty={},
+                           failures={"gold_error": 2, "wrong_result": 8 - correct}, examples={})
+
+    results = {"base": result("base", 3), "student": result("student", 6),
+               "teacher": result("teacher", 8)}
+    [flag] = [f for f in red_flags(results, "execution_accuracy") if f.code == "gold_error"]
+    assert flag.message.startswith("2 test seeds' gold answers fail")
+    results = {name: r.model_copy(update={"failures": {}}) for name, r in results.items()}
+    assert not [f for f in red_flags(results, "execution_accuracy") if f.code == "gold_error"]

@@ -259,6 +259,12 @@ def red_flags(results: dict[str, ModelResult], primary: str = "") -> list[RedFla
             "test inputs into training pairs, or overfitting to the test distribution."))
     if student and base and student.overall.correct == base.overall.correct:
         flags.append(_equal_base(student, base))
+    broken = max((r.failures.get("gold_error", 0) for r in results.values()), default=0)
+    if broken:
+        flags.append(RedFlag(
+            code="gold_error", message=f"{broken} test seeds' gold answers fail on the database.",
+            explanation="No model can score on them (they count as wrong for every model alike): "
+            "fix or remove those seeds (listed under gold_error below), then evaluate again."))
     return flags
 
 
