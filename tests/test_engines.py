@@ -82,6 +82,20 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def refused_both_ways(task: Text2SQL, sql: str, categories: set[str]) -> None:
+    """Validation refuses `sql`, the sandbox alone refuses or cuts it with one of `categories`,
+    and the sandbox still answers afterwards."""
+    try:
+        check = task.validate(sql)
+        assert not check.ok and check.category in categories | {"syntax"}, check
+        with pytest.raises(QueryError) as info:
+            task.sandbox.execute(sql)
+        assert info.value.category in categories, (info.value.category, info.value.message)
+        assert task.sandbox.execute("SELECT count(*) FROM artists").rows == [(15,)]
+    finally:
+        task.close()
+
+
 # -- SQLite ------------------------------------------------------------------------------------
 @pytest.fixture
 def shop_sqlite(tmp_path: Path) -> Path:
@@ -109,17 +123,7 @@ def test_sqlite_refuses_or_cuts_every_escape_and_the_file_is_unchanged(
         shop_sqlite, tmp_path, sql, categories):
     sql = sql.replace("{path}", str(tmp_path / "other.db"))
     before = digest(shop_sqlite)
-    task = Text2SQL(shop_sqlite, Text2SQLConfig(timeout_s=0.5))
-    try:
-        assert task.dialect == "sqlite"
-        check = task.validate(sql)
-        assert not check.ok and check.category in categories | {"syntax"}, check
-        with pytest.raises(QueryError) as info:
-            task.sandbox.execute(sql)
-        assert info.value.category in categories, (info.value.category, info.value.message)
-        assert task.sandbox.execute("SELECT count(*) FROM artists").rows == [(15,)]
-    finally:
-        task.close()
+    refused_both_ways(Text2SQL(shop_sqlite, Text2SQLConfig(timeout_s=0.5)), sql, categories)
     assert digest(shop_sqlite) == before
     assert not (tmp_path / "other.db").exists()
 
@@ -208,16 +212,8 @@ def test_postgres_refuses_or_cuts_every_escape_and_nothing_changes(
     monkeypatch.setenv("PGPASSWORD", READER_PASSWORD)
     sql = sql.replace("{path}", str(tmp_path / "out"))
     before = pg.counts()
-    task = Text2SQL(DatabaseSource("postgres", url=pg.url()), Text2SQLConfig(timeout_s=1.0))
-    try:
-        check = task.validate(sql)
-        assert not check.ok and check.category in categories | {"syntax"}, check
-        with pytest.raises(QueryError) as info:
-            task.sandbox.execute(sql)
-        assert info.value.category in categories, (info.value.category, info.value.message)
-        assert task.sandbox.execute("SELECT count(*) FROM artists").rows == [(15,)]
-    finally:
-        task.close()
+    refused_both_ways(Text2SQL(DatabaseSource("postgres", url=pg.url()),
+                               Text2SQLConfig(timeout_s=1.0)), sql, categories)
     assert pg.counts() == before
     assert not (tmp_path / "out").exists()
 
