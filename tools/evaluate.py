@@ -30,6 +30,7 @@ from slm_distill.tools.reporting.reports import (
 from slm_distill.tools.reporting.stats import Interval, wilson
 from slm_distill.tools.requests import MODELS
 from slm_distill.tools.tasks.base import Task
+from slm_distill.tools.verdict import Agreement, Verdict, agreement, decide, training_history
 from slm_distill.tools.workspace.fileio import read_jsonl
 from slm_distill.tools.workspace.progress import ProgressFn, no_progress
 from slm_distill.tools.workspace.project import Project, Seed
@@ -112,6 +113,10 @@ class EvalReport(Report):
     chart: str | None
     pairwise: Pairwise | None = Field(None, description="Generation with a judge: which of the "
                                       "student's and the teacher's answers the judge prefers.")
+    verdict: Verdict | None = Field(None, description="deploy, retune, more_data or rethink, "
+                                    "with the evidence and the next step.")
+    agreement: Agreement | None = Field(None, description="Student vs teacher input by input, "
+                                        "and the inputs the base got right that the student lost.")
     provenance: Provenance
 
     def result(self, name: str) -> ModelResult | None:
@@ -150,6 +155,10 @@ class EvalReport(Report):
         if self.pairwise is not None:
             lines.append(f"  {self.pairwise.line()}")
         lines += [f"  RED FLAG {f.code}: {f.message} {f.explanation}" for f in self.red_flags]
+        if self.agreement is not None:
+            lines.append(f"  {_agreement_line(self.agreement)}")
+        if self.verdict is not None:
+            lines.append(f"  {self.verdict.line()}")
         lines.append(f"  report: reports/{self.name}.md (chart: reports/{self.chart})")
         return "\n".join(lines)
 
@@ -165,6 +174,19 @@ class EvalReport(Report):
         lines += _decoding_markdown(self)
         lines += ["", "## Red flags", ""]
         lines += [f"- **{f.code}**: {f.message} {f.explanation}" for f in self.red_flags] or ["None."]
+        if self.verdict is not None:
+            v = self.verdict
+            lines += ["", f"## Verdict: {v.decision}", "", *[f"- {e}" for e in v.evidence], "",
+                      f"Next: {v.next_step}"]
+        if self.agreement is not None:
+            a = self.agreement
+            lines += ["", "## Student vs teacher", "", md_table(
+                ["", "teacher right", "teacher wrong"],
+                [["student right", a.both_right, a.student_only],
+                 ["student wrong", a.teacher_only, a.both_wrong]])]
+            if a.lost_from_base:
+                lines += ["", "Inputs the base model got right and the student gets wrong:", "",
+                          *[f"- {text}" for text in a.lost_from_base]]
         lines += _details_markdown(self)
         for m in self.results:
             lines += ["", f"## Failures of {m.name}", ""]
@@ -367,7 +389,7 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
     if reuse and "student" not in models:
         other = list(reuse.other_decoding)
     return save_eval(project, results, label, len(seeds), name, metric_labels(task),
-                     correct_metric(task), other, pairwise)
+                     correct_metric(task), other, pairwise, {s.id: s.input for s in seeds})
 
 
 def _pairwise(project: Project, judge: Judge | None, task: Task, seeds: list[Seed],
@@ -381,11 +403,30 @@ def _pairwise(project: Project, judge: Judge | None, task: Task, seeds: list[See
                     teacher_wins=winners.count("B"), ties=winners.count("tie"))
 
 
+def _agreement_line(a: Agreement) -> str:
+    lost = f"; {len(a.lost_from_base)} inputs the base got right, lost" if a.lost_from_base else ""
+    return (f"student vs teacher: both right {a.both_right}, teacher only {a.teacher_only}, "
+            f"student only {a.student_only}, both wrong {a.both_wrong}{lost}")
+
+
+def judge_results(project: Project, results: dict[str, ModelResult], primary: str,
+                  flags: list[RedFlag]) -> Verdict:
+    """The verdict on these results: the project's gate and deploy margin, its training curve."""
+    values = {n: r.metrics.get(primary, r.overall.accuracy) for n, r in results.items()}
+    student, base = results.get("student"), results.get("base")
+    beaten = student is not None and (base is None or student.overall.correct > base.overall.correct)
+    return decide(values, [f.code for f in flags], primary,
+                  gate=project.config.gate.threshold,
+                  margin=project.config.evaluation.deploy_margin, base_beaten=beaten,
+                  history=training_history(project))
+
+
 def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: int,
               name: str, metric_labels: dict[str, str], correct: str,
               other_decoding: list[ModelResult] | None = None,
-              pairwise: Pairwise | None = None) -> EvalReport:
-    """Red flags, the charts and reports/<name>.{json,md,png} for scored models."""
+              pairwise: Pairwise | None = None,
+              inputs: dict[str, str] | None = None) -> EvalReport:
+    """Red flags, the verdict, the charts and reports/<name>.{json,md,png} for scored models."""
     from slm_distill.tools.reporting.plots import plot_bars, plot_confusion
 
     results = {m: results[m] for m in MODELS if m in results}
@@ -398,11 +439,15 @@ def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: 
     if student and (confusion := student.details.get("confusion")):
         plot_confusion(confusion["labels"], confusion["matrix"],
                        project.report_path(f"{name}-confusion", "png"), "Student: confusion matrix")
+    flags = red_flags(results, next(iter(metric_labels)))
+    if inputs is None:
+        inputs = {s.id: s.input for s in project.seeds()}
     report = EvalReport(name=name, test_set=label, n=n, metric_labels=metric_labels,
                         correct_metric=correct, results=list(results.values()),
                         other_decoding=other_decoding or [],
-                        red_flags=red_flags(results, next(iter(metric_labels))), chart=chart.name,
-                        pairwise=pairwise,
+                        red_flags=flags, chart=chart.name, pairwise=pairwise,
+                        verdict=judge_results(project, results, next(iter(metric_labels)), flags),
+                        agreement=agreement({k: r.outcomes for k, r in results.items()}, inputs),
                         provenance=provenance(project, [project.seeds_path]))
     save_report(project, name, report)
     return report

@@ -24,10 +24,17 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from slm_distill.tools.errors import DistillError, UsageError, require
-from slm_distill.tools.evaluate import Interval, accuracy, decoding_of
+from slm_distill.tools.evaluate import EvalReport, Interval, accuracy, decoding_of
 from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
 from slm_distill.tools.llamacpp.vendor import vendor_dir
-from slm_distill.tools.reporting.reports import Provenance, Report, md_table, provenance, save_report
+from slm_distill.tools.reporting.reports import (
+    Provenance,
+    Report,
+    load_report,
+    md_table,
+    provenance,
+    save_report,
+)
 from slm_distill.tools.training.training_data import student_prompt, student_system, template_tools
 from slm_distill.tools.workspace.progress import ProgressFn, no_progress
 from slm_distill.tools.workspace.project import Project, Seed
@@ -56,6 +63,8 @@ class ExportReport(Report):
     margin_points: float
     results: list[QuantResult]
     parity_ok: bool = Field(description="The f16 GGUF scores exactly as the HF model does.")
+    verdict: str | None = Field(None, description="The evaluation's verdict (deploy, retune, "
+                                "more_data, rethink); no file is recommended unless deploy.")
     decoding: str = Field("free", description="How every model answered: free generation, or "
                           "constrained to the task's choices (evaluation.constrained).")
     files: dict[str, str]
@@ -70,6 +79,9 @@ class ExportReport(Report):
                   + (f"  (with the schema's grammar: {q.with_grammar.accuracy:.1%})"
                      if q.with_grammar else "")
                   + f"{'  ' + q.note if q.note else ''}" for q in self.results]
+        hf = self.hf_accuracy
+        lines.append(f"  student (HF) {hf.accuracy:.1%} [{hf.low:.0%}, {hf.high:.0%}]; "
+                     f"evaluation verdict: {self.verdict or 'none (not evaluated)'}")
         lines.append("  files in exports/; report: reports/export.md")
         return "\n".join(lines)
 
@@ -82,8 +94,11 @@ class ExportReport(Report):
         hf = self.hf_accuracy
         return "\n".join([
             f"# GGUF export of {self.model_name}", "",
-            f"HF model accuracy on the test split: {hf.accuracy:.1%} ({hf.correct}/{hf.n}). "
-            f"Margin: {self.margin_points:g} points. Decoding: {self.decoding}.", "",
+            f"HF model accuracy on the test split: {hf.accuracy:.1%} ({hf.correct}/{hf.n}, 95% "
+            f"interval [{hf.low:.0%}, {hf.high:.0%}]). Margin: {self.margin_points:g} points. "
+            f"Decoding: {self.decoding}. Evaluation verdict: "
+            f"{self.verdict or 'none (not evaluated)'}; no file is recommended unless it is "
+            "deploy.", "",
             md_table(["quant", "file", "MB", "accuracy",
                       *(["with the schema's grammar"] if grammar else []), "Δ points",
                       "same answers", "recommended", "note"], rows), "",
@@ -245,12 +260,14 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
                 progress(2 + i, len(files) + 2, f"{quant} GGUF answering within the schema's grammar")
                 _with_grammar(result, path, tokenizer, task, seeds, max_new, decoding, json_schema)
             results.append(result)
+        verdict = _hold_back(project, results)
         extra = _write_extras(project, out, tokenizer, task, results, hf_acc)
     finally:
         task.close()
     report = ExportReport(
         model_name=name, hf_accuracy=hf_acc, margin_points=margin_points, results=results,
         parity_ok=results[0].accuracy.correct == hf_acc.correct, decoding=decoding,
+        verdict=verdict,
         files={**{k: str(v.relative_to(project.root)) for k, v in files.items()}, **extra},
         provenance=provenance(project, [project.seeds_path]))
     save_report(project, "export", report)
@@ -258,6 +275,22 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
         raise DistillError("The f16 GGUF does not score like the HF model: the exported template or "
                            "tokenizer differs from training. See reports/export.md.")
     return report
+
+
+def _hold_back(project: Project, results: list[QuantResult]) -> str | None:
+    """No file is recommended for shipping unless the evaluation's verdict is deploy: the
+    verdict's decision (None: never evaluated)."""
+    report = load_report(project, "eval", EvalReport)
+    verdict = report.verdict if report is not None else None
+    if verdict is not None and verdict.decision == "deploy":
+        return verdict.decision
+    why = (f"the evaluation's verdict is {verdict.decision}" if verdict is not None
+           else "the student has not been evaluated")
+    for result in results:
+        if result.recommended:
+            result.recommended = False
+            result.note = f"{why}: not for shipping yet"
+    return verdict.decision if verdict is not None else None
 
 
 def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,

@@ -309,6 +309,10 @@ class EvaluationConfig(_Section):
         "(each label ranked by its log-probability) instead of free generation; evaluation also "
         "scores the other way; the GGUF parity check and the evaluations during training (the "
         "best checkpoint) use this one.")
+    deploy_margin: float = Field(
+        0.05, ge=0, le=1, description="The evaluation's verdict is deploy when the student is "
+        "within this much of the teacher on the primary metric (and above the base, with no red "
+        "flag).")
 
 
 class ProjectConfig(_Section):

@@ -125,7 +125,7 @@ def project_status(project: Project) -> ProjectStatus:
         writer=writer,
         reports=reports,
         next_step=_next(len(seeds), gate_ok, "teacher_validation" in reports and not stale,
-                        pairs, trained, set(reports), judge_ok),
+                        pairs, trained, set(reports), judge_ok, _verdict(project)),
     )
 
 
@@ -160,8 +160,23 @@ def _first_sentence(exc: GateError) -> str:
     return str(exc).split(". ")[0] + "."
 
 
+def _verdict(project: Project) -> tuple[str, str] | None:
+    """The last evaluation's verdict on the test split: (decision, next step)."""
+    from slm_distill.tools.errors import ProjectError
+    from slm_distill.tools.evaluate import EvalReport
+    from slm_distill.tools.reporting.reports import load_report
+
+    try:
+        report = load_report(project, "eval", EvalReport)
+    except ProjectError:  # a damaged report says nothing; status still answers
+        return None
+    verdict = report.verdict if report is not None else None
+    return (verdict.decision, verdict.next_step) if verdict is not None else None
+
+
 def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
-          reports: set[str], judge_ok: bool = True) -> str:
+          reports: set[str], judge_ok: bool = True,
+          verdict: tuple[str, str] | None = None) -> str:
     if seeds < 10:
         return f"add seeds (10-100 examples): {say('add_seeds', seeds_file=Blank('file'))}"
     if not judge_ok and pairs == 0:
@@ -178,6 +193,9 @@ def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
         return f"train the student on data/train.jsonl: {say('train')}"
     if "eval" not in reports:
         return f"compare base, student and teacher on the test split: {say('evaluate')}"
+    if verdict is not None and verdict[0] != "deploy":
+        return (f"the evaluation's verdict is {verdict[0]} (reports/eval.md): {verdict[1]}; "
+                "nothing ships while it stands")
     if "export" not in reports:
         return f"read reports/eval.md; if the student is good enough: {say('export')}"
     return "ship a recommended GGUF from exports/ (see reports/export.md and exports/Modelfile)"

@@ -1,0 +1,120 @@
+"""The evaluation's verdict, rule by rule: rethink, deploy, retune (over- and under-fit) and
+more_data; the agreement matrix; and what the verdict stops downstream (status, export)."""
+
+from __future__ import annotations
+
+from slm_distill.tools.verdict import agreement, curve_evidence, decide
+
+GATE, MARGIN = 0.80, 0.05
+
+
+def curve(*scores: float, every: int = 10) -> list[dict]:
+    return [{"step": every * (i + 1), "eval_score": s} for i, s in enumerate(scores)]
+
+
+FLAT = curve(0.50, 0.62, 0.64, 0.64, 0.63)
+
+
+def verdict(student: float, teacher: float | None = 0.90, base: float | None = 0.10,
+            flags: tuple[str, ...] = (), history: list[dict] = FLAT, beaten: bool = True):
+    values = {"student": student, "base": base, "teacher": teacher}
+    return decide({k: v for k, v in values.items() if v is not None}, list(flags),
+                  "execution_accuracy", gate=GATE, margin=MARGIN, base_beaten=beaten,
+                  history=history)
+
+
+def test_deploy_within_the_margin_above_the_base_and_no_flag():
+    v = verdict(0.86)
+    assert v.decision == "deploy" and "within 5% of the teacher" in v.evidence[-1]
+    assert "export" in v.next_step
+    assert verdict(0.84).decision != "deploy"  # 6 points behind
+    assert verdict(0.88, beaten=False).decision != "deploy"  # no better than the base
+    assert verdict(0.88, flags=("student_equal_base",)).decision != "deploy"
+
+
+def test_rethink_when_the_teacher_or_the_task_is_the_problem():
+    weak = verdict(0.70, teacher=0.72)
+    assert weak.decision == "rethink" and "under the 80% gate" in weak.evidence[0]
+    assert verdict(0.86, flags=("gold_error",)).decision == "rethink"
+    above = verdict(0.95, flags=("student_above_teacher",))
+    assert above.decision == "rethink" and "leaking" in above.evidence[0]
+    assert verdict(0.5, teacher=None, base=None).decision == "more_data"
+
+
+def test_retune_on_an_overfit_curve():
+    v = verdict(0.40, history=curve(0.30, 0.55, 0.50, 0.44, 0.41, 0.40))
+    assert v.decision == "retune" and "peaked at 55% at step 20" in v.evidence[1]
+    assert "fewer steps" in v.next_step
+
+
+def test_retune_on_a_curve_still_rising():
+    v = verdict(0.40, history=curve(0.05, 0.10, 0.18, 0.25, 0.33, 0.40))
+    assert v.decision == "retune" and "still rising" in v.evidence[1]
+    assert "train longer" in v.next_step
+
+
+def test_more_data_when_the_curve_levelled_off_below_the_teacher():
+    v = verdict(0.60)
+    assert v.decision == "more_data" and "levelled off" in v.evidence[1]
+    assert "improve" in v.next_step
+    assert curve_evidence(curve(0.1, 0.2))[0] is None  # two points are no curve
+
+
+def test_the_agreement_matrix_and_what_the_base_knew():
+    outcomes = {"base": {"a": "ok", "b": "ok", "c": "wrong_result", "d": "syntax"},
+                "student": {"a": "ok", "b": "wrong_result", "c": "ok", "d": "syntax"},
+                "teacher": {"a": "ok", "b": "ok", "c": "wrong_result", "d": "syntax"}}
+    found = agreement(outcomes, {"b": "Question B?"})
+    assert (found.both_right, found.teacher_only, found.student_only, found.both_wrong) == (
+        1, 1, 1, 1)
+    assert found.lost_from_base == ["Question B?"]
+    assert agreement({"student": outcomes["student"]}, {}) is None
+
+
+def _results(student: int, teacher: int = 9, base: int = 1) -> dict:
+    from slm_distill.tools.evaluate import ModelResult
+    from slm_distill.tools.reporting.stats import wilson
+
+    def one(name: str, correct: int) -> ModelResult:
+        outcomes = {f"s{i}": "ok" if i < correct else "wrong_result" for i in range(10)}
+        return ModelResult(name=name, spec=name, overall=wilson(correct, 10),
+                           metrics={"execution_accuracy": correct / 10}, by_difficulty={},
+                           failures={"wrong_result": 10 - correct} if correct < 10 else {},
+                           examples={}, outcomes=outcomes)
+
+    return {"base": one("base", base), "student": one("student", student),
+            "teacher": one("teacher", teacher)}
+
+
+def test_nothing_ships_while_the_verdict_is_not_deploy(example_project):
+    """The saved evaluation carries the verdict; project_status's next step follows it instead
+    of "ship", and an export recommends no file; a deploy verdict lets both through."""
+    from slm_distill.tools.evaluate import save_eval
+    from slm_distill.tools.export_gguf import QuantResult, _hold_back
+    from slm_distill.tools.reporting.stats import wilson
+    from slm_distill.tools.workspace.status import _next, _verdict
+
+    labels = {"execution_accuracy": "execution accuracy"}
+    report = save_eval(example_project, _results(student=4), "test split", 10, "eval", labels,
+                       "execution_accuracy")
+    assert report.verdict.decision == "more_data" and "RED FLAG student_below_50" in report.summary()
+    assert "Verdict: more_data" in report.summary()
+    assert "## Verdict: more_data" in example_project.report_path("eval", "md").read_text()
+    step = _next(80, True, True, 500, True, {"eval", "export"}, True, _verdict(example_project))
+    assert "verdict is more_data" in step and "ship a recommended" not in step
+
+    def quants() -> list[QuantResult]:
+        return [QuantResult(quant=q, file=f"m-{q}.gguf", size_mb=1.0, accuracy=wilson(4, 10),
+                            agreement=1.0, delta_points=0.0, recommended=True)
+                for q in ("f16", "q8_0")]
+
+    held = quants()
+    assert _hold_back(example_project, held) == "more_data"
+    assert not any(q.recommended for q in held) and "not for shipping" in held[0].note
+    save_eval(example_project, _results(student=9), "test split", 10, "eval", labels,
+              "execution_accuracy")
+    assert _verdict(example_project)[0] == "deploy"
+    shipped = quants()
+    assert _hold_back(example_project, shipped) == "deploy" and all(q.recommended for q in shipped)
+    step = _next(80, True, True, 500, True, {"eval", "export"}, True, _verdict(example_project))
+    assert step.startswith("ship a recommended GGUF")
