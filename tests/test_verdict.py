@@ -118,3 +118,14 @@ def test_nothing_ships_while_the_verdict_is_not_deploy(example_project):
     assert _hold_back(example_project, shipped) == "deploy" and all(q.recommended for q in shipped)
     step = _next(80, True, True, 500, True, {"eval", "export"}, True, _verdict(example_project))
     assert step.startswith("ship a recommended GGUF")
+
+
+def test_a_gate_on_few_seeds_says_it_is_inconclusive():
+    """12/12 is [76%, 100%]: it passes an 80% gate, but its low end is under it."""
+    from slm_distill.tools.reporting.stats import wilson
+    from slm_distill.tools.validate_teacher import _inconclusive
+
+    note = _inconclusive(wilson(12, 12), 0.80)
+    assert note.startswith("inconclusive: on 12 validation seeds the 95% interval (76%-100%)")
+    assert _inconclusive(wilson(60, 64), 0.80) is None  # [85%, 98%]: firmly above
+    assert _inconclusive(wilson(5, 16), 0.80) is None  # firmly below

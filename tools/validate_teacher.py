@@ -72,6 +72,9 @@ class TeacherValidationReport(Report):
     judged_accuracy: float | None = Field(None, description="Accuracy after the judge's verdicts.")
     threshold: float
     passed: bool
+    inconclusive: str | None = Field(None, description="Set when the accuracy's 95% interval "
+                                     "reaches across the gate: too few validation seeds to be "
+                                     "sure of the verdict, and what would make it firm.")
     failures: list[TeacherFailure]
     cost: CostMeter
     next_step: str
@@ -196,9 +199,20 @@ def _report(project: Project, teacher: Teacher, task: Task, seeds: list[Seed],
         metrics=metrics, score=score, metric=task.label(primary),
         by_difficulty=_by_difficulty(seeds, scores), judge=judge_spec, judged_accuracy=judged,
         threshold=threshold, passed=passed, failures=failures, cost=teacher.meter,
+        inconclusive=_inconclusive(wilson(correct, n), threshold),
         next_step=_next_step(passed, gate_value, threshold),
         provenance=provenance(project, [project.seeds_path]),
     )
+
+
+def _inconclusive(interval: Interval, threshold: float) -> str | None:
+    """What to say when the interval holds the threshold: the verdict could go either way."""
+    if not interval.low < threshold <= interval.high:
+        return None
+    return (f"inconclusive: on {interval.n} validation seeds the 95% interval "
+            f"({interval.low:.0%}-{interval.high:.0%}) reaches across the {threshold:.0%} gate, "
+            "so the verdict could go either way; more seeds (50 or more give 10 validation "
+            "seeds or more) make it firmer")
 
 
 def _next_step(passed: bool, accuracy: float, threshold: float) -> str:
@@ -219,6 +233,8 @@ def _summary(r: TeacherValidationReport) -> str:
              f"95% interval {r.interval.low:.0%}-{r.interval.high:.0%}) against {r.threshold:.0%}."]
     if r.offline_note:
         lines.append(f"  Note: {r.offline_note}")
+    if r.inconclusive:
+        lines.append(f"  Note: {r.inconclusive}.")
     lines += [f"  {name:<12} {g.correct}/{g.n} ({g.accuracy:.0%})" for name, g in r.by_difficulty.items()]
     lines += [f"  {len(r.failures)} failures listed in reports/{REPORT}.md", f"Next: {r.next_step}"]
     return "\n".join(lines)
@@ -237,6 +253,8 @@ def _markdown(r: TeacherValidationReport) -> str:
         "",
         f"Accuracy {r.accuracy:.1%} ({r.correct}/{r.n}; 95% interval {r.interval.low:.0%}-"
         f"{r.interval.high:.0%}) against a gate of {r.threshold:.0%}.",
+        *(["", f"**{r.inconclusive[0].upper() + r.inconclusive[1:]}.**"] if r.inconclusive
+          else []),
     ]
     if r.judged_accuracy is not None:
         lines.append(f"With the LLM judge `{r.judge}`: {r.judged_accuracy:.1%}.")
