@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from slm_distill.tools.evaluate import ModelResult, evaluate, red_flags
-from slm_distill.tools.reporting.modelcard import TEMPLATE, modelfile, render_modelfile_template
+from slm_distill.tools.reporting.modelcard import modelfile, render_modelfile_template
 from slm_distill.tools.reporting.stats import Interval, wilson
 from slm_distill.tools.train_student import train_student
+from slm_distill.tools.training.chat_format import ollama_template, stop_strings
 from slm_distill.tools.training.students import qwen2_tokenizer
 from slm_distill.tools.training.training_data import student_system
 from tests.conftest import clone_project, tiny_training
@@ -80,12 +81,13 @@ def test_modelfile_template_renders_like_the_hf_chat_template(generated_project)
     task = generated_project.task()
     try:
         messages = task.student_messages("How many artists are from Canada?")
-        text = modelfile("m-q8_0.gguf", student_system(tok, task), 64)
+        text = modelfile("m-q8_0.gguf", student_system(tok, task), 64, ollama_template(tok),
+                         stop_strings(tok))
     finally:
         task.close()
     system, user = messages[0]["content"], messages[1]["content"]
     hf = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    assert render_modelfile_template(TEMPLATE, system, user) == hf
+    assert render_modelfile_template(ollama_template(tok), system, user) == hf
     assert f'SYSTEM """{system}"""' in text and 'PARAMETER stop "<|im_end|>"' in text
     assert text.startswith("FROM ./m-q8_0.gguf")
 

@@ -393,7 +393,8 @@ def test_answers_in_the_templates_form_are_tool_call_blocks_read_back_alike():
 
 @pytest.mark.slow
 def test_the_templates_tool_prompt_is_one_renderer_for_training_and_the_modelfile():
-    from slm_distill.tools.reporting.modelcard import TEMPLATE, render_modelfile_template
+    from slm_distill.tools.reporting.modelcard import render_modelfile_template
+    from slm_distill.tools.training.chat_format import ollama_template
     from slm_distill.tools.training.students import end_of_turn_id, qwen2_tokenizer
     from slm_distill.tools.training.training_data import (
         student_example,
@@ -410,7 +411,7 @@ def test_the_templates_tool_prompt_is_one_renderer_for_training_and_the_modelfil
     assert answer.startswith("<tool_call>\n") and '"name": "set_light"' in answer
     system = student_system(tok, t)
     assert "<tools>" in system and '"name": "get_weather"' in system
-    modelfile = render_modelfile_template(TEMPLATE, system, "kitchen lights off")
+    modelfile = render_modelfile_template(ollama_template(tok), system, "kitchen lights off")
     assert tok(modelfile, add_special_tokens=False)["input_ids"] == prompt
 
 

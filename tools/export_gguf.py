@@ -296,13 +296,15 @@ def _hold_back(project: Project, results: list[QuantResult]) -> str | None:
 def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
                   results: list[QuantResult], hf_acc: Interval) -> dict[str, str]:
     from slm_distill.tools.reporting.modelcard import choice_grammar, model_card, modelfile
+    from slm_distill.tools.training.chat_format import ollama_template, stop_strings
 
     preference = ("q4_k_m", "q8_0", "q4_0", "f16")  # smallest first, among the recommended
     recommended = sorted((r for r in results if r.recommended),
                          key=lambda r: preference.index(r.quant))
     ship = (recommended[0] if recommended else results[0]).file
     system = student_system(tokenizer, task)
-    (out / "Modelfile").write_text(modelfile(ship, system, project.config.training.max_new_tokens))
+    (out / "Modelfile").write_text(modelfile(ship, system, project.config.training.max_new_tokens,
+                                             ollama_template(tokenizer), stop_strings(tokenizer)))
     (out / "README.md").write_text(model_card(project, task, results, hf_acc))
     files = {"modelfile": "exports/Modelfile", "model_card": "exports/README.md"}
     if choices := task.choices():

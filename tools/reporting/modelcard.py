@@ -1,9 +1,9 @@
 """The Ollama Modelfile and the Hugging Face model card written beside the GGUF files.
 
-The Modelfile's TEMPLATE is the Qwen2.5 chat format the student was trained on (system, user,
-assistant turns delimited by <|im_start|>/<|im_end|>), its SYSTEM the task's student system prompt,
-and <|im_end|> its stop token; `render_modelfile_template` renders it the way Ollama does for
-one system + one user message, so a test can compare it with the HF chat template.
+The Modelfile's TEMPLATE is the student's own chat format (read from its chat template, see
+training/chat_format), its SYSTEM the task's student system prompt, and its stop tokens the
+template's end of turn; `render_modelfile_template` renders it the way Ollama does for one
+system + one user message, so a test can compare it with the HF chat template.
 """
 
 from __future__ import annotations
@@ -17,19 +17,16 @@ if TYPE_CHECKING:
     from slm_distill.tools.export_gguf import QuantResult
     from slm_distill.tools.workspace.project import Project
 
-TEMPLATE = (
-    "{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
-    "<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n"
-)
-
-
-def modelfile(gguf_file: str, system: str, max_new_tokens: int) -> str:
-    """`system`: the student's system message as its template renders it (student_system)."""
+def modelfile(gguf_file: str, system: str, max_new_tokens: int, template: str,
+              stops: list[str]) -> str:
+    """`system`: the student's system message as its template renders it (student_system);
+    `template` and `stops`: the student's own chat format (chat_format.ollama_template and
+    stop_strings)."""
     return "\n".join([
         f"FROM ./{gguf_file}",
-        f'TEMPLATE """{TEMPLATE}"""',
+        f'TEMPLATE """{template}"""',
         f'SYSTEM """{system}"""',
-        'PARAMETER stop "<|im_end|>"',
+        *(f'PARAMETER stop "{stop}"' for stop in stops),
         "PARAMETER temperature 0",
         "PARAMETER top_k 1",
         f"PARAMETER num_predict {max_new_tokens}",
@@ -47,11 +44,13 @@ def choice_grammar(choices: list[str]) -> str:
 
 
 def render_modelfile_template(template: str, system: str | None, prompt: str) -> str:
-    """Render the subset of Go template syntax our TEMPLATE uses, as Ollama would."""
+    """Render the subset of Go template syntax our TEMPLATE uses (`{{ if .System }}A{{ else }}B
+    {{ end }}`, `{{ .System }}`, `{{ .Prompt }}`), as Ollama would."""
     def conditional(match: re.Match) -> str:
-        return match.group(1) if system else ""
+        return match.group(1) if system else (match.group(2) or "")
 
-    text = re.sub(r"\{\{ if \.System \}\}(.*?)\{\{ end \}\}", conditional, template, flags=re.S)
+    text = re.sub(r"\{\{ if \.System \}\}(.*?)(?:\{\{ else \}\}(.*?))?\{\{ end \}\}",
+                  conditional, template, flags=re.S)
     return text.replace("{{ .System }}", system or "").replace("{{ .Prompt }}", prompt)
 
 

@@ -17,6 +17,9 @@ from typing import Any
 
 from slm_distill.tools.errors import UsageError, require
 from slm_distill.tools.llamacpp.vendor import cache_root, vendor_dir
+from slm_distill.tools.training.chat_format import end_of_turn_id
+
+__all__ = ["end_of_turn_id", "load_pretrained", "load_student"]
 
 IM_END = "<|im_end|>"
 PAD = "<|endoftext|>"
@@ -111,15 +114,6 @@ def load_pretrained(path_or_id: str | Path, *, dtype: str = "float32") -> tuple[
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
-
-
-def end_of_turn_id(tokenizer: Any) -> int:
-    """The token that ends an assistant turn in the chat template (Qwen: <|im_end|>)."""
-    vocab = tokenizer.get_vocab()
-    for token in (IM_END, "<|eot_id|>", "<|end|>"):
-        if token in vocab:
-            return vocab[token]
-    return tokenizer.eos_token_id
 
 
 def default_method(spec: str, method: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slm_distill.tools.errors import DistillError
+from slm_distill.tools.training.chat_format import TEMPLATE_KWARGS
 
 IGNORE = -100
 
@@ -38,7 +39,7 @@ def _tools(tools: list[dict] | None) -> dict[str, Any]:
 
 def prompt_ids(tokenizer: Any, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
     return _ids(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                              **_tools(tools)))
+                                              **_tools(tools), **TEMPLATE_KWARGS))
 
 
 def render_example(tokenizer: Any, messages: list[dict], answer: str, end_id: int,
@@ -46,7 +47,8 @@ def render_example(tokenizer: Any, messages: list[dict], answer: str, end_id: in
     """Prompt tokens masked, answer tokens and the end-of-turn token labelled."""
     prompt = prompt_ids(tokenizer, messages, tools)
     full = _ids(tokenizer.apply_chat_template(
-        [*messages, {"role": "assistant", "content": answer}], tokenize=True, **_tools(tools)))
+        [*messages, {"role": "assistant", "content": answer}], tokenize=True, **_tools(tools),
+        **TEMPLATE_KWARGS))
     if full[: len(prompt)] != prompt:
         raise DistillError("The chat template renders the prompt differently with and without the "
                            "answer; training and inference would disagree. Use another template.")
@@ -99,7 +101,8 @@ def student_system(tokenizer: Any, task: Any) -> str:
     by a Qwen2.5-style template, the system turn that template writes around them."""
     if (tools := template_tools(tokenizer, task)) is None:
         return next(m["content"] for m in task.student_messages("x") if m["role"] == "system")
-    text = tokenizer.apply_chat_template(task.template_messages("x"), tools=tools, tokenize=False)
+    text = tokenizer.apply_chat_template(task.template_messages("x"), tools=tools, tokenize=False,
+                                         **TEMPLATE_KWARGS)
     start, end = "<|im_start|>system\n", "<|im_end|>"
     if start not in text:
         raise DistillError("The student's chat template renders tools, but not in a Qwen2.5 system "
