@@ -59,3 +59,37 @@ def test_the_modelfile_template_renders_the_hf_prompt_token_for_token(family, sy
         assert ollama.endswith("<think>\n\n</think>\n\n")  # no thinking, on purpose
     if name == "llama3":
         assert "Today Date: 26 Jul 2024" in ollama  # a fixed date, not the day of export
+
+
+@pytest.mark.parametrize("family_name", ["qwen3", "llama3", "phi3"])
+def test_a_scratch_student_of_each_family_trains_evaluates_and_exports(family_name, tmp_path,
+                                                                       capsys):
+    """scratch:tiny-<family> on the bundled example: trained, evaluated, exported to f16 and q8_0
+    with llama.cpp's converter; the f16 GGUF answers exactly as the HF model, and the Modelfile
+    carries the family's own template and stop token."""
+    import json
+
+    from slm_distill.tools.cli import main
+    from slm_distill.tools.training.chat_format import ollama_template, stop_strings
+    from slm_distill.tools.training.students import load_pretrained
+    from tests.conftest import EXAMPLE, EXAMPLE_TEACHER, cli_through_evaluate
+
+    root = tmp_path / "p"
+    tiny = {"training.max_steps": "12", "training.eval_steps": "6", "training.eval_samples": "4",
+            "training.max_new_tokens": "32", "training.batch_size": "8",
+            "training.learning_rate": "2e-3", "training.loss_vocab": "answers",
+            "training.early_stopping_patience": "null", "task.schema_in_student_prompt": "false"}
+    cli_through_evaluate(str(root), ["--schema", str(EXAMPLE / "schema.sql"), "--teacher",
+                                     EXAMPLE_TEACHER, "--student", f"scratch:tiny-{family_name}"],
+                         EXAMPLE / "seeds.jsonl", tiny, pairs=60)
+    main(["export", "--quant", "q8_0", "--project", str(root)])
+    capsys.readouterr()
+    export = json.loads((root / "reports" / "export.json").read_text())
+    f16, q8 = export["results"]
+    assert export["parity_ok"] and f16["quant"] == "f16" and f16["agreement"] == 1.0, export
+    assert q8["quant"] == "q8_0"
+    _, tokenizer = load_pretrained(root / "runs" / "student" / "merged")
+    modelfile = (root / "exports" / "Modelfile").read_text()
+    assert f'TEMPLATE """{ollama_template(tokenizer)}"""' in modelfile
+    assert f'PARAMETER stop "{stop_strings(tokenizer)[0]}"' in modelfile
+    assert stop_strings(tokenizer)[0] == FAMILIES[family_name][2]

@@ -27,7 +27,12 @@ from slm_distill.tools.actions import act
 from slm_distill.tools.errors import UsageError, require
 from slm_distill.tools.generate_pairs import Pair
 from slm_distill.tools.reporting.reports import Provenance, Report, provenance, save_report
-from slm_distill.tools.training.students import default_method, end_of_turn_id, load_student
+from slm_distill.tools.training.students import (
+    default_method,
+    end_of_turn_id,
+    load_student,
+    save_tokenizer,
+)
 from slm_distill.tools.training.training_data import student_example
 from slm_distill.tools.workspace.fileio import read_jsonl_dicts, write_atomic
 from slm_distill.tools.workspace.project import Project
@@ -245,11 +250,11 @@ def _save(project: Project, run_dir: Path, trainer: Any, tokenizer: Any, method:
     files = {}
     if method == "lora":
         model.save_pretrained(str(run_dir / "adapter"))
-        tokenizer.save_pretrained(str(run_dir / "adapter"))
+        save_tokenizer(tokenizer, run_dir / "adapter")
         files["adapter"] = "adapter"
         model = model.merge_and_unload()
     model.save_pretrained(str(run_dir / "merged"))
-    tokenizer.save_pretrained(str(run_dir / "merged"))
+    save_tokenizer(tokenizer, run_dir / "merged")
     files["merged"] = "merged"
     history = trainer.state.log_history
     write_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
