@@ -129,3 +129,13 @@ def test_a_gate_on_few_seeds_says_it_is_inconclusive():
     assert note.startswith("inconclusive: on 12 validation seeds the 95% interval (76%-100%)")
     assert _inconclusive(wilson(60, 64), 0.80) is None  # [85%, 98%]: firmly above
     assert _inconclusive(wilson(5, 16), 0.80) is None  # firmly below
+
+
+def test_the_demo_says_when_the_machine_is_slow_and_never_cuts_training():
+    from slm_distill.tools.cli.demo import SlowWatch
+
+    watch = SlowWatch(expected_s=400, task="text2sql")
+    assert watch({"step": 20, "total_steps": 420, "elapsed_s": 20, "eta_s": 400}) is None
+    warning = watch({"step": 20, "total_steps": 420, "elapsed_s": 60, "eta_s": 1200})
+    assert "will take about 21 min, not 7" in warning and "--steps 133" in warning
+    assert watch({"step": 30, "total_steps": 420, "elapsed_s": 90, "eta_s": 1200}) is None  # once

@@ -45,7 +45,7 @@ class Example:
     pairs: int
     batch_size: int = 16
     learning_rate: float = 2e-3
-    max_minutes: float = 10  # a safety cap: the steps above take less on two idle cores
+    seconds_per_step: float = 1.0  # on two idle cores (measured: text2sql 0.94, tool_calling 0.8)
 
     @property
     def teacher(self) -> str:
@@ -65,7 +65,7 @@ EXAMPLES = {
     # Copying names, emails and numbers out of the text is what a from-scratch student learns
     # slowest: more varied pairs, smaller batches and a lower learning rate (measured in README).
     "extraction": Example("extraction", "the contact-card JSON Schema", 1000, 192, 3000,
-                          batch_size=8, learning_rate=1e-3, max_minutes=25),
+                          batch_size=8, learning_rate=1e-3, seconds_per_step=1.3),
     "tool_calling": Example("tool_calling", "the smart-home tools", 400, 96, 1500),
     "generation": Example("generation", "the ticket-summary rubric and offline judge", 400, 48,
                           1500),
@@ -123,7 +123,7 @@ def _demo_training(project: Project, example: Example, steps: int) -> None:
     t.method, t.learning_rate, t.gradient_accumulation_steps = "full", example.learning_rate, 1
     t.batch_size, t.max_steps = example.batch_size, steps
     t.eval_steps, t.eval_samples = max(1, steps // 3), 50
-    t.max_new_tokens, t.max_minutes = example.max_new_tokens, example.max_minutes
+    t.max_new_tokens, t.max_minutes = example.max_new_tokens, None  # the steps, whatever the time
     t.loss_vocab, t.early_stopping_patience = "answers", None
 
 
@@ -146,26 +146,60 @@ def run_demo(directory: Path, *, task: str = "text2sql", teacher: str | None = N
     _run(project, "generate", GenerateRequest(n=n), "generating pairs")
     _step(4, "Status")
     click.echo(project_status(project).summary())
-    _student_half(project)
+    _student_half(project, example)
     click.echo(f"\nDemo finished in {time.monotonic() - started:.0f}s. Artifacts: "
                f"{project.path('data')}, {project.path('runs')}, {project.path('exports')}, "
                f"{project.path('reports')}")
 
 
-def _run(project: Project, kind: str, request: Request, label: str) -> None:
+class SlowWatch:
+    """Training events: once the ETA says the run will take over twice the expected time, say
+    so once, with the command for fewer steps (the run goes on: its steps are not cut)."""
+
+    def __init__(self, expected_s: float, task: str) -> None:
+        self.expected_s, self.task, self.said = expected_s, task, False
+
+    def __call__(self, event: dict) -> str | None:
+        eta, elapsed, step = event.get("eta_s"), event.get("elapsed_s"), event.get("step") or 0
+        if self.said or eta is None or elapsed is None or step < 5:
+            return None
+        total = eta + elapsed
+        if total <= 2 * self.expected_s:
+            return None
+        self.said = True
+        steps = event.get("total_steps") or 0
+        fewer = max(10, int(steps * self.expected_s / total))
+        return (f"This machine is slower than expected: {steps} steps will take about "
+                f"{total / 60:.0f} min, not {self.expected_s / 60:.0f}. Training goes on to "
+                f"its last step; to finish sooner, stop it (Ctrl-C) and run `distill demo "
+                f"--task {self.task} --steps {fewer}` (fewer steps train a weaker student).")
+
+
+def _run(project: Project, kind: str, request: Request, label: str,
+         watch: SlowWatch | None = None) -> None:
     """A stage through the same entry points as the CLI and MCP, inline with a progress bar."""
     with stages.starting(project, kind, request) as prepared, progress_bar(label) as update:
         assert prepared.go
-        click.echo(stages.run(project, kind, request, bar_events(update)).summary())
+        show = bar_events(update)
+
+        def events(event: dict) -> None:
+            show(event)
+            if watch is not None and (warning := watch(event)):
+                click.echo(f"\n{warning}", err=True)
+
+        click.echo(stages.run(project, kind, request, events).summary())
 
 
-def _student_half(project: Project) -> None:
+def _student_half(project: Project, example: Example) -> None:
     import shutil
 
     t = project.config.training
-    _step(5, f"Train the {project.config.student} student ({t.max_steps} steps, CPU)")
+    expected = t.max_steps * example.seconds_per_step
+    _step(5, f"Train the {project.config.student} student ({t.max_steps} steps, CPU, about "
+             f"{expected / 60:.0f} min on two idle cores)")
     shutil.rmtree(project.path("runs", "student"), ignore_errors=True)
-    _run(project, "train", TrainRequest(fresh=True), "training")
+    _run(project, "train", TrainRequest(fresh=True), "training",
+         watch=SlowWatch(expected, example.task))
     _step(6, "Evaluate base vs student vs teacher on the test split")
     _run(project, "evaluate", EvaluateRequest(), "evaluating")
     _step(7, "Export GGUF (f16, q8_0, q4_k_m, q4_0) and re-evaluate each in llama.cpp")
