@@ -22,7 +22,9 @@ from tests.conftest import EXAMPLE
 def test_every_field_has_its_value_default_and_description(example_project):
     view = config_view(example_project)
     keys = {f.key: f for f in view.fields}
-    assert keys["training.learning_rate"].default == 2e-5
+    assert keys["training.learning_rate"].default == "auto"
+    assert keys["training.learning_rate"].resolved == 2e-3  # the example's scratch:tiny student
+    assert keys["training.loss_vocab"].resolved == "answers"
     assert keys["training.max_steps"].value is None and keys["training.max_steps"].description
     assert keys["teacher"].value == example_project.config.teacher
     assert all(f.description for f in view.fields), [f.key for f in view.fields if not f.description]
@@ -79,7 +81,7 @@ def test_cli_reads_values_as_yaml(example_project, capsys):
     capsys.readouterr()
     main(["config", "get", "training.learning_rate", "--project", root])
     out = capsys.readouterr().out
-    assert "training.learning_rate = 0.0002  (default 2e-05)" in out and "Peak learning rate" in out
+    assert 'training.learning_rate = 0.0002  (default "auto")' in out and "Peak learning rate" in out
     with pytest.raises(SystemExit) as bad:
         main(["config", "set", "training.batch_size", "many", "--project", root])
     assert bad.value.code == 2 and "training.batch_size" in capsys.readouterr().err

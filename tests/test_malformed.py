@@ -90,7 +90,7 @@ CONFIGS: dict[str, Callable[[str], str | bytes]] = {
     "a list": lambda text: "- name\n- teacher\n",
     "an unknown key": lambda text: text + "colour: blue\n",
     "an unknown nested key": lambda text: text.replace("training:\n", "training:\n  colour: blue\n"),
-    "a wrong type": lambda text: text.replace("learning_rate: 2.0e-05", "learning_rate: fast"),
+    "a wrong type": lambda text: text.replace("learning_rate: auto", "learning_rate: fast"),
     "out of range": lambda text: text.replace("threshold: 0.8", "threshold: 2"),
     "binary": lambda text: b"\x00\xff\xfe\x00",
     "a 2 MB file": lambda text: text + "#" * 2_000_000 + "\n",

@@ -27,7 +27,13 @@ def test_init_from_schema_writes_documented_defaults(tmp_path):
     assert data["task"]["name"] == "text2sql" and data["task"]["db"] == "database.duckdb"
     assert data["gate"]["threshold"] == 0.8
     t = data["training"]
-    assert (t["learning_rate"], t["lora_r"], t["lora_alpha"], t["lora_dropout"]) == (2e-5, 16, 32, 0.05)
+    assert (t["learning_rate"], t["lora_r"], t["lora_alpha"], t["lora_dropout"]) == (
+        "auto", 16, 32, 0.05)
+    # the method's LoRA rate for a pretrained student; a scratch one learns nothing at it
+    resolved = project.config.training.resolved("Qwen/Qwen2.5-0.5B-Instruct")
+    assert (resolved.method, resolved.learning_rate, resolved.loss_vocab) == ("lora", 2e-5, "full")
+    scratch = project.config.training.resolved("scratch:small")
+    assert (scratch.method, scratch.learning_rate, scratch.loss_vocab) == ("full", 2e-3, "answers")
     assert t["lora_target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
     assert (t["warmup_ratio"], t["lr_scheduler"], t["weight_decay"]) == (0.05, "cosine", 0.01)
     assert (t["batch_size"], t["gradient_accumulation_steps"], t["epochs"]) == (8, 4, 3)

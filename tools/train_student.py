@@ -28,7 +28,6 @@ from slm_distill.tools.errors import UsageError, require
 from slm_distill.tools.generate_pairs import Pair
 from slm_distill.tools.reporting.reports import Provenance, Report, provenance, save_report
 from slm_distill.tools.training.students import (
-    default_method,
     end_of_turn_id,
     load_student,
     save_tokenizer,
@@ -175,13 +174,14 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
 
     transformers.utils.logging.set_verbosity_error()  # e.g. the tied lm_head "missing key" note
     transformers.utils.logging.disable_progress_bar()
-    cfg, student = project.config.training, project.config.student
+    student = project.config.student
+    cfg = project.config.training.resolved(student)  # every `auto` chosen for this student
     emit = emit or (lambda event: None)
     run_dir = project.path("runs", run)
     train_pairs = training_pairs(project, "train.jsonl")
     val_pairs = training_pairs(project, "val.jsonl")
     has_gpu = torch.cuda.is_available()
-    method = default_method(student, cfg.method)
+    method = cfg.method
     if init_from is not None:
         from slm_distill.tools.training.students import load_pretrained
 

@@ -204,10 +204,3 @@ def load_pretrained(path_or_id: str | Path, *, dtype: str = "float32") -> tuple[
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
-
-
-def default_method(spec: str, method: str) -> str:
-    """`auto` means full fine-tuning for scratch students and LoRA for pretrained ones."""
-    if method != "auto":
-        return method
-    return "full" if is_scratch(spec) else "lora"

@@ -256,11 +256,18 @@ class GenerationConfig(_Section):
     batch: bool = Field(False, description="Use the provider's batch API (anthropic) at batch prices.")
 
 
+# What `auto` settings resolve to: (kind of student, method) -> learning rate
+AUTO_LEARNING_RATES = {("pretrained", "lora"): 2e-5, ("pretrained", "full"): 1e-5,
+                       ("scratch", "lora"): 2e-3, ("scratch", "full"): 2e-3}
+
+
 class TrainingConfig(_Section):
     method: Literal["auto", "lora", "full"] = Field(
         "auto", description="auto: LoRA for pretrained students, full for scratch students."
     )
-    learning_rate: float = Field(2e-5, gt=0, description="Peak learning rate.")
+    learning_rate: float | Literal["auto"] = Field(
+        "auto", description="Peak learning rate. auto: 2e-5 for LoRA and 1e-5 for full "
+        "fine-tuning of a pretrained student, 2e-3 for a scratch student (random weights).")
     epochs: float = Field(3, gt=0, description="Passes over the training pairs (the method: 3-5).")
     lora_r: int = Field(16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
@@ -290,10 +297,10 @@ class TrainingConfig(_Section):
     max_new_tokens: int = Field(256, ge=8, description="Longest answer generated in evaluation.")
     logging_steps: int = Field(5, ge=1, description="Log loss every N steps.")
     seed: int = Field(0, description="Random seed (weights of scratch students, data order).")
-    loss_vocab: Literal["full", "answers"] = Field(
-        "full", description="full: softmax over the whole vocabulary. answers: only over tokens that "
+    loss_vocab: Literal["auto", "full", "answers"] = Field(
+        "auto", description="full: softmax over the whole vocabulary. answers: only over tokens that "
         "occur in training answers, a CPU speed-up for scratch students (the output layer is most of "
-        "their cost); keep full for pretrained students."
+        "their cost). auto: answers for scratch students, full for pretrained ones."
     )
     soft_labels: bool = Field(
         False, description="Distil the teacher's token distributions too (needs an hf: teacher "
@@ -301,6 +308,20 @@ class TrainingConfig(_Section):
     )
     kd_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the KL term (1-alpha: labels).")
     kd_temperature: float = Field(2.0, gt=0, description="Softmax temperature of the KL term.")
+
+    def resolved(self, student: str) -> TrainingConfig:
+        """This configuration with every `auto` setting chosen for `student`'s kind: a scratch
+        student (random weights) trains fully at a high rate over the answers' vocabulary; a
+        pretrained one with LoRA at the method's rate over the full vocabulary."""
+        kind = "scratch" if student.startswith("scratch:") else "pretrained"
+        method = self.method if self.method != "auto" else (
+            "full" if kind == "scratch" else "lora")
+        rate = (self.learning_rate if self.learning_rate != "auto"
+                else AUTO_LEARNING_RATES[(kind, method)])
+        vocab = self.loss_vocab if self.loss_vocab != "auto" else (
+            "answers" if kind == "scratch" else "full")
+        return self.model_copy(update={"method": method, "learning_rate": rate,
+                                       "loss_vocab": vocab})
 
 
 class EvaluationConfig(_Section):

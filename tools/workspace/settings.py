@@ -34,6 +34,8 @@ class ConfigField(BaseModel):
     default: Any = Field(description="The default (null where none is set).")
     description: str
     type: str = Field(description="The accepted type, e.g. int | None.")
+    resolved: Any = Field(None, description="Where the value is auto: what it resolves to for "
+                          "this project's student.")
 
 
 class ConfigView(BaseModel):
@@ -45,7 +47,8 @@ class ConfigView(BaseModel):
         lines = [f"Configuration of {self.project} ({count}):"]
         for f in self.fields:
             note = "" if f.value == f.default else f"  (default {_show(f.default)})"
-            lines.append(f"  {f.key} = {_show(f.value)}{note}")
+            here = f" (for this student: {_show(f.resolved)})" if f.resolved is not None else ""
+            lines.append(f"  {f.key} = {_show(f.value)}{here}{note}")
         return "\n".join(lines)
 
 
@@ -94,7 +97,15 @@ def _type_name(annotation: Any) -> str:
 
 
 def all_fields(project: Project) -> list[ConfigField]:
-    return _leaves(ProjectConfig, project.config)
+    """Every field, with what each `auto` resolves to for the project's student."""
+    fields = _leaves(ProjectConfig, project.config)
+    resolved = project.config.training.resolved(project.config.student)
+    for f in fields:
+        if f.key.startswith("training.") and f.value == "auto":
+            chosen = getattr(resolved, f.key.removeprefix("training."), None)
+            if chosen != "auto":
+                f.resolved = chosen
+    return fields
 
 
 def config_view(project: Project, key: str | None = None) -> ConfigView:

@@ -25,6 +25,8 @@ class ProjectStatus(Report):
                               "status, or what is missing (None: no judge).")
     teacher: str
     student: str
+    training: str = Field("", description="How the student trains, its auto settings resolved "
+                          "for its kind (scratch or pretrained).")
     seeds: int
     seeds_by_difficulty: dict[str, int]
     validation_seeds: int
@@ -53,7 +55,7 @@ class ProjectStatus(Report):
             f"  task:     {self.instruction}" if self.instruction else
             f"  database: {self.database}",
             f"  teacher:  {self.teacher}",
-            f"  student:  {self.student}",
+            f"  student:  {self.student}" + (f" ({self.training})" if self.training else ""),
             f"  seeds:    {self.seeds} ({self.validation_seeds} teacher validation, "
             f"{self.test_seeds} test) by difficulty: "
             + ", ".join(f"{k} {v}" for k, v in self.seeds_by_difficulty.items()),
@@ -116,7 +118,7 @@ def project_status(project: Project) -> ProjectStatus:
         labels=list(getattr(project.config.task, "labels", [])),
         output_schema=getattr(project.config.task, "schema_file", None), tools=_tools(project),
         instruction=getattr(project.config.task, "instruction", None), judge=judge,
-        student=project.config.student, seeds=len(seeds),
+        student=project.config.student, training=_training(project), seeds=len(seeds),
         seeds_by_difficulty=dict(sorted(by_difficulty.items())),
         validation_seeds=len(validation), test_seeds=len(test), gate=gate, pairs=pairs,
         train_pairs=len(read_jsonl_dicts(data / "train.jsonl")),
@@ -127,6 +129,12 @@ def project_status(project: Project) -> ProjectStatus:
         next_step=_next(len(seeds), gate_ok, "teacher_validation" in reports and not stale,
                         pairs, trained, set(reports), judge_ok, _verdict(project)),
     )
+
+
+def _training(project: Project) -> str:
+    t = project.config.training.resolved(project.config.student)
+    vocab = "the answers' vocabulary" if t.loss_vocab == "answers" else "the full vocabulary"
+    return f"{t.method} fine-tuning, learning rate {t.learning_rate:g}, loss over {vocab}"
 
 
 def _database(project: Project) -> str:
