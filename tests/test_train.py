@@ -179,14 +179,51 @@ def test_training_job_runs_detached_and_can_be_cancelled(generated_project, tmp_
     assert [j.id for j in list_jobs(project)] == [job.id, slow.id]
 
 
-def test_accelerate_launch_for_several_gpus(generated_project):
+def test_accelerate_launch_for_several_processes(generated_project, tmp_path):
     single = launch_command(generated_project, "0123456789abcdef", 1)
     assert single == [sys.executable, "-m", "slm_distill.tools.workspace.jobs", "run",
                       str(generated_project.root), "0123456789abcdef"]
     multi = launch_command(generated_project, "0123456789abcdef", 4)
-    assert multi[:6] == [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-                         "--num_processes", "4"]
-    assert multi[6:] == single[1:]
+    assert multi[:4] == [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
+    assert multi[-7:-5] == ["--num_processes", "4"] and multi[-5:] == single[1:]
+    project = clone_project(generated_project, tmp_path)
+    project.config.training.accelerate_config = "fsdp.yaml"
+    fsdp = launch_command(project, "0123456789abcdef", 2)
+    assert fsdp[3:5] == ["--config_file", str(project.path("fsdp.yaml"))]
+    assert "--multi_gpu" not in fsdp
+
+
+def _losses(project) -> list[tuple[int, float]]:
+    lines = project.path("runs", "student", "metrics.jsonl").read_text().splitlines()
+    return [(h["step"], h["loss"]) for h in map(json.loads, lines) if "loss" in h]
+
+
+def test_two_cpu_processes_train_like_one_with_the_same_global_batch(generated_project,
+                                                                     tmp_path):
+    """training.processes = 2 starts the job through accelerate launch: two CPU processes over
+    gloo, each with half of every batch. Their loss follows one process's with the same global
+    batch (within 5% at every logged step), and a later run resumes from their checkpoint."""
+    one = clone_project(generated_project, tmp_path / "one")  # (the answers-vocabulary loss is
+    tiny_training(one, max_steps=8, eval_steps=4, batch_size=8, loss_vocab="full")  # 1 process)
+    two = clone_project(generated_project, tmp_path / "two")
+    tiny_training(two, max_steps=8, eval_steps=4, batch_size=4, loss_vocab="full")
+    two.config.training.processes = 2
+    two.save()
+    for project in (one, two):
+        job = start_job(project, "train", TrainRequest(fresh=True))
+        assert _wait_for(lambda p=project, j=job: job_status(p, j.id).status not in (
+            "running", "queued"), 600)
+        assert job_status(project, job.id).status == "succeeded", job_status(project, job.id)
+    log = two.path("jobs", job.id, "log").read_text()
+    assert "training on 2 processes" in log, log[-2000:]
+    single, double = _losses(one), _losses(two)
+    assert [s for s, _ in single] == [s for s, _ in double]
+    for (step, a), (_, b) in zip(single, double, strict=True):
+        assert abs(a - b) <= 0.05 * a, (step, a, b)
+    tiny_training(two, max_steps=12, eval_steps=4, batch_size=4, loss_vocab="full")
+    report = train_student(two)
+    assert report.resumed_from and report.resumed_from.startswith("checkpoint-8")
+    assert report.steps == 12
 
 
 def test_bad_job_ids_are_refused(generated_project):

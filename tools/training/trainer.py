@@ -46,6 +46,14 @@ class DistillTrainer(Trainer):
 
     def compute_loss(self, model: Any, inputs: dict, return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
+        loss = self._loss(model, inputs, num_items_in_batch)
+        if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+            # num_items_in_batch counts every process's tokens, and DDP averages the gradients
+            # over the processes: scaled back, as transformers' own compute_loss does
+            loss = loss * self.accelerator.num_processes
+        return loss
+
+    def _loss(self, model: Any, inputs: dict, num_items_in_batch: Any) -> Any:
         labels = inputs["labels"]
         self.tokens_seen += int(inputs["input_ids"].numel())
         if labels.shape[0] != 1:  # padded batches (benchmarks): the ordinary full-logits loss
@@ -53,7 +61,9 @@ class DistillTrainer(Trainer):
         keep = (labels[0, 1:] != -100).nonzero().squeeze(-1)
         targets = labels[0, keep + 1]
         forward = {k: v for k, v in inputs.items() if k != "labels"}
-        if self.candidates is not None:
+        # the answers-vocabulary loss reaches into the model's parts, which a DDP wrapper (several
+        # processes) must not be bypassed for: there, the full vocabulary at answer positions
+        if self.candidates is not None and not hasattr(model, "module"):
             return self._candidate_loss(model, forward, keep, targets, num_items_in_batch)
         logits = model(**forward, logits_to_keep=keep, use_cache=False).logits[0].float()
         denominator = num_items_in_batch if num_items_in_batch is not None else targets.numel()
@@ -122,7 +132,10 @@ class EventsCallback(TrainerCallback):
     def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         self.started = time.monotonic()
         self.first_step = state.global_step
-        self.emit({"type": "start", "step": state.global_step, "total_steps": state.max_steps})
+        self.emit({"type": "start", "step": state.global_step, "total_steps": state.max_steps,
+                   "processes": args.world_size,
+                   "message": f"training on {args.world_size} process"
+                              f"{'es' if args.world_size > 1 else ''}"})
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
         if self.max_seconds and time.monotonic() - self.started > self.max_seconds:

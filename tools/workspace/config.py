@@ -287,6 +287,13 @@ class TrainingConfig(_Section):
         "auto", description="Recompute activations to save GPU memory. auto: on for students over "
         "1B parameters (a 0.5B student trains about 1.5x faster without it), never on the CPU.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps.")
+    processes: int | None = Field(
+        None, ge=1, le=64, description="Training processes. More than one starts the training "
+        "job through accelerate launch (DDP, each process a share of every batch; on CPUs over "
+        "gloo). None: one per GPU, or one.")
+    accelerate_config: str | None = Field(
+        None, description="An accelerate config file (written by `accelerate config`), relative "
+        "to the project, for FSDP or DeepSpeed; it sets how the processes train.")
     max_minutes: float | None = Field(None, gt=0, description="Stop training after this long.")
     packing: bool = Field(True, description="Padding-free packed batches (no compute on padding).")
     eval_steps: int = Field(50, ge=1, description="Evaluate by generating answers every N steps.")

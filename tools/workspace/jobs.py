@@ -117,12 +117,34 @@ def gpu_count() -> int:
         return 0
 
 
-def launch_command(project: Project, job_id: str, gpus: int) -> list[str]:
+def training_processes(project: Project, gpus: int) -> int:
+    """How many processes train: `training.processes`, else one per GPU (at least one)."""
+    return project.config.training.processes or max(1, gpus)
+
+
+def launch_command(project: Project, job_id: str, processes: int) -> list[str]:
+    """The worker's command: through `accelerate launch` (DDP, or what `training.accelerate_config`
+    sets up: FSDP, DeepSpeed) when more than one process trains; on CPUs the processes meet
+    through gloo."""
     worker = ["-m", "slm_distill.tools.workspace.jobs", "run", str(project.root), job_id]
-    if gpus > 1:
-        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-                "--num_processes", str(gpus), *worker]
-    return [sys.executable, *worker]
+    if processes <= 1:
+        return [sys.executable, *worker]
+    config = project.config.training.accelerate_config
+    launcher = [sys.executable, "-m", "accelerate.commands.launch"]
+    if config:
+        launcher += ["--config_file", str(project.path(config))]
+    else:  # accelerate's multi-process launcher (torchrun); on CPUs, its CPU backend
+        launcher += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no",
+                     "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+    return [*launcher, "--num_processes", str(processes), *worker]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def start_job(project: Project, kind: str, request: Request,
@@ -168,10 +190,13 @@ def _spawn(project: Project, state: JobState, lock: WriterLock) -> int:
     in that directory can shadow a module, holding the writer lock's descriptor."""
     folder = project.path("jobs", state.id)
     gpus = gpu_count() if state.kind == "train" else 0
+    processes = training_processes(project, gpus) if state.kind == "train" else 1
     assert lock.fd is not None, "a job starts only under the project's writer lock"
     env = {**os.environ, "PYTHONSAFEPATH": "1", FD_VAR: str(lock.fd)}
+    if gpus == 0 and processes > 1:
+        env["CUDA_VISIBLE_DEVICES"] = ""  # several CPU processes: accelerate's gloo backend
     with (folder / "log").open("ab") as log:
-        process = subprocess.Popen(launch_command(project, state.id, gpus), stdout=log,
+        process = subprocess.Popen(launch_command(project, state.id, processes), stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, cwd=project.root, env=env,
                                    pass_fds=(lock.fd,))
