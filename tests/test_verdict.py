@@ -3,6 +3,8 @@ more_data; the agreement matrix; and what the verdict stops downstream (status, 
 
 from __future__ import annotations
 
+import json
+
 from slm_distill.tools.verdict import agreement, curve_evidence, decide
 
 GATE, MARGIN = 0.80, 0.05
@@ -139,3 +141,28 @@ def test_the_demo_says_when_the_machine_is_slow_and_never_cuts_training():
     warning = watch({"step": 20, "total_steps": 420, "elapsed_s": 60, "eta_s": 1200})
     assert "will take about 21 min, not 7" in warning and "--steps 133" in warning
     assert watch({"step": 30, "total_steps": 420, "elapsed_s": 90, "eta_s": 1200}) is None  # once
+
+
+def test_a_fresh_test_file_is_checked_for_overlap_with_the_training_pairs(example_project):
+    from slm_distill.tools.evaluate import training_overlap
+    from slm_distill.tools.workspace.fileio import write_atomic
+    from slm_distill.tools.workspace.project import Seed
+
+    pairs = [{"input": "How many albums are there?", "output": "SELECT COUNT(*) FROM albums"},
+             {"input": "List every genre of the albums.",
+              "output": "SELECT DISTINCT genre FROM albums"}]
+    write_atomic(example_project.path("data", "train.jsonl"),
+                 "".join(json.dumps(p) + "\n" for p in pairs))
+    fresh = [Seed(input="how many albums are there", output="SELECT count(*) FROM albums"),
+             Seed(input="List every genre of the albums!!",
+                  output="SELECT genre FROM albums"),
+             Seed(input="Which artist formed first?",
+                  output="SELECT name FROM artists ORDER BY formed_year LIMIT 1")]
+    task = example_project.task()
+    try:
+        found = training_overlap(example_project, fresh, task)
+    finally:
+        task.close()
+    assert (found.inputs, found.identical_inputs, found.identical_answers) == (3, 2, 1)
+    assert found.near_duplicate_inputs == 0 and "Which artist" not in " ".join(found.examples)
+    assert "2 identical and 0 near-duplicate inputs, 1 identical answers, of 3" in found.line()

@@ -31,7 +31,7 @@ from slm_distill.tools.reporting.stats import Interval, wilson
 from slm_distill.tools.requests import MODELS
 from slm_distill.tools.tasks.base import Task
 from slm_distill.tools.verdict import Agreement, Verdict, agreement, decide, training_history
-from slm_distill.tools.workspace.fileio import read_jsonl
+from slm_distill.tools.workspace.fileio import read_jsonl, read_jsonl_dicts
 from slm_distill.tools.workspace.progress import ProgressFn, no_progress
 from slm_distill.tools.workspace.project import Project, Seed
 
@@ -95,6 +95,41 @@ class RedFlag(BaseModel):
     explanation: str
 
 
+class Overlap(BaseModel):
+    """How much of a fresh test file the student has already seen in its training pairs."""
+
+    inputs: int = Field(description="Test inputs checked.")
+    identical_inputs: int = Field(description="Test inputs that are a training input (after "
+                                  "case and punctuation folding).")
+    near_duplicate_inputs: int = Field(description="Further test inputs at least 0.9 similar "
+                                       "(character-shingle Jaccard) to a training input.")
+    identical_answers: int = Field(description="Test answers that are a training answer.")
+    examples: list[str] = Field(default_factory=list, description="Some overlapping inputs.")
+
+    def line(self) -> str:
+        return (f"overlap with the training pairs: {self.identical_inputs} identical and "
+                f"{self.near_duplicate_inputs} near-duplicate inputs, {self.identical_answers} "
+                f"identical answers, of {self.inputs} (a score on seen inputs says less)")
+
+
+def training_overlap(project: Project, seeds: list[Seed], task: Task) -> Overlap:
+    """Compare a fresh test file with data/train.jsonl (inputs and answers)."""
+    from slm_distill.tools.generation.neardup import NearDupIndex, normalise_text
+
+    pairs = read_jsonl_dicts(project.path("data", "train.jsonl"))
+    seen = {normalise_text(p.get("input", "")) for p in pairs}
+    answers = {task.dedup_key(p.get("output", "")) for p in pairs}
+    index = NearDupIndex(threshold=0.9)
+    for i, p in enumerate(pairs):
+        index.add(str(i), p.get("input", ""))
+    identical = [s for s in seeds if normalise_text(s.input) in seen]
+    near = [s for s in seeds if s not in identical and index.find(s.input) is not None]
+    same_answer = sum(task.dedup_key(s.output) in answers for s in seeds)
+    return Overlap(inputs=len(seeds), identical_inputs=len(identical),
+                   near_duplicate_inputs=len(near), identical_answers=same_answer,
+                   examples=[s.input for s in (identical + near)[:10]])
+
+
 class EvalReport(Report):
     name: str = Field("eval", description="Saved as reports/<name>.{json,md,png}: eval for the "
                       "test split, eval-<file> for a fresh test file.")
@@ -117,6 +152,8 @@ class EvalReport(Report):
                                     "with the evidence and the next step.")
     agreement: Agreement | None = Field(None, description="Student vs teacher input by input, "
                                         "and the inputs the base got right that the student lost.")
+    overlap: Overlap | None = Field(None, description="A fresh test file: how much of it the "
+                                    "training pairs already hold.")
     provenance: Provenance
 
     def result(self, name: str) -> ModelResult | None:
@@ -157,6 +194,8 @@ class EvalReport(Report):
         lines += [f"  RED FLAG {f.code}: {f.message} {f.explanation}" for f in self.red_flags]
         if self.agreement is not None:
             lines.append(f"  {_agreement_line(self.agreement)}")
+        if self.overlap is not None:
+            lines.append(f"  {self.overlap.line()}")
         if self.verdict is not None:
             lines.append(f"  {self.verdict.line()}")
         lines.append(f"  report: reports/{self.name}.md (chart: reports/{self.chart})")
@@ -174,6 +213,11 @@ class EvalReport(Report):
         lines += _decoding_markdown(self)
         lines += ["", "## Red flags", ""]
         lines += [f"- **{f.code}**: {f.message} {f.explanation}" for f in self.red_flags] or ["None."]
+        if self.overlap is not None:
+            lines += ["", "## Overlap with the training pairs", "", self.overlap.line()[0].upper()
+                      + self.overlap.line()[1:] + ".",
+                      *(["", *[f"- {text}" for text in self.overlap.examples]]
+                        if self.overlap.examples else [])]
         if self.verdict is not None:
             v = self.verdict
             lines += ["", f"## Verdict: {v.decision}", "", *[f"- {e}" for e in v.evidence], "",
@@ -383,13 +427,15 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
             other += [score_model(model, spec, seeds, by_mode[m], task, m) for m in both[1:]
                       if model == "student"]
         pairwise = _pairwise(project, judge, task, seeds, answers_of)
+        overlap = training_overlap(project, seeds, task) if extra_test is not None else None
         progress(len(models), len(models), "scored")
     finally:
         task.close()
     if reuse and "student" not in models:
         other = list(reuse.other_decoding)
     return save_eval(project, results, label, len(seeds), name, metric_labels(task),
-                     correct_metric(task), other, pairwise, {s.id: s.input for s in seeds})
+                     correct_metric(task), other, pairwise, {s.id: s.input for s in seeds},
+                     overlap)
 
 
 def _pairwise(project: Project, judge: Judge | None, task: Task, seeds: list[Seed],
@@ -425,7 +471,8 @@ def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: 
               name: str, metric_labels: dict[str, str], correct: str,
               other_decoding: list[ModelResult] | None = None,
               pairwise: Pairwise | None = None,
-              inputs: dict[str, str] | None = None) -> EvalReport:
+              inputs: dict[str, str] | None = None,
+              overlap: Overlap | None = None) -> EvalReport:
     """Red flags, the verdict, the charts and reports/<name>.{json,md,png} for scored models."""
     from slm_distill.tools.reporting.plots import plot_bars, plot_confusion
 
@@ -448,6 +495,7 @@ def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: 
                         red_flags=flags, chart=chart.name, pairwise=pairwise,
                         verdict=judge_results(project, results, next(iter(metric_labels)), flags),
                         agreement=agreement({k: r.outcomes for k, r in results.items()}, inputs),
+                        overlap=overlap,
                         provenance=provenance(project, [project.seeds_path]))
     save_report(project, name, report)
     return report
