@@ -105,7 +105,8 @@ def pg_server():
         _run([str(initdb), "-D", str(data), "-U", "postgres", "--auth-local=trust",
               "--auth-host=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync"])
         options = (f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off "
-                   "-c track_counts=on -c max_connections=60")
+                   "-c track_counts=on -c autovacuum=off -c max_connections=60")
+        # (autovacuum's statistics would count as writes in pg_stat_database)
         _run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"),
               "-w", "-t", "60", "start"])
         started = True

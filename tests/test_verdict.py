@@ -166,3 +166,17 @@ def test_a_fresh_test_file_is_checked_for_overlap_with_the_training_pairs(exampl
     assert (found.inputs, found.identical_inputs, found.identical_answers) == (3, 2, 1)
     assert found.near_duplicate_inputs == 0 and "Which artist" not in " ".join(found.examples)
     assert "2 identical and 0 near-duplicate inputs, 1 identical answers, of 3" in found.line()
+
+
+def test_improve_allots_new_pairs_where_training_data_is_thinnest():
+    """A failing group with no training pairs gets more than a larger one with hundreds."""
+    from slm_distill.tools.improve import FailureGroup, _allot
+
+    def group(label: str, failures: int, training: int) -> FailureGroup:
+        return FailureGroup(label=label, needs=[label], failures=failures, test_inputs=failures,
+                            categories={"wrong_result": failures}, training_pairs=training)
+
+    covered, bare, small = group("join", 10, 326), group("window", 3, 0), group("dates", 1, 40)
+    _allot([covered, bare, small], 200, 2)
+    assert bare.pairs > covered.pairs > 0 and small.pairs == 0
+    assert bare.pairs + covered.pairs == 200

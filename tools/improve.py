@@ -21,6 +21,7 @@ is an optimistic estimate: the report says so, and a fresh held-out file (evalua
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from pathlib import Path
@@ -258,12 +259,19 @@ def _fault_groups(task: Task, test: list[Seed], student: ModelResult,
     return ranked, seed_label
 
 
+def need_of(group: FailureGroup) -> float:
+    """How much a failing group needs new pairs: its failures, discounted by the training pairs
+    it already has (a group with none needs them most)."""
+    return group.failures / math.sqrt(1 + group.training_pairs)
+
+
 def _allot(groups: list[FailureGroup], pairs: int, max_groups: int) -> None:
-    """Share `pairs` among the largest groups in proportion to their failures."""
-    targets = groups[:max_groups]
-    total = sum(g.failures for g in targets)
+    """Share `pairs` among the `max_groups` groups that need them most (see need_of: failures
+    where the training data is thinnest first), in proportion to that need."""
+    targets = sorted(groups, key=lambda g: (-need_of(g), g.label))[:max_groups]
+    total = sum(need_of(g) for g in targets)
     for g in targets:
-        g.pairs = max(1, round(pairs * g.failures / total))
+        g.pairs = max(1, round(pairs * need_of(g) / total))
 
 
 def plan_improvement(project: Project, *, pairs: int, max_groups: int) -> ImprovePlan:

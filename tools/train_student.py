@@ -166,7 +166,6 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
     import transformers
     from datasets import Dataset
     from transformers import EarlyStoppingCallback, PrinterCallback
-    from transformers.trainer_utils import get_last_checkpoint
 
     from slm_distill.tools.evaluate import decoding_of
     from slm_distill.tools.training.trainer import DistillTrainer, EventsCallback
@@ -217,7 +216,7 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
         trainer.remove_callback(PrinterCallback)  # progress goes to job events, not stdout
         if not resume:
             shutil.rmtree(args.output_dir, ignore_errors=True)
-        last = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).is_dir() else None
+        last = _complete_checkpoint(Path(args.output_dir)) if resume else None
         started = time.monotonic()
         trainer.train(resume_from_checkpoint=last)
         seconds = time.monotonic() - started
@@ -241,6 +240,18 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
     )
     save_report(project, report_name, report)
     return report
+
+
+def _complete_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint that was written to the end (the trainer writes trainer_state.json
+    last): a run killed while saving leaves a partial one, which is skipped."""
+    if not folder.is_dir():
+        return None
+    found = [p for p in folder.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()]
+    for path in sorted(found, key=lambda p: int(p.name.removeprefix("checkpoint-")), reverse=True):
+        if (path / "trainer_state.json").is_file():
+            return str(path)
+    return None
 
 
 def _save(project: Project, run_dir: Path, trainer: Any, tokenizer: Any, method: str) -> dict:
