@@ -93,3 +93,39 @@ def test_a_scratch_student_of_each_family_trains_evaluates_and_exports(family_na
     assert f'TEMPLATE """{ollama_template(tokenizer)}"""' in modelfile
     assert f'PARAMETER stop "{stop_strings(tokenizer)[0]}"' in modelfile
     assert stop_strings(tokenizer)[0] == FAMILIES[family_name][2]
+
+
+def test_a_llama_student_through_every_tool(tmp_path):
+    """The skill's order of MCP tools with scratch:tiny-llama3: init_project through export_gguf;
+    the export's Modelfile speaks Llama 3's format."""
+    import asyncio
+    import shutil
+
+    from mcp import Client
+
+    from slm_distill.server.app import build_server
+    from tests.conftest import EXAMPLE, EXAMPLE_TEACHER
+    from tests.mcp_client import every_stage
+
+    shutil.copy(EXAMPLE / "schema.sql", tmp_path / "schema.sql")
+    shutil.copy(EXAMPLE / "seeds.jsonl", tmp_path / "seeds.jsonl")
+    tiny = {"training.max_steps": "12", "training.eval_steps": "6", "training.eval_samples": "4",
+            "training.max_new_tokens": "32", "training.batch_size": "8",
+            "training.early_stopping_patience": "null", "task.schema_in_student_prompt": "false"}
+
+    async def run() -> dict:
+        async with Client(build_server(tmp_path)) as c:
+            return await every_stage(c, "shop", {"schema_file": "schema.sql",
+                                                 "teacher": EXAMPLE_TEACHER,
+                                                 "student": "scratch:tiny-llama3"}, tiny,
+                                     pairs=60, improve_steps=3)
+
+    out = asyncio.run(run())
+    assert "full fine-tuning, learning rate 0.002" in out["status"]["training"]
+    assert out["evaluated"]["result"]["verdict"]["decision"] in (
+        "retune", "more_data", "rethink")  # a 12-step student is not for shipping
+    export = out["exported"]["result"]
+    assert export["parity_ok"] and not any(r["recommended"] for r in export["results"])
+    modelfile = (tmp_path / "shop" / "exports" / "Modelfile").read_text()
+    assert "<|start_header_id|>user<|end_header_id|>" in modelfile
+    assert 'PARAMETER stop "<|eot_id|>"' in modelfile

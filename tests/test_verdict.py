@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from slm_distill.tools.verdict import agreement, curve_evidence, decide
 
 GATE, MARGIN = 0.80, 0.05
@@ -180,3 +182,27 @@ def test_improve_allots_new_pairs_where_training_data_is_thinnest():
     _allot([covered, bare, small], 200, 2)
     assert bare.pairs > covered.pairs > 0 and small.pairs == 0
     assert bare.pairs + covered.pairs == 200
+
+
+@pytest.mark.slow  # the training callback imports transformers
+def test_training_estimates_its_time_from_measured_steps_then_the_first_evaluation():
+    import time
+    from types import SimpleNamespace
+
+    from slm_distill.tools.training.trainer import ESTIMATE_AFTER, EventsCallback
+
+    events: list[dict] = []
+    callback = EventsCallback(events.append, None)
+    args = SimpleNamespace(eval_steps=10, world_size=1)
+    state = SimpleNamespace(global_step=0, max_steps=40, epoch=0)
+    callback.on_train_begin(args, state, None)
+    callback.started = time.monotonic() - 3.0  # three steps of a second each
+    state.global_step = ESTIMATE_AFTER
+    callback.on_step_end(args, state, SimpleNamespace(should_training_stop=False))
+    first = next(e for e in events if e["type"] == "estimate")
+    assert 0.9 < first["seconds_per_step"] < 1.2 and "37 more steps" in first["message"]
+    assert "timed at the first" in first["message"]
+    callback.started = time.monotonic() - 8.0  # the same three steps, then a 5 s evaluation
+    callback.on_log(args, state, None, logs={"eval_score": 0.1, "eval_seconds": 5.0})
+    second = [e for e in events if e["type"] == "estimate"][1]
+    assert "evaluations at 5 s" in second["message"] and second["estimate_s"] > first["estimate_s"]

@@ -119,6 +119,9 @@ class DistillTrainer(Trainer):
         return metrics
 
 
+ESTIMATE_AFTER = 3  # steps measured before the first time estimate
+
+
 class EventsCallback(TrainerCallback):
     """Feeds job events: step, loss, tokens/s, ETA, eval score; stops at a time limit."""
 
@@ -128,6 +131,7 @@ class EventsCallback(TrainerCallback):
         self.started = time.monotonic()
         self.trainer: DistillTrainer | None = None
         self.first_step: int | None = None
+        self.evaluated = False  # the estimate is made again once the first evaluation is timed
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         self.started = time.monotonic()
@@ -137,7 +141,26 @@ class EventsCallback(TrainerCallback):
                    "message": f"training on {args.world_size} process"
                               f"{'es' if args.world_size > 1 else ''}"})
 
+    def estimate(self, args: Any, state: Any, eval_seconds: float | None = None) -> dict:
+        """The time the rest of training will take, from the steps measured so far (and the
+        first evaluation's time, once there was one)."""
+        done = state.global_step - (self.first_step or 0)
+        per_step = max(0.0, time.monotonic() - self.started - (eval_seconds or 0)) / max(1, done)
+        left = max(0, state.max_steps - state.global_step)
+        evals = left // max(1, args.eval_steps) + 1
+        seconds = left * per_step + (evals * eval_seconds if eval_seconds else 0)
+        tokens = self.trainer.tokens_seen / max(1, done) if self.trainer is not None else None
+        how = (f"{evals} evaluations at {eval_seconds:.0f} s" if eval_seconds else
+               f"{evals} evaluations (timed at the first)")
+        per = f" ({tokens:,.0f} tokens each)" if tokens else ""
+        return {"type": "estimate", "step": state.global_step, "total_steps": state.max_steps,
+                "estimate_s": seconds, "seconds_per_step": per_step,
+                "message": f"estimate: {left} more steps at {per_step:.2f} s{per} and {how}: "
+                           f"about {seconds / 60:.1f} min"}
+
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+        if state.global_step - (self.first_step or 0) == ESTIMATE_AFTER:
+            self.emit(self.estimate(args, state))
         if self.max_seconds and time.monotonic() - self.started > self.max_seconds:
             control.should_training_stop = True
             control.should_evaluate = True
@@ -151,6 +174,9 @@ class EventsCallback(TrainerCallback):
         elapsed = time.monotonic() - self.started
         done = state.global_step - (self.first_step or 0)
         remaining = max(0, state.max_steps - state.global_step)
+        if "eval_seconds" in logs and not self.evaluated:
+            self.evaluated = True
+            self.emit(self.estimate(args, state, float(logs["eval_seconds"])))
         event = {"type": "eval" if "eval_score" in logs else "log", "step": state.global_step,
                  "total_steps": state.max_steps, "epoch": state.epoch, "elapsed_s": elapsed,
                  "eta_s": elapsed / done * remaining if done else None, **logs}
