@@ -206,3 +206,22 @@ def test_training_estimates_its_time_from_measured_steps_then_the_first_evaluati
     callback.on_log(args, state, None, logs={"eval_score": 0.1, "eval_seconds": 5.0})
     second = [e for e in events if e["type"] == "estimate"][1]
     assert "evaluations at 5 s" in second["message"] and second["estimate_s"] > first["estimate_s"]
+
+
+@pytest.mark.slow
+def test_the_seed_only_student_shows_what_the_pairs_added(generated_project, tmp_path):
+    from slm_distill.tools.evaluate import evaluate
+    from slm_distill.tools.train_student import train_student
+    from tests.conftest import clone_project
+
+    project = clone_project(generated_project, tmp_path)
+    train_student(project)
+    report = evaluate(project, models=("base", "seed_only", "student"))
+    assert [r.name for r in report.results] == ["base", "seed_only", "student"]
+    assert project.path("runs", "seed_only", "merged", "config.json").is_file()
+    seed_only = json.loads(project.report_path("train-seed-only").read_text())
+    student = json.loads(project.report_path("train").read_text())
+    assert seed_only["steps"] == student["steps"]
+    assert seed_only["train_examples"] == len(project.split()[0])  # the validation seeds only
+    assert any("the synthetic pairs added" in e for e in report.verdict.evidence)
+    assert "| seed_only |" in project.report_path("eval", "md").read_text()

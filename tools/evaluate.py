@@ -23,12 +23,13 @@ from slm_distill.tools.reporting.reports import (
     Provenance,
     Report,
     file_hash,
+    load_report,
     md_table,
     provenance,
     save_report,
 )
 from slm_distill.tools.reporting.stats import Interval, wilson
-from slm_distill.tools.requests import MODELS
+from slm_distill.tools.requests import ALL_MODELS, MODELS
 from slm_distill.tools.tasks.base import Task
 from slm_distill.tools.verdict import Agreement, Verdict, agreement, decide, training_history
 from slm_distill.tools.workspace.fileio import read_jsonl, read_jsonl_dicts
@@ -419,7 +420,11 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
                 results[model] = score_model(model, spec, seeds, answers, task)
                 answers_of[model] = answers
                 continue
-            spec = project.config.student if model == "base" else str(merged)
+            if model == "seed_only":
+                progress(i, len(models), "training the seed-only student (the same steps, on "
+                         "the validation seeds alone)")
+            spec = {"base": project.config.student, "student": str(merged)}.get(model) or str(
+                seed_only_student(project))
             by_mode = _hf_answers(project.local(spec), task, seeds, cfg.max_new_tokens,
                                   model == "base", cfg.seed, both if model == "student" else (mode,))
             results[model] = score_model(model, spec, seeds, by_mode[mode], task, mode)
@@ -436,6 +441,24 @@ def evaluate(project: Project, *, extra_test: Path | None = None, models: tuple[
     return save_eval(project, results, label, len(seeds), name, metric_labels(task),
                      correct_metric(task), other, pairwise, {s.id: s.input for s in seeds},
                      overlap)
+
+
+def seed_only_student(project: Project) -> Path:
+    """Train the student on the validation seeds alone (the test seeds stay unseen), for as many
+    steps as the trained student took: runs/seed_only/merged."""
+    from slm_distill.tools.generate_pairs import Pair
+    from slm_distill.tools.train_student import TrainReport, train_student
+
+    validation, _ = project.split()
+    if not validation:
+        raise UsageError("No validation seeds to train a seed-only student on. Add seeds with "
+                         "{fix}.", fix=ADD_SEEDS)
+    trained = load_report(project, "train", TrainReport)
+    steps = trained.steps if trained is not None else project.config.training.max_steps
+    pairs = [Pair(id=s.id, input=s.input, output=s.output) for s in validation]
+    train_student(project, run="seed_only", resume=False, max_steps=steps,
+                  report_name="train-seed-only", pairs=pairs)
+    return project.path("runs", "seed_only", "merged")
 
 
 def _pairwise(project: Project, judge: Judge | None, task: Task, seeds: list[Seed],
@@ -461,10 +484,16 @@ def judge_results(project: Project, results: dict[str, ModelResult], primary: st
     values = {n: r.metrics.get(primary, r.overall.accuracy) for n, r in results.items()}
     student, base = results.get("student"), results.get("base")
     beaten = student is not None and (base is None or student.overall.correct > base.overall.correct)
-    return decide(values, [f.code for f in flags], primary,
-                  gate=project.config.gate.threshold,
-                  margin=project.config.evaluation.deploy_margin, base_beaten=beaten,
-                  history=training_history(project))
+    verdict = decide(values, [f.code for f in flags], primary,
+                     gate=project.config.gate.threshold,
+                     margin=project.config.evaluation.deploy_margin, base_beaten=beaten,
+                     history=training_history(project))
+    if "seed_only" in values and "student" in values:
+        added = (values["student"] - values["seed_only"]) * 100
+        verdict.evidence.append(f"trained on the seeds alone the same student scores "
+                                f"{values['seed_only']:.0%}: the synthetic pairs added "
+                                f"{added:+.0f} points")
+    return verdict
 
 
 def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: int,
@@ -476,7 +505,7 @@ def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: 
     """Red flags, the verdict, the charts and reports/<name>.{json,md,png} for scored models."""
     from slm_distill.tools.reporting.plots import plot_bars, plot_confusion
 
-    results = {m: results[m] for m in MODELS if m in results}
+    results = {m: results[m] for m in ALL_MODELS if m in results}
     chart = project.report_path(name, "png")
     chart.parent.mkdir(parents=True, exist_ok=True)
     primary = next(iter(metric_labels.values()))

@@ -66,8 +66,9 @@ class McpDefault:
 DRY_RUN_FIRST = McpDefault(True, "an agent shows the user the estimate before anything spends")
 
 Quant = Literal["q8_0", "q4_k_m", "q4_0"]
-Model = Literal["base", "student", "teacher"]
-MODELS: tuple[Model, ...] = ("base", "student", "teacher")
+Model = Literal["base", "seed_only", "student", "teacher"]
+MODELS: tuple[Model, ...] = ("base", "student", "teacher")  # evaluated by default
+ALL_MODELS: tuple[Model, ...] = ("base", "seed_only", "student", "teacher")  # in report order
 QUANTS: tuple[Quant, ...] = ("q8_0", "q4_k_m", "q4_0")
 Dialect = Literal["duckdb", "postgres", "mysql", "sqlite"]
 TaskName = Literal["text2sql", "classification", "extraction", "tool_calling", "generation"]
@@ -228,7 +229,9 @@ class EvaluateRequest(Request):
         WorkspaceFile()] = None
     models: Annotated[list[Model], Field(
         description="Which models answer; the others' scores are carried over from the latest "
-        "evaluation on the same test split.", min_length=1), Cli(csv=True)] = list(MODELS)
+        "evaluation on the same test split. seed_only (not by default) first trains the same "
+        "student, for the same steps, on the validation seeds alone: what the synthetic pairs "
+        "added.", min_length=1), Cli(csv=True)] = list(MODELS)
 
 
 class ExportRequest(Request):

@@ -159,9 +159,11 @@ def _teacher_model(project: Project, tokenizer: Any) -> Any:
 
 def train_student(project: Project, *, run: str = RUN, resume: bool = True,
                   init_from: Path | None = None, max_steps: int | None = None,
-                  report_name: str = "train", emit: Any = None) -> TrainReport:
+                  report_name: str = "train", emit: Any = None,
+                  pairs: list[Pair] | None = None) -> TrainReport:
     """Train into runs/<run>/. `init_from` starts from an earlier student's merged weights instead
-    of the configured student (the improve loop retrains from the previous best)."""
+    of the configured student (the improve loop retrains from the previous best); `pairs`
+    replaces data/train.jsonl (the seed-only student trains on the seeds alone)."""
     import torch
     import transformers
     from datasets import Dataset
@@ -177,7 +179,7 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
     cfg = project.config.training.resolved(student)  # every `auto` chosen for this student
     emit = emit or (lambda event: None)
     run_dir = project.path("runs", run)
-    train_pairs = training_pairs(project, "train.jsonl")
+    train_pairs = pairs if pairs is not None else training_pairs(project, "train.jsonl")
     val_pairs = training_pairs(project, "val.jsonl")
     has_gpu = torch.cuda.is_available()
     method = cfg.method
