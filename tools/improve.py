@@ -268,7 +268,8 @@ def need_of(group: FailureGroup) -> float:
 def _allot(groups: list[FailureGroup], pairs: int, max_groups: int) -> None:
     """Share `pairs` among the `max_groups` groups that need them most (see need_of: failures
     where the training data is thinnest first), in proportion to that need."""
-    targets = sorted(groups, key=lambda g: (-need_of(g), g.label))[:max_groups]
+    groups.sort(key=lambda g: (-need_of(g), g.label))  # the plan lists the neediest first
+    targets = groups[:max_groups]
     total = sum(need_of(g) for g in targets)
     for g in targets:
         g.pairs = max(1, round(pairs * need_of(g) / total))
