@@ -12,7 +12,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,17 +20,13 @@ from pathlib import Path
 
 import psycopg
 
+from slm_distill.tools.workspace.jobs import free_port
+
 PG_BIN = Path(os.environ.get("SLM_DISTILL_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SUPER_PASSWORD = "super-Secret-pw-4f1c"  # planted: no report, log or file may ever show it
 READER_PASSWORD = "reader-Secret-pw-9a2e"
 WRITER_PASSWORD = "writer-Secret-pw-77b0"
 EXAMPLE_SCHEMA = Path(__file__).resolve().parents[1] / "examples" / "text2sql" / "schema.sql"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -99,7 +94,7 @@ def pg_server():
     pwfile.write_text(SUPER_PASSWORD + "\n")
     if os.geteuid() == 0:
         os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
-    port = _free_port()
+    port = free_port()
     started = False
     try:
         _run([str(initdb), "-D", str(data), "-U", "postgres", "--auth-local=trust",

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from slm_distill.tools.cli import main
+from slm_distill.tools.workspace.jobs import free_port
 from slm_distill.tools.workspace.project import Project
 from tests.conftest import EXAMPLE_TEACHER, seeds_in, sqlite_example
-from tests.pgserver import EXAMPLE_SCHEMA, READER_PASSWORD, WRITER_PASSWORD, _free_port
+from tests.pgserver import EXAMPLE_SCHEMA, READER_PASSWORD, WRITER_PASSWORD
 
 
 def init_fails(capsys, *args: str) -> str:
@@ -59,7 +60,7 @@ def test_bad_database_files_are_one_line_and_leave_nothing(tmp_path, capsys):
 def test_bad_servers_and_credentials_are_one_line_and_leave_nothing(pg, tmp_path, capsys,
                                                                    monkeypatch):
     target = tmp_path / "p"
-    closed = f"postgresql://reader@127.0.0.1:{_free_port()}/shop"
+    closed = f"postgresql://reader@127.0.0.1:{free_port()}/shop"
     err = init_fails(capsys, str(target), "--db", closed)
     assert "Cannot connect to PostgreSQL" in err and "server runs" in err
     wrong = "not-the-Password-3c1d"

@@ -17,6 +17,7 @@ import pytest
 from mcp import Client
 
 from slm_distill.tools.llamacpp.vendor import cache_root
+from slm_distill.tools.workspace.jobs import free_port
 from tests.conftest import EXAMPLE, EXAMPLE_TEACHER
 from tests.test_mcp_server import TOOLS
 
@@ -100,14 +101,8 @@ def test_claude_plugin_validate(npm_bin, tmp_path):
     assert validate(broken).returncode != 0  # the validator does reject a bad manifest
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_streamable_http_on_localhost(example_workspace):
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "slm_distill", "mcp", "--http", "--port",
                                str(port), "--root", str(example_workspace)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -135,11 +135,11 @@ def launch_command(project: Project, job_id: str, processes: int) -> list[str]:
         launcher += ["--config_file", str(project.path(config))]
     else:  # accelerate's multi-process launcher (torchrun); on CPUs, its CPU backend
         launcher += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no",
-                     "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+                     "--dynamo_backend", "no", "--main_process_port", str(free_port())]
     return [*launcher, "--num_processes", str(processes), *worker]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as sock:
