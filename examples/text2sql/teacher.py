@@ -453,6 +453,10 @@ def in_dialect(sql: str, dialect: str) -> str:
     tree = sqlglot.parse_one(sql, read="duckdb")
     if dialect == "sqlite":
         tree = tree.transform(_sqlite_date_parts)
+    if dialect == "postgres":  # sqlglot writes make_date() as DATE_FROM_PARTS()
+        tree = tree.transform(lambda n: exp.Anonymous(this="make_date", expressions=[
+            n.args[k].copy() for k in ("year", "month", "day")])
+            if isinstance(n, exp.DateFromParts) else n)
     return tree.sql(dialect=dialect)
 
 
