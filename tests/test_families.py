@@ -93,6 +93,14 @@ def test_a_scratch_student_of_each_family_trains_evaluates_and_exports(family_na
     assert f'TEMPLATE """{ollama_template(tokenizer)}"""' in modelfile
     assert f'PARAMETER stop "{stop_strings(tokenizer)[0]}"' in modelfile
     assert stop_strings(tokenizer)[0] == FAMILIES[family_name][2]
+    # llama.cpp starts a prompt as training did: Phi-3's GGUF no longer adds a BOS token
+    from slm_distill.tools.export_gguf import add_bos_token
+
+    flags = {add_bos_token(root / "exports" / r["file"]) for r in export["results"]}
+    expected = {"phi3": {False}, "llama3": {True}}.get(family_name)  # Llama's prompt has BOS
+    assert flags == expected if expected else flags <= {False, None}, flags
+    if family_name == "phi3":
+        assert any("add_bos_token was turned off" in fix for fix in export["fixes"])
 
 
 def test_a_llama_student_through_every_tool(tmp_path):

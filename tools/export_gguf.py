@@ -65,6 +65,8 @@ class ExportReport(Report):
     parity_ok: bool = Field(description="The f16 GGUF scores exactly as the HF model does.")
     verdict: str | None = Field(None, description="The evaluation's verdict (deploy, retune, "
                                 "more_data, rethink); no file is recommended unless deploy.")
+    fixes: list[str] = Field(default_factory=list, description="What the export changed in the "
+                             "GGUF files so that they prompt as training did.")
     decoding: str = Field("free", description="How every model answered: free generation, or "
                           "constrained to the task's choices (evaluation.constrained).")
     files: dict[str, str]
@@ -105,6 +107,8 @@ class ExportReport(Report):
             *(["The grammar column: the same file answering within the grammar llama.cpp makes "
                "of the JSON Schema (`output_schema.gbnf`). Parity and the recommendation use the "
                "free answers.", ""] if grammar else []),
+            *[f"Fixed in the GGUF files: {fix}." for fix in self.fixes],
+            *([""] if self.fixes else []),
             "Parity: " + ("f16 matches the HF model." if self.parity_ok else
                           "**f16 does NOT match the HF model: template or tokenizer mismatch.**"), "",
             "Files: " + ", ".join(f"`{v}`" for v in self.files.values()), ""])
@@ -121,6 +125,31 @@ def convert_to_f16(merged: Path, out: Path) -> Path:
     if done.returncode != 0 or not out.is_file():
         raise DistillError(f"llama.cpp's converter failed on {merged}:\n{done.stderr[-1500:]}")
     return out
+
+
+def match_bos(path: Path, tokenizer: Any, task: Any) -> str | None:
+    """Make llama.cpp start a prompt as training did. A SentencePiece family's GGUF (Phi-3) says
+    to add a BOS token to every prompt, which its HF chat template never writes: the flag is
+    turned off in the file, so that a prompt llama.cpp or Ollama tokenises from text is the
+    training prompt. Returns what was changed (None: nothing)."""
+    gguf = require("gguf", "gguf", "llama")
+    bos = getattr(tokenizer, "bos_token_id", None)
+    starts_with_bos = bos is not None and student_prompt(tokenizer, task, "x")[:1] == [bos]
+    reader = gguf.GGUFReader(str(path), "r+")
+    field = reader.fields.get("tokenizer.ggml.add_bos_token")
+    if field is None or starts_with_bos or not bool(field.parts[field.data[0]][0]):
+        return None
+    field.parts[field.data[0]][0] = False
+    reader.data.flush()  # the file is memory-mapped read-write
+    return ("the GGUF's add_bos_token was turned off: the student's chat template writes no BOS "
+            "token, so llama.cpp and Ollama must not add one")
+
+
+def add_bos_token(path: Path) -> bool | None:
+    """The GGUF's tokenizer.ggml.add_bos_token flag (None: not set)."""
+    gguf = require("gguf", "gguf", "llama")
+    field = gguf.GGUFReader(str(path)).fields.get("tokenizer.ggml.add_bos_token")
+    return None if field is None else bool(field.parts[field.data[0]][0])
 
 
 def quantize(source: Path, target: Path, quant: str) -> Path:
@@ -247,6 +276,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
         del model
         progress(1, len(quants) + 2, "converting to GGUF f16")
         files = {"f16": convert_to_f16(merged, out / f"{name}-f16.gguf")}
+        bos_note = match_bos(files["f16"], tokenizer, task)  # before the quantisations copy it
         for q in quants:
             files[q] = quantize(files["f16"], out / f"{name}-{q}.gguf", q)
         results = []
@@ -267,7 +297,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
     report = ExportReport(
         model_name=name, hf_accuracy=hf_acc, margin_points=margin_points, results=results,
         parity_ok=results[0].accuracy.correct == hf_acc.correct, decoding=decoding,
-        verdict=verdict,
+        verdict=verdict, fixes=[bos_note] if bos_note else [],
         files={**{k: str(v.relative_to(project.root)) for k, v in files.items()}, **extra},
         provenance=provenance(project, [project.seeds_path]))
     save_report(project, "export", report)
