@@ -127,29 +127,38 @@ def convert_to_f16(merged: Path, out: Path) -> Path:
     return out
 
 
-def match_bos(path: Path, tokenizer: Any, task: Any) -> str | None:
-    """Make llama.cpp start a prompt as training did. A SentencePiece family's GGUF (Phi-3) says
-    to add a BOS token to every prompt, which its HF chat template never writes: the flag is
-    turned off in the file, so that a prompt llama.cpp or Ollama tokenises from text is the
-    training prompt. Returns what was changed (None: nothing)."""
-    gguf = require("gguf", "gguf", "llama")
+def match_bos(path: Path, tokenizer: Any, task: Any) -> tuple[str | None, bool]:
+    """Make llama.cpp start a prompt as training did: (what was changed, whether the Modelfile's
+    TEMPLATE must write the BOS token itself). A SentencePiece family's GGUF (Phi-3) asks for a
+    BOS token its HF chat template never writes: that flag is turned off in the file. A template
+    that writes BOS (Llama 3) in a GGUF that does not add one keeps it in the TEMPLATE."""
     bos = getattr(tokenizer, "bos_token_id", None)
     starts_with_bos = bos is not None and student_prompt(tokenizer, task, "x")[:1] == [bos]
+    adds = llama_adds_bos(path)
+    if starts_with_bos or not adds:
+        return None, starts_with_bos and not adds
+    gguf = require("gguf", "gguf", "llama")
     reader = gguf.GGUFReader(str(path), "r+")
     field = reader.fields.get("tokenizer.ggml.add_bos_token")
-    if field is None or starts_with_bos or not bool(field.parts[field.data[0]][0]):
-        return None
+    if field is None:
+        raise DistillError(f"llama.cpp adds a BOS token to every prompt of {path.name}, which the "
+                           "student never saw in training, and the file has no flag to turn it "
+                           "off. Report this with the student's name.")
     field.parts[field.data[0]][0] = False
     reader.data.flush()  # the file is memory-mapped read-write
     return ("the GGUF's add_bos_token was turned off: the student's chat template writes no BOS "
-            "token, so llama.cpp and Ollama must not add one")
+            "token, so llama.cpp and Ollama must not add one"), False
 
 
-def add_bos_token(path: Path) -> bool | None:
-    """The GGUF's tokenizer.ggml.add_bos_token flag (None: not set)."""
-    gguf = require("gguf", "gguf", "llama")
-    field = gguf.GGUFReader(str(path)).fields.get("tokenizer.ggml.add_bos_token")
-    return None if field is None else bool(field.parts[field.data[0]][0])
+def llama_adds_bos(path: Path) -> bool:
+    """Does llama.cpp put a BOS token before a prompt it tokenises from this GGUF?"""
+    llama_cpp = require("llama_cpp", "llama-cpp-python", "llama")
+    with quiet_native_stderr():
+        llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    try:
+        return llm.tokenize(b"a", add_bos=True, special=True)[:1] == [llm.token_bos()]
+    finally:
+        llm.close()
 
 
 def quantize(source: Path, target: Path, quant: str) -> Path:
@@ -276,7 +285,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
         del model
         progress(1, len(quants) + 2, "converting to GGUF f16")
         files = {"f16": convert_to_f16(merged, out / f"{name}-f16.gguf")}
-        bos_note = match_bos(files["f16"], tokenizer, task)  # before the quantisations copy it
+        bos_note, keep_bos = match_bos(files["f16"], tokenizer, task)  # before quantising
         for q in quants:
             files[q] = quantize(files["f16"], out / f"{name}-{q}.gguf", q)
         results = []
@@ -291,7 +300,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
                 _with_grammar(result, path, tokenizer, task, seeds, max_new, decoding, json_schema)
             results.append(result)
         verdict = _hold_back(project, results)
-        extra = _write_extras(project, out, tokenizer, task, results, hf_acc)
+        extra = _write_extras(project, out, tokenizer, task, results, hf_acc, keep_bos)
     finally:
         task.close()
     report = ExportReport(
@@ -324,7 +333,8 @@ def _hold_back(project: Project, results: list[QuantResult]) -> str | None:
 
 
 def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
-                  results: list[QuantResult], hf_acc: Interval) -> dict[str, str]:
+                  results: list[QuantResult], hf_acc: Interval,
+                  keep_bos: bool = False) -> dict[str, str]:
     from slm_distill.tools.reporting.modelcard import choice_grammar, model_card, modelfile
     from slm_distill.tools.training.chat_format import ollama_template, stop_strings
 
@@ -334,7 +344,8 @@ def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,
     ship = (recommended[0] if recommended else results[0]).file
     system = student_system(tokenizer, task)
     (out / "Modelfile").write_text(modelfile(ship, system, project.config.training.max_new_tokens,
-                                             ollama_template(tokenizer), stop_strings(tokenizer)))
+                                             ollama_template(tokenizer, keep_bos=keep_bos),
+                                             stop_strings(tokenizer)))
     (out / "README.md").write_text(model_card(project, task, results, hf_acc))
     files = {"modelfile": "exports/Modelfile", "model_card": "exports/README.md"}
     if choices := task.choices():

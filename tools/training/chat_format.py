@@ -54,23 +54,24 @@ def stop_strings(tokenizer: Any) -> list[str]:
     return [end, *([eos] if eos and eos != end else [])]
 
 
-def ollama_template(tokenizer: Any) -> str:
+def ollama_template(tokenizer: Any, *, keep_bos: bool = False) -> str:
     """The Modelfile TEMPLATE (Ollama's Go template) for one optional system message and one
-    user prompt, made from the HF chat template's own rendering. A leading BOS token is left out:
-    llama.cpp adds it when it tokenizes the prompt."""
+    user prompt, made from the HF chat template's own rendering. A leading BOS token is left out
+    (llama.cpp adds it when it tokenises the prompt) unless `keep_bos`: a GGUF that does not."""
     user = {"role": "user", "content": PROMPT}
-    bare = _go(tokenizer, render(tokenizer, [user]))
+    bare = _go(tokenizer, render(tokenizer, [user]), keep_bos)
     try:
         with_system = render(tokenizer, [{"role": "system", "content": SYSTEM}, user])
     except Exception:  # noqa: BLE001 - templates that refuse a system role (Gemma 2) raise
         return bare
     if SYSTEM not in with_system:
         return bare
-    return "{{ if .System }}" + _go(tokenizer, with_system) + "{{ else }}" + bare + "{{ end }}"
+    return ("{{ if .System }}" + _go(tokenizer, with_system, keep_bos) + "{{ else }}" + bare
+            + "{{ end }}")
 
 
-def _go(tokenizer: Any, text: str) -> str:
+def _go(tokenizer: Any, text: str, keep_bos: bool = False) -> str:
     bos = getattr(tokenizer, "bos_token", None)
-    if bos and text.startswith(bos):
+    if bos and text.startswith(bos) and not keep_bos:
         text = text[len(bos):]
     return text.replace(SYSTEM, "{{ .System }}").replace(PROMPT, "{{ .Prompt }}")
