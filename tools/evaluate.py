@@ -123,8 +123,12 @@ def training_overlap(project: Project, seeds: list[Seed], task: Task) -> Overlap
     index = NearDupIndex(threshold=0.9)
     for i, p in enumerate(pairs):
         index.add(str(i), p.get("input", ""))
-    identical = [s for s in seeds if normalise_text(s.input) in seen]
-    near = [s for s in seeds if s not in identical and index.find(s.input) is not None]
+    identical, near = [], []
+    for seed in seeds:
+        if normalise_text(seed.input) in seen:
+            identical.append(seed)
+        elif index.find(seed.input) is not None:
+            near.append(seed)
     same_answer = sum(task.dedup_key(s.output) in answers for s in seeds)
     return Overlap(inputs=len(seeds), identical_inputs=len(identical),
                    near_duplicate_inputs=len(near), identical_answers=same_answer,
@@ -215,8 +219,8 @@ class EvalReport(Report):
         lines += ["", "## Red flags", ""]
         lines += [f"- **{f.code}**: {f.message} {f.explanation}" for f in self.red_flags] or ["None."]
         if self.overlap is not None:
-            lines += ["", "## Overlap with the training pairs", "", self.overlap.line()[0].upper()
-                      + self.overlap.line()[1:] + ".",
+            said = self.overlap.line()
+            lines += ["", "## Overlap with the training pairs", "", said[:1].upper() + said[1:] + ".",
                       *(["", *[f"- {text}" for text in self.overlap.examples]]
                         if self.overlap.examples else [])]
         if self.verdict is not None:
@@ -476,6 +480,13 @@ def _agreement_line(a: Agreement) -> str:
     lost = f"; {len(a.lost_from_base)} inputs the base got right, lost" if a.lost_from_base else ""
     return (f"student vs teacher: both right {a.both_right}, teacher only {a.teacher_only}, "
             f"student only {a.student_only}, both wrong {a.both_wrong}{lost}")
+
+
+def latest_verdict(project: Project) -> Verdict | None:
+    """The verdict of the last evaluation on the test split (None: none yet); a damaged report is
+    the ProjectError load_report raises."""
+    report = load_report(project, "eval", EvalReport)
+    return report.verdict if report is not None else None
 
 
 def judge_results(project: Project, results: dict[str, ModelResult], primary: str,

@@ -24,13 +24,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from slm_distill.tools.errors import DistillError, UsageError, require
-from slm_distill.tools.evaluate import EvalReport, Interval, accuracy, decoding_of
+from slm_distill.tools.evaluate import Interval, accuracy, decoding_of, latest_verdict
 from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
 from slm_distill.tools.llamacpp.vendor import vendor_dir
 from slm_distill.tools.reporting.reports import (
     Provenance,
     Report,
-    load_report,
     md_table,
     provenance,
     save_report,
@@ -319,8 +318,7 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
 def _hold_back(project: Project, results: list[QuantResult]) -> str | None:
     """No file is recommended for shipping unless the evaluation's verdict is deploy: the
     verdict's decision (None: never evaluated)."""
-    report = load_report(project, "eval", EvalReport)
-    verdict = report.verdict if report is not None else None
+    verdict = latest_verdict(project)
     if verdict is not None and verdict.decision == "deploy":
         return verdict.decision
     why = (f"the evaluation's verdict is {verdict.decision}" if verdict is not None

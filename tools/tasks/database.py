@@ -21,7 +21,6 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 Engine = Literal["duckdb", "sqlite", "postgres"]
-ENGINES: tuple[Engine, ...] = ("duckdb", "sqlite", "postgres")
 ENGINE_LABELS: dict[str, str] = {"duckdb": "DuckDB", "sqlite": "SQLite", "postgres": "PostgreSQL"}
 URL_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -91,8 +90,6 @@ def _size_of(value: object) -> int:
     return total
 
 
-
-
 @dataclass
 class TableInfo:
     """One table (or view) as prompts show it: its DDL, its columns, a few sample rows."""
@@ -108,15 +105,6 @@ class Database(ABC):
     cap and a byte cap, and describes its own tables."""
 
     engine: ClassVar[Engine]
-
-    @property
-    def dialect(self) -> str:
-        """The sqlglot dialect of this engine's SQL."""
-        return self.engine
-
-    @property
-    def label(self) -> str:
-        return ENGINE_LABELS[self.engine]
 
     @abstractmethod
     def execute(self, sql: str) -> QueryResult:
@@ -188,10 +176,6 @@ class DatabaseSource:
         if engine is None:
             raise ValueError(f"{path} is neither a DuckDB nor a SQLite database")
         return cls(engine, path=Path(path))
-
-    @property
-    def label(self) -> str:
-        return ENGINE_LABELS[self.engine]
 
     @property
     def location(self) -> str:

@@ -99,14 +99,6 @@ def connect_readonly(db_path: Path, memory_limit: str = MEMORY_LIMIT, *,
     return duckdb.connect(str(db_path), read_only=True, config=config)
 
 
-def list_tables(db_path: Path) -> list[str]:
-    with connect_readonly(db_path) as conn:
-        rows = conn.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY table_name"
-        ).fetchall()
-    return [r[0] for r in rows]
-
-
 def _categorise(exc: BaseException) -> ErrorCategory:  # noqa: PLR0911 - one case per kind
     text = str(exc)
     if isinstance(exc, duckdb.InterruptException):

@@ -16,6 +16,7 @@ from typing import TypeVar
 import sqlglot
 from sqlglot import exp
 
+from slm_distill.tools.tasks.database import ENGINE_LABELS
 from slm_distill.tools.tasks.sqlguard import TOO_COMPLEX, text_problem
 
 R = TypeVar("R")
@@ -39,7 +40,6 @@ def bounded(work: Callable[..., R], *args: object, **kwargs: object) -> R:
         raise SqlCheckError(TOO_COMPLEX, "the query is too large to analyse") from None
 
 
-DIALECT_LABELS = {"duckdb": "DuckDB", "sqlite": "SQLite", "postgres": "PostgreSQL"}
 # Nodes that write or lock, which no query here may hold (a data-modifying CTE, SELECT INTO,
 # SELECT ... FOR UPDATE): the engines refuse them too, read-only.
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Into, exp.Lock, exp.Create,
@@ -55,7 +55,7 @@ def parse_query(sql: str, dialect: str = "duckdb") -> exp.Expression:
         trees = [t for t in bounded(sqlglot.parse, sql, read=dialect) if t is not None]
     except sqlglot.errors.SqlglotError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        label = DIALECT_LABELS.get(dialect, dialect)
+        label = ENGINE_LABELS.get(dialect, dialect)
         raise SqlCheckError("syntax", f"does not parse as {label} SQL: {first[:200]}") from exc
     except (SqlCheckError, KeyboardInterrupt):
         raise

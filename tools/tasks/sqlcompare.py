@@ -73,13 +73,18 @@ def normalise_rows(rows: Sequence[Sequence[Any]]) -> list[tuple]:
     return [tuple(normalise_value(v) for v in row) for row in rows]
 
 
+def _tree(sql: str, dialect: str) -> exp.Expression | None:
+    """sqlglot's tree of `sql`, or None when its text is out of bounds or sqlglot cannot read it."""
+    try:
+        return None if text_problem(sql) else sqlglot.parse_one(sql, read=dialect)
+    except (sqlglot.errors.SqlglotError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def gold_is_ordered(sql: str, dialect: str = "duckdb") -> bool:
     """True when the outermost query has ORDER BY (then row order is part of the answer)."""
-    try:
-        if text_problem(sql):
-            raise ValueError("not for sqlglot")
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except (sqlglot.errors.SqlglotError, ValueError, RecursionError, MemoryError):
+    tree = _tree(sql, dialect)
+    if tree is None:
         return "order by" in " ".join(str(sql).lower().split())
     return isinstance(tree, exp.Query) and tree.args.get("order") is not None
 
@@ -160,12 +165,7 @@ def keyed_query(sql: str, dialect: str) -> tuple[str, int, int | None] | None:
     """The gold query rewritten to also return its ORDER BY keys and without its LIMIT:
     (sql, the gold's width, its limit), or None when that cannot be done safely (no ORDER BY, a
     set operation, DISTINCT, OFFSET, a non-literal LIMIT, a star)."""
-    try:
-        if text_problem(sql):
-            return None
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except (sqlglot.errors.SqlglotError, RecursionError, MemoryError, ValueError):
-        return None
+    tree = _tree(sql, dialect)
     order = tree.args.get("order") if isinstance(tree, exp.Select) else None
     if order is None or tree.args.get("distinct") or tree.args.get("offset") or any(
             isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
@@ -201,14 +201,14 @@ def keyed_query(sql: str, dialect: str) -> tuple[str, int, int | None] | None:
 def without_distinct(sql: str, dialect: str) -> str:
     """`sql` with every DISTINCT removed (the Spider test-suite's default), or as it is when
     sqlglot cannot read it."""
+    tree = _tree(sql, dialect)
+    if tree is None:
+        return sql
+    for select in tree.find_all(exp.Select):
+        select.set("distinct", None)
     try:
-        if text_problem(sql):
-            return sql
-        tree = sqlglot.parse_one(sql, read=dialect)
-        for select in tree.find_all(exp.Select):
-            select.set("distinct", None)
         return tree.sql(dialect=dialect)
-    except (sqlglot.errors.SqlglotError, RecursionError, MemoryError, ValueError):
+    except (sqlglot.errors.SqlglotError, RecursionError, MemoryError):
         return sql
 
 

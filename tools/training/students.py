@@ -90,10 +90,6 @@ def scratch_parts(spec: str) -> tuple[Preset, str]:
     return PRESETS[size], family
 
 
-def scratch_preset(spec: str) -> Preset:
-    return scratch_parts(spec)[0]
-
-
 def family_tokenizer(family: str = DEFAULT_FAMILY) -> Any:
     """The family's real tokenizer with its real chat template, built once from the vocab GGUF."""
     transformers = require("transformers", "transformers", "train")

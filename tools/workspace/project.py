@@ -326,19 +326,20 @@ def _text2sql(root: Path, db: Path | None, schema: Path | None, dialect: str | N
 def _postgres(url: str, password_env: str | None, notes: list[str]) -> Text2SQLConfig:
     """Connect once (credentials, tables, write rights) and keep the URL without its password."""
     url = url.strip()
+    password = url_password(url)
     try:
         config = Text2SQLConfig(engine="postgres", db_url=strip_password(url),
                                 password_env=password_env)
     except ValidationError as exc:
         raise UsageError(f"{arg('init', 'db_url')}: {exc.errors()[0]['msg']}.") from None
     source = DatabaseSource("postgres", url=config.db_url, password_env=password_env,
-                            password=url_password(url))
+                            password=password)
     with source.open() as database:
         if not database.tables():
             raise UsageError(f"{source.location} holds no tables in its current schema. Load "
                              "your tables, or give the URL of the database that has them.")
         writable = database.writable_tables()  # type: ignore[attr-defined]
-    if url_password(url) is not None:
+    if password is not None:
         notes.append("The password in the URL was used to check the connection and was not "
                      "stored. Set PGPASSWORD (or a ~/.pgpass line, or task.password_env) for "
                      "every later command.")

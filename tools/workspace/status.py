@@ -171,14 +171,12 @@ def _first_sentence(exc: GateError) -> str:
 def _verdict(project: Project) -> tuple[str, str] | None:
     """The last evaluation's verdict on the test split: (decision, next step)."""
     from slm_distill.tools.errors import ProjectError
-    from slm_distill.tools.evaluate import EvalReport
-    from slm_distill.tools.reporting.reports import load_report
+    from slm_distill.tools.evaluate import latest_verdict
 
     try:
-        report = load_report(project, "eval", EvalReport)
+        verdict = latest_verdict(project)
     except ProjectError:  # a damaged report says nothing; status still answers
         return None
-    verdict = report.verdict if report is not None else None
     return (verdict.decision, verdict.next_step) if verdict is not None else None
 
 
