@@ -115,13 +115,16 @@ NO_TARGETS = NoTargetsTeacher()
 
 class SlowTeacher:
     """The example teacher, taking SLOW_S seconds (default 0.5) per proposal, and, when GATE_FILE
-    is set, proposing nothing until that file exists: a run that lasts as long as a test needs."""
+    is set, proposing nothing until that file exists: a run that lasts as long as a test needs.
+    With STARTED_FILE set, it creates that file when a proposal begins."""
 
     def answer(self, input, context):
         return EXAMPLE.answer(input, context)
 
     def propose(self, n, seeds, context):
         gate, deadline = os.environ.get("GATE_FILE"), time.monotonic() + 300
+        if started := os.environ.get("STARTED_FILE"):
+            Path(started).touch()
         while gate and not Path(gate).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(float(os.environ.get("SLOW_S", "0.5")))

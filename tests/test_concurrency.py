@@ -164,17 +164,22 @@ def test_an_mcp_job_and_a_cli_command_started_together(slow_project, monkeypatch
 
 def test_a_cancelled_job_frees_the_project_when_cancel_returns(slow_project, monkeypatch, tmp_path):
     from slm_distill.tools.requests import GenerateRequest
-    from slm_distill.tools.workspace.jobs import cancel_job, job_status, start_job
+    from slm_distill.tools.workspace.jobs import CANCEL_WAIT_S, cancel_job, start_job
+    from slm_distill.tools.workspace.lock import alive
 
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     monkeypatch.setenv("GATE_FILE", str(tmp_path / "never"))  # it runs until cancelled
+    monkeypatch.setenv("STARTED_FILE", str(tmp_path / "asked"))
     job = start_job(slow_project, "generate", GenerateRequest(n=50))
     deadline = time.monotonic() + 60
-    while job_status(slow_project, job.id).status != "running":
+    while not (tmp_path / "asked").exists():  # a teacher call is under way, in its thread
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert cancel_job(slow_project, job.id).status == "cancelled"
+    started = time.monotonic()
+    state = cancel_job(slow_project, job.id)
+    assert state.status == "cancelled" and time.monotonic() - started < CANCEL_WAIT_S
     WriterLock(slow_project, "next").acquire().release()  # no "busy" right after a cancel
+    assert not alive(state.pid)  # the call it waited on did not keep the worker alive
 
 
 def test_a_job_whose_worker_cannot_start_fails_at_once(example_project, monkeypatch):

@@ -22,6 +22,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -232,6 +233,10 @@ def list_jobs(project: Project) -> list[JobState]:
 
 
 CANCEL_WAIT_S = 10.0
+# A cancelled worker gets this long to stop on its own; then it records its end, lets go of the
+# project and exits, whatever it was waiting on (a teacher call in a thread cannot be interrupted,
+# and the interpreter would otherwise wait for that thread before it exits).
+CANCEL_GRACE_S = 4.0
 
 
 def cancel_job(project: Project, job_id: str) -> JobState:
@@ -332,7 +337,7 @@ def _run(project: Project, state: JobState, request: Request) -> int:
         state.pid = os.getpid()
     record_inherited(project, state.kind, os.getpid(), state.id)
     _save(project, state)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _interrupt_handler(project, state))
     try:
         report = stages.run(project, state.kind, request, _emitter(project, state))
         result = stages.job_result(state.kind, report)
@@ -354,8 +359,27 @@ def _run(project: Project, state: JobState, request: Request) -> int:
     return 0 if state.status == "succeeded" else 1
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+def _interrupt_handler(project: Project, state: JobState) -> Callable[[int, Any], None]:
+    """SIGTERM: interrupt the stage, and end the process after CANCEL_GRACE_S if it has not."""
+
+    def force_exit() -> None:
+        if state.ended_at is None:  # else the stage has stopped and said so: only exit
+            state.status, state.ended_at = "cancelled", _now()
+            state.message = (f"cancelled; the stage did not stop within {CANCEL_GRACE_S:g} s, so "
+                             "its process was ended (checkpoints kept, a rerun resumes)")
+            release_inherited(project)
+            with contextlib.suppress(OSError):
+                _save(project, state)
+        os._exit(1)
+
+    def handler(signum: int, frame: Any) -> None:
+        timer = threading.Timer(CANCEL_GRACE_S, force_exit)
+        timer.daemon = True
+        timer.start()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one interrupt; the timer does the rest
+        raise KeyboardInterrupt
+
+    return handler
 
 
 if __name__ == "__main__":
