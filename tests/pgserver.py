@@ -57,6 +57,7 @@ class PgServer:
     def counts(self, db: str = "shop") -> dict[str, int]:
         """Rows per table, and the database's write counters from pg_stat_database."""
         with self.connect(db) as conn:
+            self._wait_for_others_to_leave(conn, db)  # a backend flushes its counters as it exits
             tables = [r[0] for r in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
             out = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
@@ -65,6 +66,13 @@ class PgServer:
                                "pg_stat_database WHERE datname = %s", (db,)).fetchone()
         out["#writes"] = sum(row)
         return out
+
+    @staticmethod
+    def _wait_for_others_to_leave(conn: psycopg.Connection, db: str, wait_s: float = 10.0) -> None:
+        deadline = time.monotonic() + wait_s
+        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                           "pg_backend_pid()", (db,)).fetchone()[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def _as_postgres() -> dict:

@@ -158,5 +158,7 @@ def test_comparator_on_real_gold_queries(tasks, questions):
     print(next(iter(tasks.values())).dialect, counts)
     # measured here: DuckDB self 186, permuted 118, reordered 41, filter changed (results
     # differ) 33; PostgreSQL self 190, permuted 119, reordered 41, filter changed 35
+    if next(iter(tasks.values())).dialect == "postgres":  # every gold runs on its own engine
+        assert counts == {"self": 190, "permuted": 119, "reordered": 41, "filter": 35}
     assert counts["self"] >= 180 and counts["permuted"] >= 100
     assert counts["reordered"] >= 35 and counts["filter"] >= 30

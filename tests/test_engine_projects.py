@@ -14,7 +14,8 @@ from slm_distill.tools.cli import main
 from slm_distill.tools.workspace.jobs import free_port
 from slm_distill.tools.workspace.project import Project
 from tests.conftest import EXAMPLE_TEACHER, seeds_in, sqlite_example
-from tests.pgserver import EXAMPLE_SCHEMA, READER_PASSWORD, WRITER_PASSWORD
+from tests.pgserver import EXAMPLE_SCHEMA, READER_PASSWORD, SUPER_PASSWORD, WRITER_PASSWORD
+from tests.test_engines import digest
 
 
 def init_fails(capsys, *args: str) -> str:
@@ -23,6 +24,8 @@ def init_fails(capsys, *args: str) -> str:
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert not Path(args[0]).exists()  # bad input leaves no project behind
+    assert any(fix in err.lower() for fix in ("pass ", "fix:", "load ", "give ", "check ")), err
     return err
 
 
@@ -91,6 +94,12 @@ def test_init_on_postgres_keeps_no_password_and_warns_about_write_rights(pg, tmp
     main(["init", str(tmp_path / "r"), "--db", pg.url(), "--teacher", EXAMPLE_TEACHER])
     captured = capsys.readouterr()
     assert "can write" not in captured.err and f"PostgreSQL {pg.url()}" in captured.out
+    assert "superuser" not in captured.err
+    main(["init", str(tmp_path / "s"), "--db", pg.url("postgres", password=SUPER_PASSWORD),
+          "--teacher", EXAMPLE_TEACHER])
+    captured = capsys.readouterr()
+    assert "this user is superuser" in captured.err and "pg_read_file" in captured.err
+    assert SUPER_PASSWORD not in captured.out + captured.err
 
 
 def test_a_password_never_reaches_the_project(pg, tmp_path, capsys, monkeypatch):
@@ -117,6 +126,37 @@ def test_a_password_never_reaches_the_project(pg, tmp_path, capsys, monkeypatch)
                 assert secret.encode() not in path.read_bytes(), path
     report = json.loads((Path(root) / "reports" / "generation.json").read_text())
     assert report["kept"] > 0
+
+
+@pytest.mark.parametrize("how", ["pgpass", "password_env"])
+def test_a_password_from_pgpass_or_a_named_variable_stays_out_too(pg, tmp_path, capsys,
+                                                                   monkeypatch, how):
+    """The other two places a password may live: libpq's ~/.pgpass, and the variable that
+    `--password-env` names (recorded by its name only)."""
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    extra: list[str] = []
+    if how == "pgpass":
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / ".pgpass").write_text(f"127.0.0.1:{pg.port}:shop:reader:{READER_PASSWORD}\n")
+        (home / ".pgpass").chmod(0o600)
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.setenv("PGPASSFILE", str(home / ".pgpass"))
+    else:
+        monkeypatch.setenv("SHOP_READER_PW", READER_PASSWORD)
+        extra = ["--password-env", "SHOP_READER_PW"]
+    root = tmp_path / "p"
+    main(["init", str(root), "--db", pg.url(), *extra, "--teacher", EXAMPLE_TEACHER])
+    main(["seeds", "add", str(seeds_in("postgres", tmp_path / "seeds.jsonl")), "--project",
+          str(root)])
+    main(["validate-teacher", "--project", str(root)])
+    captured = capsys.readouterr()
+    assert READER_PASSWORD not in captured.out + captured.err
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert READER_PASSWORD.encode() not in path.read_bytes(), path
+    config = yaml.safe_load((root / "distill.yaml").read_text())
+    assert config["task"]["password_env"] == ("SHOP_READER_PW" if extra else None)
 
 
 def test_a_sqlite_dump_keeps_64_bit_integers_and_text(tmp_path):
@@ -155,6 +195,7 @@ def test_the_example_end_to_end_on_its_own_engine(engine, tmp_path, capsys, monk
 
     if engine == "sqlite":
         db = str(sqlite_example(tmp_path / "shop.sqlite"))
+        before = digest(Path(db))
     else:
         pg = request.getfixturevalue("pg")
         pg.create_database("shop_e2e", EXAMPLE_SCHEMA.read_text(encoding="utf-8"))
@@ -185,6 +226,7 @@ def test_the_example_end_to_end_on_its_own_engine(engine, tmp_path, capsys, monk
         for pair in pairs:  # every kept pair runs on the project's own engine
             assert task.sandbox.execute(pair["output"]).rows, pair
         assert f"{label} SQL" in task.student_messages("q")[0]["content"]
+        assert label in task.teacher_messages("q")[0]["content"]
     finally:
         task.close()
     evaluation = json.loads((Path(root) / "reports" / "eval.json").read_text())
@@ -194,8 +236,7 @@ def test_the_example_end_to_end_on_its_own_engine(engine, tmp_path, capsys, monk
     assert export["parity_ok"], export
     assert f"{label} SQL" in (Path(root) / "exports" / "README.md").read_text()
     assert f"{label} SQL" in (Path(root) / "exports" / "Modelfile").read_text()
-    if engine == "postgres":
-        assert pg.counts("shop_e2e") == before
+    assert (pg.counts("shop_e2e") if engine == "postgres" else digest(Path(db))) == before
 
 
 def test_mcp_init_project_on_postgres_says_what_the_user_must_know(pg, tmp_path, monkeypatch):
@@ -262,6 +303,7 @@ def test_the_example_through_every_tool_on_postgres(pg, tmp_path, monkeypatch):
     results = {r["name"]: r for r in out["evaluated"]["result"]["results"]}
     assert results["teacher"]["metrics"]["execution_accuracy"] > 0.8
     assert out["exported"]["result"]["parity_ok"]
+    assert READER_PASSWORD not in json.dumps(out, default=str)  # every tool result, job status
     for path in (tmp_path / "shop").rglob("*"):
         if path.is_file():
             assert READER_PASSWORD.encode() not in path.read_bytes(), path

@@ -68,6 +68,8 @@ ESCAPES_PG = [
     ("SELECT set_config('statement_timeout', '0', false)", {"refused"}),
     ("SELECT current_setting('data_directory')", {"refused"}),
     ("SELECT * FROM pg_catalog.pg_shadow", {"refused"}),
+    ('SELECT U&"\\0070g_read_file"(\'/etc/passwd\')', {"refused"}),  # pg_read_file, escaped
+    ('SELECT * FROM U&"!0070g_shadow" UESCAPE \'!\'', {"refused"}),
     ("SELECT * FROM information_schema.tables", {"refused"}),
     ("SELECT nextval('s')", {"refused"}),
     ("SELECT pg_sleep(30)", {"refused"}),
@@ -242,6 +244,33 @@ def test_a_user_that_can_write_still_cannot_through_the_sandbox(pg, monkeypatch,
     assert pg.counts() == before
 
 
+@pytest.mark.parametrize("sql", [
+    "COPY artists TO '{path}'", "COPY (SELECT 1) TO PROGRAM 'touch {path}'",
+    "SELECT pg_read_file('/etc/hostname')", "SELECT lo_import('/etc/hostname')",
+    "SELECT * FROM dblink('host=127.0.0.1', 'SELECT 1') AS t(a int)",
+    "DO $$ BEGIN DELETE FROM artists; END $$", "SET statement_timeout = 0",
+    "SELECT 1; DELETE FROM artists", "BEGIN; DELETE FROM artists; COMMIT",
+    "SELECT set_config('statement_timeout', '0', false)", "LOAD 'plpgsql'"])
+def test_the_postgres_server_refuses_on_its_own(pg, monkeypatch, tmp_path, sql):
+    """With the statement check off, the read-only role and the cursor every query runs through
+    (one statement, a query) still stop each escape, and no setting outlives its query."""
+    monkeypatch.setattr(postgres_db, "statement_problem", lambda *a, **k: None)
+    monkeypatch.setattr(postgres_db, "writes_problem", lambda *a, **k: None)
+    monkeypatch.setenv("PGPASSWORD", READER_PASSWORD)
+    sql = sql.replace("{path}", str(tmp_path / "out"))
+    before = pg.counts()
+    with PostgresDatabase(pg.url(), timeout_s=2.0) as db:
+        try:
+            rows = db.execute(sql).rows
+        except QueryError as exc:
+            assert exc.category in ("refused", "syntax", "unknown_table", "runtime"), exc.message
+        else:  # set_config runs, but only inside its own rolled-back transaction
+            assert sql.startswith("SELECT set_config") and rows == [("0",)]
+        assert db.execute("SELECT current_setting('statement_timeout')").rows == [("2s",)]
+    assert pg.counts() == before
+    assert not (tmp_path / "out").exists()
+
+
 def test_postgres_timeout_cuts_a_long_query_and_the_pool_goes_on(reader):
     with pytest.raises(QueryError) as info:
         reader.execute(SLOW_PG)
@@ -271,3 +300,43 @@ def test_a_postgres_project_writes_and_checks_postgres_sql(pg, monkeypatch):
                           "'2019'", gold).correct
     finally:
         task.close()
+
+
+LITERALS = [None, True, 39.25, -7, "it's", b"\x00\xffA", float("nan"), float("inf"),
+            float("-inf"), __import__("datetime").date(2026, 5, 1)]
+
+
+def _reads_back(value: object, got: object) -> bool:
+    if isinstance(value, float) and value != value:
+        return got is None or got != got  # SQLite has no NaN: NULL
+    if isinstance(value, bool):
+        return got in (value, int(value))  # SQLite's TRUE is 1
+    if isinstance(value, bytes):
+        return bytes(got) == value
+    return got == value or str(got) == value.isoformat()  # SQLite keeps dates as text
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite", "postgres"])
+def test_sample_values_read_back_in_each_engine(engine, request):
+    """What the prompts show as a sample value is a literal the engine itself reads back as that
+    value: blobs, NaN and the infinities included."""
+    import sqlite3
+
+    import duckdb
+
+    from slm_distill.tools.tasks.text2sql import sql_literal
+
+    if engine == "postgres":
+        import psycopg
+
+        pg = request.getfixturevalue("pg")
+        conn = psycopg.connect(pg.url(), password=READER_PASSWORD)
+    else:
+        conn = duckdb.connect() if engine == "duckdb" else sqlite3.connect(":memory:")
+    try:
+        for value in LITERALS:
+            literal = sql_literal(value, engine)
+            got = conn.execute(f"SELECT {literal}").fetchone()[0]
+            assert _reads_back(value, got), (engine, value, literal, got)
+    finally:
+        conn.close()

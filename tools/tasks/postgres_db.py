@@ -72,6 +72,14 @@ WHERE n.nspname = current_schema() AND c.relkind = 'r'
   AND has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
 ORDER BY 1
 """
+# Roles that reach past the database: files and programs on the server, everything (superuser).
+_PRIVILEGES = """
+SELECT 'superuser' FROM pg_catalog.pg_roles WHERE rolname = current_user AND rolsuper
+UNION ALL
+SELECT r FROM unnest(ARRAY['pg_read_server_files', 'pg_write_server_files',
+                           'pg_execute_server_program']) AS r
+WHERE pg_has_role(current_user, r, 'MEMBER')
+"""
 _CATEGORIES: dict[str, ErrorCategory] = {
     "42601": "syntax", "42P01": "unknown_table", "42703": "unknown_column",
     "42702": "unknown_column", "42501": "refused", "25006": "refused", "57014": "timeout",
@@ -233,6 +241,11 @@ class PostgresDatabase(Database):
     def writable_tables(self) -> list[str]:
         """Tables the connecting user could write to (queries still run read-only)."""
         return [r[0] for r in self._catalogue(_WRITABLE)]
+
+    def server_privileges(self) -> list[str]:
+        """What the connecting user may do beyond the database: superuser, or a member of the
+        roles that read or write the server's files or run its programs."""
+        return [r[0] for r in self._catalogue(_PRIVILEGES)]
 
     def tables(self, sample_rows: int = 0) -> list[TableInfo]:
         columns: dict[str, list[tuple]] = {}

@@ -75,6 +75,7 @@ DENIALS = {
 }
 # A query starts with one of these words (or a bracket); SHOW, DESCRIBE and SUMMARIZE, also
 # "SELECT" statements to DuckDB, print settings (SHOW temp_directory) and are refused.
+_U_ESCAPE = re.compile(r"(?<![\w$])u&[\"']", re.IGNORECASE)
 _QUERY_STARTS = frozenset({"select", "with", "from", "values", "table"})
 
 _T = duckdb.token_type
@@ -158,6 +159,9 @@ def statement_problem(sql: str, engine: str = "duckdb") -> tuple[str, str] | Non
     first = next((t for t in found if t[1] != "("), None)
     if first is not None and first[0] == _T.keyword and first[1].lower() not in _QUERY_STARTS:
         return "refused", f"only queries (SELECT, WITH, FROM) may run here, not {first[1].upper()}"
+    if engine == "postgres" and (escaped := _unicode_escape(sql, found)):
+        return "refused", (f"the query writes a name or string with Unicode escapes ({escaped}); "
+                           "write names and values plainly")
     name = denied_name(sql, found, engine)
     if name:
         return "refused", (f"the query uses {name}, which reaches {DENIALS[engine].what}; only "
@@ -175,11 +179,29 @@ def denied_name(sql: str, found: Sequence[Token] | None = None,
     for i, (kind, text) in enumerate(found):
         if kind not in (_T.identifier, _T.keyword):
             continue
-        name = text[1:-1].replace('""', '"') if text.startswith('"') else text
-        name = name.lower()
+        name = _unquoted(text).lower()
         if name.startswith(deny.prefixes) or name in deny.names:
             return name
         called = i + 1 < len(found) and found[i + 1][1] == "("
         if called and (name.startswith(deny.call_prefixes) or name in deny.calls):
             return name
+    return None
+
+
+def _unquoted(name: str) -> str:
+    """An identifier as the engine reads it: "x""y" -> x"y, `x` -> x (SQLite and MySQL style)."""
+    for quote in '"`':
+        if len(name) >= 2 and name[0] == name[-1] == quote:
+            return name[1:-1].replace(quote * 2, quote)
+    return name
+
+
+def _unicode_escape(sql: str, found: Sequence[Token]) -> str | None:
+    """PostgreSQL's U&"..." and U&'...' spell names in escapes (U&"\\0070g_read_file" is
+    pg_read_file) that no name check can read: the first such token, if any."""
+    if not _U_ESCAPE.search(sql):  # `u & "x"`, with spaces, is a bitwise AND
+        return None
+    for (kind, text), (_, amp), (_, quoted) in zip(found, found[1:], found[2:], strict=False):
+        if kind == _T.identifier and text.lower() == "u" and amp == "&" and quoted[:1] in "\"'":
+            return f"U&{quoted[:24]}"
     return None

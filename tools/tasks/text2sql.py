@@ -18,6 +18,7 @@ a second statement, a write, or the engine's own settings, catalogue or files, w
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cached_property
 from pathlib import Path
@@ -353,8 +354,9 @@ _REQUIREMENTS = """\
 
 def sql_literal(value: Any, dialect: str = "duckdb") -> str:
     """A value as a SQL literal, the way a query in `dialect` would write it (not Python's repr):
-    NULL, TRUE, 39.25, 'it''s', DATE '2026-05-01', TIMESTAMP '2026-05-01 10:30:00'; blobs as
-    X'..' in SQLite, '\\x..'::BYTEA in PostgreSQL."""
+    NULL, TRUE, 39.25, 'it''s', DATE '2026-05-01', TIMESTAMP '2026-05-01 10:30:00' (in SQLite,
+    which keeps dates as text, '2026-05-01'); blobs as X'..' in SQLite, '\\x..'::BYTEA in
+    PostgreSQL; NaN and infinities as each engine reads them."""
     import datetime as dt
     from decimal import Decimal
 
@@ -362,8 +364,12 @@ def sql_literal(value: Any, dialect: str = "duckdb") -> str:
         return "NULL"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
+    if isinstance(value, float | Decimal) and not math.isfinite(value):
+        return _non_finite(value, dialect)
     if isinstance(value, int | float | Decimal):
         return str(value)
+    if isinstance(value, dt.date | dt.time) and dialect == "sqlite":  # SQLite keeps them as text
+        return "'" + value.isoformat(**({"sep": " "} if isinstance(value, dt.datetime) else {})) + "'"
     if isinstance(value, dt.datetime):
         return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
     if isinstance(value, dt.date):
@@ -378,3 +384,13 @@ def sql_literal(value: Any, dialect: str = "duckdb") -> str:
         return "'" + "".join(f"\\x{b:02X}" for b in bytes(value)) + "'::BLOB"
     text = str(value)
     return "'" + text.replace("'", "''") + "'"
+
+
+def _non_finite(value: Any, dialect: str) -> str:
+    """NaN and the infinities, each engine's way (SQLite stores NaN as NULL)."""
+    sign = "-" if value < 0 else ""
+    if dialect == "sqlite":
+        return "NULL" if value != value else f"{sign}9e999"
+    if dialect == "postgres":
+        return "'NaN'::FLOAT8" if value != value else f"'{sign}Infinity'::FLOAT8"
+    return "'nan'::DOUBLE" if value != value else f"'{sign}inf'::DOUBLE"

@@ -60,7 +60,7 @@ class Text2SQLConfig(_Section):
         except ValueError as exc:
             raise ValueError(f"not a PostgreSQL URL ({exc})") from None
         if parts.scheme not in ("postgresql", "postgres"):
-            raise ValueError("a PostgreSQL URL starts with postgresql://")
+            raise ValueError("a PostgreSQL URL starts with postgresql://; give one like postgresql://USER@HOST:5432/DBNAME")
         if parts.password is not None:
             raise ValueError("the URL holds a password; keep passwords out of distill.yaml: set "
                              "PGPASSWORD or task.password_env instead")

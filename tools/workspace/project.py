@@ -339,6 +339,7 @@ def _postgres(url: str, password_env: str | None, notes: list[str]) -> Text2SQLC
             raise UsageError(f"{source.location} holds no tables in its current schema. Load "
                              "your tables, or give the URL of the database that has them.")
         writable = database.writable_tables()  # type: ignore[attr-defined]
+        privileged = database.server_privileges()  # type: ignore[attr-defined]
     if password is not None:
         notes.append("The password in the URL was used to check the connection and was not "
                      "stored. Set PGPASSWORD (or a ~/.pgpass line, or task.password_env) for "
@@ -348,6 +349,11 @@ def _postgres(url: str, password_env: str | None, notes: list[str]) -> Text2SQLC
         notes.append(f"Warning: this user can write to {len(writable)} tables ({shown}). Every "
                      "query runs in a read-only transaction, but a role that can only read is "
                      "safer: see the README's read-only role.")
+    if privileged:
+        notes.append(f"Warning: this user is {' and '.join(privileged)}: it can reach the "
+                     "server's files (pg_read_file, lo_import) if a query ever got past the "
+                     "checks. Use a role that can only read this database's tables: see the "
+                     "README's read-only role.")
     return config
 
 
