@@ -41,6 +41,34 @@ def test_init_on_a_sqlite_file_makes_a_sqlite_project(tmp_path, capsys):
     assert len(project.seeds()) == 80
 
 
+def test_mcp_init_project_on_a_sqlite_file(tmp_path):
+    """init_project(db_file=...) as the skill says: the engine read from the file's header, the
+    dialect in project_status; a file that is no database is one line and leaves nothing."""
+    import asyncio
+
+    from mcp import Client
+
+    from slm_distill.server.app import build_server
+
+    sqlite_example(tmp_path / "shop.sqlite")
+    (tmp_path / "notes.txt").write_text("not a database\n")
+
+    async def run() -> tuple[dict, dict, str]:
+        async with Client(build_server(tmp_path)) as c:
+            made = await c.call_tool("init_project", {
+                "project_dir": "p", "db_file": "shop.sqlite", "teacher": EXAMPLE_TEACHER})
+            status = await c.call_tool("project_status", {"project_dir": "p"})
+            bad = await c.call_tool("init_project", {
+                "project_dir": "bad", "db_file": "notes.txt", "teacher": EXAMPLE_TEACHER})
+            return made.structured_content, status.structured_content, bad.content[0].text
+
+    made, status, bad = asyncio.run(run())
+    assert made["database"].startswith("SQLite ") and "SQLite" in json.dumps(status)
+    assert Project.load(tmp_path / "p").config.task.engine == "sqlite"
+    assert "neither a DuckDB nor a SQLite database" in bad and len(bad.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
 def test_bad_database_files_are_one_line_and_leave_nothing(tmp_path, capsys):
     target = tmp_path / "p"
     err = init_fails(capsys, str(target), "--db", str(tmp_path / "missing.sqlite"))
