@@ -38,6 +38,7 @@ from slm_distill.server.results import (
     JobView,
     QuotedJudgeReport,
     QuotedTeacherReport,
+    TrainResult,
 )
 from slm_distill.server.schema import tool_function
 from slm_distill.tools import stages
@@ -275,6 +276,12 @@ def _stage_tools(t: Tools) -> None:
                                       "Poll job_status with this job_id until it succeeds.")
         return GenerateResult(estimate=estimate, job=job)
 
+    async def train(ctx: Context, project_dir: str, request: TrainRequest,
+                    wait_s: float) -> TrainResult:
+        estimate, job = await t.begin(ctx, t.project(project_dir), "train", request, wait_s,
+                                      "Poll job_status; when it succeeds call evaluate.")
+        return TrainResult(estimate=estimate, job=job)
+
     async def improve(ctx: Context, project_dir: str, request: ImproveRequest,
                       wait_s: float) -> ImproveResult:
         preview, job = await t.begin(ctx, t.project(project_dir), "improve", request, wait_s,
@@ -295,10 +302,10 @@ def _stage_tools(t: Tools) -> None:
           wait=True, doc="Generate validated pairs with the teacher: SPENDS MONEY on hosted "
           "teachers. Call with dry_run=true first and show the user the estimate; with "
           "dry_run=false it starts a job.")
-    t.add("train_student", TrainRequest, job_stage("train", "Poll job_status; when it succeeds "
-          "call evaluate."), result=JobStarted, annotations=SPENDS, wait=True,
-          doc="Fine-tune the student on the generated pairs as a background job (GPU or CPU time: "
-          "minutes to hours). Returns a job id; poll job_status.")
+    t.add("train_student", TrainRequest, train, result=TrainResult, annotations=SPENDS,
+          wait=True, doc="Fine-tune the student on the generated pairs as a background job (GPU "
+          "or CPU time: minutes to hours). Call with dry_run=true first and show the user the "
+          "measured time estimate; with dry_run=false it starts a job: poll job_status.")
     t.add("evaluate", EvaluateRequest, job_stage("evaluate", "Poll job_status; then read the "
           "report resource for eval."), result=JobStarted, annotations=SPENDS, wait=True,
           doc="Base vs trained student vs teacher on the held-out test seeds (or a fresh test "

@@ -11,6 +11,7 @@ from slm_distill.server.quoting import NOTE
 from slm_distill.tools.generation.estimate import GenerationEstimate
 from slm_distill.tools.improve import ImprovePlan
 from slm_distill.tools.judge import JudgeValidationReport
+from slm_distill.tools.training.timing import TrainEstimate
 from slm_distill.tools.validate_teacher import TeacherValidationReport
 
 
@@ -65,6 +66,15 @@ class JobList(BaseModel):
 class GenerateResult(BaseModel):
     estimate: GenerationEstimate | None = Field(None, description="Set for dry_run=true.")
     job: JobStarted | None = Field(None, description="Set when generation was started.")
+
+    def summary(self) -> str:
+        return "\n".join(part.summary() for part in (self.estimate, self.job) if part)
+
+
+class TrainResult(BaseModel):
+    estimate: TrainEstimate | None = Field(None, description="Set for dry_run=true: the time "
+                                           "training would take, measured on a few batches.")
+    job: JobStarted | None = Field(None, description="Set when training was started.")
 
     def summary(self) -> str:
         return "\n".join(part.summary() for part in (self.estimate, self.job) if part)

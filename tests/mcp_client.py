@@ -54,7 +54,8 @@ async def every_stage(client: Client, project_dir: str, init: dict, settings: di
         out["judge"] = await call("validate_judge", {})
     out["gate"] = await call("validate_teacher", {})
     await done((await call("generate_pairs", {"n": pairs, "dry_run": False}))["job"])
-    await done(await call("train_student", {}))
+    out["train_estimate"] = await call("train_student", {"dry_run": True})
+    await done((await call("train_student", {}))["job"])
     for key, value in (before_evaluate or {}).items():
         await call("set_config", {"key": key, "value": value})
     out["evaluated"] = await done(await call("evaluate", {}))

@@ -16,6 +16,7 @@ from slm_distill.tools.cli import main
 from slm_distill.tools.errors import UsageError
 from slm_distill.tools.workspace.project import Project
 from slm_distill.tools.workspace.settings import config_view, set_config
+from slm_distill.tools.workspace.status import project_status
 from tests.conftest import EXAMPLE
 
 
@@ -30,6 +31,28 @@ def test_every_field_has_its_value_default_and_description(example_project):
     assert all(f.description for f in view.fields), [f.key for f in view.fields if not f.description]
     section = config_view(example_project, "generation")
     assert section.fields and all(f.key.startswith("generation.") for f in section.fields)
+
+
+def test_steps_and_evaluation_cadence_default_to_auto_per_kind_of_student(example_project):
+    from slm_distill.tools.workspace.config import TrainingConfig
+
+    keys = {f.key: f for f in config_view(example_project).fields}
+    assert keys["training.epochs"].resolved == 10 and keys["training.epochs"].default == "auto"
+    assert keys["training.gradient_accumulation_steps"].resolved == 1  # scratch:tiny
+    pretrained = TrainingConfig().resolved("Qwen/Qwen2.5-0.5B-Instruct")
+    scratch = TrainingConfig().resolved("scratch:small")
+    assert (pretrained.epochs, pretrained.gradient_accumulation_steps) == (3, 4)
+    assert (scratch.epochs, scratch.gradient_accumulation_steps) == (10, 1)
+    # 1,000 pairs: batches of 8 x 4 for 3 epochs, or of 8 x 1 for 10 epochs
+    assert pretrained.total_steps(1000) == 32 * 3 and scratch.total_steps(1000) == 125 * 10
+    assert pretrained.total_steps(1000, processes=2) == 16 * 3
+    assert scratch.evaluation_steps(1250, gpu=False) == 313  # 4 evaluations on a CPU
+    assert pretrained.evaluation_steps(96, gpu=True) == 10  # 10 on a GPU
+    chosen = TrainingConfig(eval_steps=7, epochs=2, gradient_accumulation_steps=2,
+                            max_steps=40).resolved("scratch:tiny")
+    assert chosen.evaluation_steps(40, gpu=False) == 7 and chosen.total_steps(1000) == 40
+    assert chosen.epochs == 2 and chosen.gradient_accumulation_steps == 2
+    assert "10 epochs of batches of 8 x 1" in project_status(example_project).training
 
 
 def test_set_validates_returns_the_change_and_saves(example_project):

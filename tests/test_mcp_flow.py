@@ -69,7 +69,10 @@ def test_the_example_through_every_tool(workspace):
                 "project_dir": "proj", "n": 60, "dry_run": False, "wait_seconds": 2,
                 "override_gate": "88% is enough for a demo of the method"}, seen["gen_progress"])
             seen["generate"] = await finish(c, started["job"])
-            seen["train"] = await finish(c, await ok(c, "train_student", {"project_dir": "proj"}))
+            seen["train_estimate"] = await ok(c, "train_student", {"project_dir": "proj",
+                                                                   "dry_run": True})
+            seen["train"] = await finish(c, (await ok(c, "train_student",
+                                                      {"project_dir": "proj"}))["job"])
             seen["evaluate"] = await finish(c, await ok(c, "evaluate", {"project_dir": "proj"}))
             seen["plan"] = await ok(c, "improve", {"project_dir": "proj", "pairs": 16})
             improved = await ok(c, "improve", {"project_dir": "proj", "pairs": 16, "train_steps": 3,
@@ -97,6 +100,12 @@ def test_the_example_through_every_tool(workspace):
     assert seen["gen_progress"] and seen["gen_progress"][0][1] == 100
     assert seen["generate"]["result"]["kept"] == 60
     assert seen["train"]["result"]["steps"] == 6  # training.max_steps from set_config
+    estimate = seen["train_estimate"]["estimate"]  # the dry run measured, started nothing
+    assert seen["train_estimate"]["job"] is None and estimate["steps"] == 6
+    assert estimate["seconds_per_step"] > 0 and estimate["total_s"] >= 6 * estimate["seconds_per_step"]
+    train_log = seen["resources"][f"distill://project/proj/job/{seen['train']['job_id']}/log"]
+    first = next(line for line in train_log.splitlines() if "  step " in line)
+    assert "step 0/6" in first and "estimate before training: 6 steps at" in first, train_log
     assert {r["name"] for r in seen["evaluate"]["result"]["results"]} == {"base", "student", "teacher"}
     assert seen["plan"]["job"] is None and seen["plan"]["plan"]["failures"] > 0
     [rnd] = seen["improve"]["result"]["rounds"]
@@ -105,6 +114,8 @@ def test_the_example_through_every_tool(workspace):
     assert fresh["test_set"].endswith("fresh.jsonl") and fresh["n"] == len(FRESH)
     assert fresh["name"] == "eval-fresh" and (workspace / "proj/reports/eval-fresh.md").is_file()
     assert [r["name"] for r in fresh["results"]] == ["student"]
+    assert fresh["overlap"]["inputs"] == len(FRESH)  # checked against the training pairs
+    assert "overlap with the training pairs" in (workspace / "proj/reports/eval-fresh.md").read_text()
     export = seen["export"]["result"]
     assert export["parity_ok"] and [r["quant"] for r in export["results"]] == ["f16", "q8_0"]
     assert [j["kind"] for j in seen["jobs"]["jobs"]] == ["generate", "train", "evaluate", "improve",
@@ -148,7 +159,7 @@ def test_a_job_outlives_a_killed_server_and_is_cancelled_from_a_new_one(workspac
         async with Client(_stdio(workspace)) as c:
             started = await ok(c, "train_student", {"project_dir": "proj", "wait_seconds": 0})
             # the server process dies with this client: the detached worker must not
-            return started
+            return started["job"]
 
     started = asyncio.run(start())
     job_id = started["job_id"]
@@ -186,7 +197,8 @@ def test_cancel_job_stops_the_worker_and_a_rerun_resumes(workspace):
 
     async def run() -> tuple[dict, dict]:
         async with Client(build_server(workspace)) as c:
-            started = await ok(c, "train_student", {"project_dir": "proj", "wait_seconds": 0})
+            started = (await ok(c, "train_student", {"project_dir": "proj",
+                                                      "wait_seconds": 0}))["job"]
             second = await c.call_tool("improve", {"project_dir": "proj", "dry_run": False})
             assert second.is_error  # no evaluation yet
             twice = await c.call_tool("train_student", {"project_dir": "proj", "wait_seconds": 0})
@@ -203,7 +215,7 @@ def test_cancel_job_stops_the_worker_and_a_rerun_resumes(workspace):
             gone = time.monotonic() + 60
             while _alive(view["state"]["pid"]) and time.monotonic() < gone:  # the worker exits
                 await asyncio.sleep(0.1)
-            rerun = await finish(c, await ok(c, "train_student", {"project_dir": "proj"}))
+            rerun = await finish(c, (await ok(c, "train_student", {"project_dir": "proj"}))["job"])
             return cancelled, rerun
 
     cancelled, rerun = asyncio.run(run())

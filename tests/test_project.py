@@ -36,7 +36,8 @@ def test_init_from_schema_writes_documented_defaults(tmp_path):
     assert (scratch.method, scratch.learning_rate, scratch.loss_vocab) == ("full", 2e-3, "answers")
     assert t["lora_target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
     assert (t["warmup_ratio"], t["lr_scheduler"], t["weight_decay"]) == (0.05, "cosine", 0.01)
-    assert (t["batch_size"], t["gradient_accumulation_steps"], t["epochs"]) == (8, 4, 3)
+    assert (t["batch_size"], t["gradient_accumulation_steps"], t["epochs"]) == (8, "auto", "auto")
+    assert (resolved.gradient_accumulation_steps, resolved.epochs) == (4, 3)  # the method's
     assert data["generation"]["n_pairs"] == 1000
     assert "artists" in project.task().schema
     assert Project.load(tmp_path / "p").config == project.config

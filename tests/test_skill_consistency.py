@@ -160,6 +160,7 @@ def _models() -> list[type[BaseModel]]:
     from slm_distill.tools.improve import ImprovePlan, ImproveReport
     from slm_distill.tools.judge import JudgeValidationReport
     from slm_distill.tools.train_student import TrainReport
+    from slm_distill.tools.training.timing import TrainEstimate
     from slm_distill.tools.validate_teacher import TeacherValidationReport
     from slm_distill.tools.workspace.jobs import JobState
     from slm_distill.tools.workspace.project import Seed
@@ -171,7 +172,8 @@ def _models() -> list[type[BaseModel]]:
             GenerationEstimate, TrainReport, EvalReport, ExportReport, ImprovePlan, ImproveReport,
             ProjectStatus, JobState, ConfigView, ConfigChange, stages.SeedsAdded,
             stages.ImprovePreview, results.JobStarted, results.JobView, results.JobList,
-            results.GenerateResult, results.ImproveResult, Seed]
+            results.GenerateResult, results.ImproveResult, results.TrainResult, TrainEstimate,
+            Seed]
 
 
 def _produced_names(metric_names: tuple[str, ...]) -> set[str]:

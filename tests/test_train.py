@@ -31,11 +31,32 @@ def test_full_training_writes_every_artifact(generated_project, tmp_path):
     assert project.report_path("train", "md").is_file()
     kinds = {e["type"] for e in events}
     assert {"start", "log", "eval"} <= kinds
+    first = events[0]  # the time estimate, measured before the first step
+    assert first["type"] == "estimate" and first["step"] == 0 and first["estimate_s"] > 0
+    assert first["message"].startswith("estimate before training: 6 steps at")
     log = [e for e in events if e["type"] == "log" and "loss" in e]
     assert all(e["tokens_per_s"] > 0 and e["eta_s"] is not None for e in log)
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     losses = [h["loss"] for h in history if "loss" in h]
     assert losses[-1] < losses[0]
+
+
+def test_a_dry_run_measures_the_time_and_trains_and_writes_nothing(generated_project, tmp_path,
+                                                                    capsys):
+    import hashlib
+
+    from slm_distill.tools.cli import main
+
+    project = clone_project(generated_project, tmp_path)
+    before = {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+              for p in project.root.rglob("*") if p.is_file()}
+    main(["train", "--dry-run", "--project", str(project.root)])
+    out = capsys.readouterr().out
+    assert "Estimate before training: 6 steps at" in out and "54 examples" in out
+    assert "about " in out and "Nothing was trained or written" in out
+    after = {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in project.root.rglob("*") if p.is_file()}
+    assert after == before and not project.path("runs").exists()
 
 
 def test_lora_changes_adapter_weights_and_not_base_weights(generated_project, tmp_path, monkeypatch):
@@ -88,8 +109,8 @@ def test_best_checkpoint_follows_the_generated_answer_score(generated_project, t
     gold = {}
 
     def scripted(model, tokenizer, task, inputs, **kw):
-        calls["n"] += 1
-        return [gold[q] if calls["n"] == 2 else "SELECT nonsense" for q in inputs]
+        calls["n"] += 1  # call 1 is the time estimate's, before training
+        return [gold[q] if calls["n"] == 3 else "SELECT nonsense" for q in inputs]
 
     import slm_distill.tools.generate_pairs as gp
     from slm_distill.tools.workspace.fileio import read_jsonl_dicts
@@ -205,15 +226,18 @@ def test_two_cpu_processes_train_like_one_with_the_same_global_batch(generated_p
     batch (within 5% at every logged step), and a later run resumes from their checkpoint."""
     one = clone_project(generated_project, tmp_path / "one")  # (the answers-vocabulary loss is
     tiny_training(one, max_steps=8, eval_steps=4, batch_size=8, loss_vocab="full")  # 1 process)
+    from slm_distill.tools.cli import main
+
     two = clone_project(generated_project, tmp_path / "two")
     tiny_training(two, max_steps=8, eval_steps=4, batch_size=4, loss_vocab="full")
-    two.config.training.processes = 2
-    two.save()
-    for project in (one, two):
-        job = start_job(project, "train", TrainRequest(fresh=True))
-        assert _wait_for(lambda p=project, j=job: job_status(p, j.id).status not in (
-            "running", "queued"), 600)
-        assert job_status(project, job.id).status == "succeeded", job_status(project, job.id)
+    job = start_job(one, "train", TrainRequest(fresh=True))
+    assert _wait_for(lambda: job_status(one, job.id).status not in ("running", "queued"), 600)
+    assert job_status(one, job.id).status == "succeeded", job_status(one, job.id)
+    # as the README says: the setting, then `distill train` (followed to its end)
+    main(["config", "set", "training.processes", "2", "--project", str(two.root)])
+    main(["train", "--fresh", "--project", str(two.root)])
+    [job] = list_jobs(two)
+    assert job.status == "succeeded", job
     log = two.path("jobs", job.id, "log").read_text()
     assert "training on 2 processes" in log, log[-2000:]
     single, double = _losses(one), _losses(two)

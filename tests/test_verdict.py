@@ -124,6 +124,31 @@ def test_nothing_ships_while_the_verdict_is_not_deploy(example_project):
     assert step.startswith("ship a recommended GGUF")
 
 
+def test_a_deploy_verdict_lapses_when_the_student_is_trained_again(example_project):
+    """The evaluation records which training run it scored (runs/student/metrics.jsonl, which
+    every run rewrites): after another run, status asks for a new evaluation and export
+    recommends nothing, whatever the old verdict said."""
+    from slm_distill.tools.evaluate import retrained_since_evaluation, save_eval
+    from slm_distill.tools.export_gguf import QuantResult, _hold_back
+    from slm_distill.tools.reporting.stats import wilson
+    from slm_distill.tools.workspace.status import _next, _verdict
+
+    metrics = example_project.path("runs", "student", "metrics.jsonl")
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text('{"step": 10, "loss": 1.0}\n')
+    save_eval(example_project, _results(student=9), "test split", 10, "eval",
+              {"execution_accuracy": "execution accuracy"}, "execution_accuracy")
+    assert _verdict(example_project)[0] == "deploy" and not retrained_since_evaluation(example_project)
+    metrics.write_text('{"step": 10, "loss": 0.9}\n')  # trained again
+    assert retrained_since_evaluation(example_project)
+    step = _next(80, True, True, 500, True, {"eval", "export"}, True, _verdict(example_project))
+    assert "trained again after reports/eval.md" in step and "evaluate" in step
+    held = [QuantResult(quant="f16", file="m-f16.gguf", size_mb=1.0, accuracy=wilson(9, 10),
+                        agreement=1.0, delta_points=0.0, recommended=True)]
+    assert _hold_back(example_project, held) is None and not held[0].recommended
+    assert held[0].note.startswith("the student was trained again after its evaluation")
+
+
 def test_a_gate_on_few_seeds_says_it_is_inconclusive():
     """12/12 is [76%, 100%]: it passes an 80% gate, but its low end is under it."""
     from slm_distill.tools.reporting.stats import wilson
@@ -143,6 +168,29 @@ def test_the_demo_says_when_the_machine_is_slow_and_never_cuts_training():
     warning = watch({"step": 20, "total_steps": 420, "elapsed_s": 60, "eta_s": 1200})
     assert "will take about 21 min, not 7" in warning and "--steps 133" in warning
     assert watch({"step": 30, "total_steps": 420, "elapsed_s": 90, "eta_s": 1200}) is None  # once
+
+
+def test_the_teacher_gate_on_twelve_seeds_reports_its_interval_and_is_inconclusive(tmp_path,
+                                                                                  capsys):
+    """60 seeds give 12 validation seeds: the example teacher passes (11 of 12), and the report,
+    the CLI and reports/teacher_validation.md say its interval reaches below 80%."""
+    from slm_distill.tools.cli import main
+    from tests.conftest import EXAMPLE, EXAMPLE_TEACHER
+
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text("".join((EXAMPLE / "seeds.jsonl").read_text().splitlines(True)[:60]))
+    root = str(tmp_path / "p")
+    main(["init", root, "--schema", str(EXAMPLE / "schema.sql"), "--teacher", EXAMPLE_TEACHER])
+    main(["seeds", "add", str(seeds), "--project", root])
+    capsys.readouterr()
+    main(["validate-teacher", "--project", root])
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "p" / "reports" / "teacher_validation.json").read_text())
+    assert (report["n"], report["correct"]) == (12, 11) and report["passed"]
+    assert round(report["interval"]["low"], 2) == 0.65 and report["interval"]["high"] > 0.8
+    assert report["inconclusive"].startswith("inconclusive: on 12 validation seeds")
+    assert "Note: inconclusive: on 12 validation seeds" in out
+    assert "Inconclusive: on 12" in (tmp_path / "p" / "reports" / "teacher_validation.md").read_text()
 
 
 def test_a_fresh_test_file_is_checked_for_overlap_with_the_training_pairs(example_project):
@@ -182,6 +230,11 @@ def test_improve_allots_new_pairs_where_training_data_is_thinnest():
     _allot([covered, bare, small], 200, 2)
     assert bare.pairs > covered.pairs > 0 and small.pairs == 0
     assert bare.pairs + covered.pairs == 200
+    for pairs, most in ((7, 3), (3, 3), (2, 4), (101, 4)):  # the plan asks for exactly `pairs`
+        groups = [group(f"g{i}", i + 1, 10 * i) for i in range(5)]
+        _allot(groups, pairs, most)
+        assert sum(g.pairs for g in groups) == pairs and all(g.pairs >= 0 for g in groups)
+        assert sum(g.pairs > 0 for g in groups) == min(most, pairs)
 
 
 @pytest.mark.slow  # the training callback imports transformers
@@ -210,14 +263,33 @@ def test_training_estimates_its_time_from_measured_steps_then_the_first_evaluati
 
 @pytest.mark.slow
 def test_the_seed_only_student_shows_what_the_pairs_added(generated_project, tmp_path):
-    from slm_distill.tools.evaluate import evaluate
+    import asyncio
+
+    from mcp import Client
+
+    from slm_distill.server.app import build_server
+    from slm_distill.tools.evaluate import EvalReport
     from slm_distill.tools.train_student import train_student
     from tests.conftest import clone_project
+    from tests.mcp_client import finish, ok
 
     project = clone_project(generated_project, tmp_path)
     train_student(project)
-    report = evaluate(project, models=("base", "seed_only", "student"))
-    assert [r.name for r in report.results] == ["base", "seed_only", "student"]
+
+    async def run() -> dict:  # as an agent asks for it
+        async with Client(build_server(project.root.parent)) as c:
+            job = await ok(c, "evaluate", {"project_dir": project.root.name,
+                                           "models": ["base", "seed_only", "student"]})
+            return await finish(c, job, project.root.name)
+
+    result = asyncio.run(run())["result"]
+    assert [r["name"] for r in result["results"]] == ["base", "seed_only", "student"]
+    assert result["verdict"]["decision"] and result["verdict"]["evidence"]
+    saved = json.loads(project.report_path("eval").read_text())
+    assert [r["name"] for r in saved["results"]] == ["base", "seed_only", "student"]
+    report = EvalReport.model_validate(saved)
+    table = report.summary()  # what the CLI prints
+    assert "\n  seed_only " in table and "\n  student   " in table
     assert project.path("runs", "seed_only", "merged", "config.json").is_file()
     seed_only = json.loads(project.report_path("train-seed-only").read_text())
     student = json.loads(project.report_path("train").read_text())

@@ -187,13 +187,13 @@ class EvalReport(Report):
         columns = self.columns()
         widths = [max(9, len(label)) for _, label in columns]
         head = "  ".join(f"{label:>{w}}" for (_, label), w in zip(columns, widths, strict=True))
-        lines = [f"Evaluation on the {self.test_set} ({self.n} inputs):", f"  {'model':<8} {head}  spec"]
+        lines = [f"Evaluation on the {self.test_set} ({self.n} inputs):", f"  {'model':<9} {head}  spec"]
         for r in self.results:
             row = "  ".join(f"{self.cell(r, m):>{w}}" for (m, _), w in zip(columns, widths, strict=True))
-            lines.append(f"  {r.name:<8} {row}  {r.spec}")
+            lines.append(f"  {r.name:<9} {row}  {r.spec}")
         for r in self.other_decoding:
             row = "  ".join(f"{self.cell(r, m):>{w}}" for (m, _), w in zip(columns, widths, strict=True))
-            lines.append(f"  {r.name:<8} {row}  ({r.decoding} decoding, for comparison)")
+            lines.append(f"  {r.name:<9} {row}  ({r.decoding} decoding, for comparison)")
         if self.pairwise is not None:
             lines.append(f"  {self.pairwise.line()}")
         lines += [f"  RED FLAG {f.code}: {f.message} {f.explanation}" for f in self.red_flags]
@@ -489,6 +489,17 @@ def latest_verdict(project: Project) -> Verdict | None:
     return report.verdict if report is not None else None
 
 
+TRAINED = ("runs", "student", "metrics.jsonl")  # rewritten by every training run of the student
+
+
+def retrained_since_evaluation(project: Project) -> bool:
+    """Was the student trained again after the last evaluation on the test split (whose verdict
+    then speaks of an earlier student)?"""
+    report = load_report(project, "eval", EvalReport)
+    recorded = report.provenance.inputs.get("/".join(TRAINED)) if report is not None else None
+    return recorded is not None and recorded != file_hash(project.path(*TRAINED))
+
+
 def judge_results(project: Project, results: dict[str, ModelResult], primary: str,
                   flags: list[RedFlag]) -> Verdict:
     """The verdict on these results: the project's gate and deploy margin, its training curve."""
@@ -536,7 +547,8 @@ def save_eval(project: Project, results: dict[str, ModelResult], label: str, n: 
                         verdict=judge_results(project, results, next(iter(metric_labels)), flags),
                         agreement=agreement({k: r.outcomes for k, r in results.items()}, inputs),
                         overlap=overlap,
-                        provenance=provenance(project, [project.seeds_path]))
+                        provenance=provenance(project, [project.seeds_path,
+                                                        project.path(*TRAINED)]))
     save_report(project, name, report)
     return report
 

@@ -24,7 +24,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from slm_distill.tools.errors import DistillError, UsageError, require
-from slm_distill.tools.evaluate import Interval, accuracy, decoding_of, latest_verdict
+from slm_distill.tools.evaluate import (
+    Interval,
+    accuracy,
+    decoding_of,
+    latest_verdict,
+    retrained_since_evaluation,
+)
 from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
 from slm_distill.tools.llamacpp.vendor import vendor_dir
 from slm_distill.tools.reporting.reports import (
@@ -318,16 +324,17 @@ def export_gguf(project: Project, *, quants: tuple[str, ...], margin_points: flo
 def _hold_back(project: Project, results: list[QuantResult]) -> str | None:
     """No file is recommended for shipping unless the evaluation's verdict is deploy: the
     verdict's decision (None: never evaluated)."""
-    verdict = latest_verdict(project)
-    if verdict is not None and verdict.decision == "deploy":
+    verdict, stale = latest_verdict(project), retrained_since_evaluation(project)
+    if verdict is not None and verdict.decision == "deploy" and not stale:
         return verdict.decision
-    why = (f"the evaluation's verdict is {verdict.decision}" if verdict is not None
+    why = ("the student was trained again after its evaluation" if stale
+           else f"the evaluation's verdict is {verdict.decision}" if verdict is not None
            else "the student has not been evaluated")
     for result in results:
         if result.recommended:
             result.recommended = False
             result.note = f"{why}: not for shipping yet"
-    return verdict.decision if verdict is not None else None
+    return verdict.decision if verdict is not None and not stale else None
 
 
 def _write_extras(project: Project, out: Path, tokenizer: Any, task: Any,

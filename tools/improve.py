@@ -269,10 +269,22 @@ def _allot(groups: list[FailureGroup], pairs: int, max_groups: int) -> None:
     """Share `pairs` among the `max_groups` groups that need them most (see need_of: failures
     where the training data is thinnest first), in proportion to that need."""
     groups.sort(key=lambda g: (-need_of(g), g.label))  # the plan lists the neediest first
-    targets = groups[:max_groups]
+    targets = groups[: min(max_groups, pairs)]  # each chosen group gets at least one pair
+    if not targets:
+        return
     total = sum(need_of(g) for g in targets)
-    for g in targets:
-        g.pairs = max(1, round(pairs * need_of(g) / total))
+    shares = [pairs * need_of(g) / total for g in targets]
+    for g, share in zip(targets, shares, strict=True):
+        g.pairs = max(1, int(share))
+    # the pairs rounding left over go to the largest remainders, so the plan asks for exactly
+    # `pairs` (a group raised to its one pair gives its share back from the largest first)
+    order = sorted(range(len(targets)), key=lambda i: (shares[i] - int(shares[i]), -i),
+                   reverse=True)
+    left = pairs - sum(g.pairs for g in targets)
+    for k in range(max(0, left)):
+        targets[order[k % len(order)]].pairs += 1
+    for _ in range(max(0, -left)):  # minimums of one took more than the shares allowed
+        max(targets, key=lambda g: g.pairs).pairs -= 1
 
 
 def plan_improvement(project: Project, *, pairs: int, max_groups: int) -> ImprovePlan:

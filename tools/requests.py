@@ -220,6 +220,9 @@ class GenerateRequest(Request):
 class TrainRequest(Request):
     fresh: Annotated[bool, Field(description="Start over instead of resuming from the last "
                                  "checkpoint (after a smoke run, or for a new iteration).")] = False
+    dry_run: Annotated[bool, Field(description="Only measure how long training would take (a few "
+                                   "forward and backward passes and validation answers, seconds "
+                                   "to a minute); train and write nothing.")] = False
 
 
 class EvaluateRequest(Request):

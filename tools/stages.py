@@ -232,6 +232,10 @@ def _prepare_train(project: Project, request: TrainRequest) -> Prepared:
 
     need("train", *TRAINING)
     training_pairs(project, "train.jsonl")
+    if request.dry_run:
+        from slm_distill.tools.train_student import estimate_training
+
+        return Prepared(estimate_training(project), go=False)
     return Prepared()
 
 
@@ -254,16 +258,24 @@ def _prepare_evaluate(project: Project, request: EvaluateRequest) -> Prepared:
 def _run_evaluate(project: Project, request: EvaluateRequest, emit: Emit) -> BaseModel:
     """Scores of models not asked for are carried over only from the same seeds' test split. A
     fresh test file's scores go to reports/eval-<file>.*, beside the test split's."""
-    from slm_distill.tools.evaluate import EvalReport, evaluate, seeds_changed
+    from slm_distill.tools.evaluate import (
+        EvalReport,
+        evaluate,
+        retrained_since_evaluation,
+        seeds_changed,
+    )
     from slm_distill.tools.reporting.reports import load_report
 
     extra = Path(request.test_file) if request.test_file else None
     reuse = load_report(project, "eval", EvalReport) if extra is None else None
     if reuse is not None and (reuse.test_set != "test split" or seeds_changed(reuse, project)):
         reuse = None
+    models = tuple(request.models)
+    if reuse is not None and "student" not in models and retrained_since_evaluation(project):
+        models = (*models, "student")  # the score carried over would be an earlier student's
     name = "eval" if extra is None else f"eval-{_slug(extra.stem)}"  # the split's report stays
-    return evaluate(project, extra_test=extra, models=tuple(request.models), reuse=reuse,
-                    name=name, progress=progress_of(emit))
+    return evaluate(project, extra_test=extra, models=models, reuse=reuse, name=name,
+                    progress=progress_of(emit))
 
 
 def _slug(text: str) -> str:

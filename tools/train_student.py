@@ -15,9 +15,10 @@ and scoring them with the task. bench/train_throughput.py compares it with SFTTr
 from __future__ import annotations
 
 import json
-import math
+import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from slm_distill.tools.training.students import (
     load_student,
     save_tokenizer,
 )
+from slm_distill.tools.training.timing import TrainEstimate, measure
 from slm_distill.tools.training.training_data import student_example
 from slm_distill.tools.workspace.fileio import read_jsonl_dicts, write_atomic
 from slm_distill.tools.workspace.project import Project
@@ -120,8 +122,8 @@ def _arguments(cfg: Any, run_dir: Path, n_examples: int, has_gpu: bool, checkpoi
     import torch
     from transformers import TrainingArguments
 
-    per_epoch = math.ceil(n_examples / cfg.batch_size / cfg.gradient_accumulation_steps)
-    total = cfg.max_steps or max(1, math.ceil(per_epoch * cfg.epochs))
+    total = cfg.total_steps(n_examples, int(os.environ.get("WORLD_SIZE", "1")))
+    eval_steps = cfg.evaluation_steps(total, has_gpu)
     bf16 = has_gpu and torch.cuda.is_bf16_supported()
     return TrainingArguments(
         output_dir=str(run_dir / "checkpoints"), per_device_train_batch_size=cfg.batch_size,
@@ -129,8 +131,8 @@ def _arguments(cfg: Any, run_dir: Path, n_examples: int, has_gpu: bool, checkpoi
         learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_steps=total,
         lr_scheduler_type=cfg.lr_scheduler, warmup_steps=int(total * cfg.warmup_ratio),
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
-        logging_steps=cfg.logging_steps, eval_strategy="steps", eval_steps=cfg.eval_steps,
-        save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=2,
+        logging_steps=cfg.logging_steps, eval_strategy="steps", eval_steps=eval_steps,
+        save_strategy="steps", save_steps=eval_steps, save_total_limit=2,
         load_best_model_at_end=True, metric_for_best_model="score", greater_is_better=True,
         bf16=bf16, activation_checkpointing=checkpointing, use_cpu=not has_gpu, report_to="none",
         remove_unused_columns=False, seed=cfg.seed, data_seed=cfg.seed, disable_tqdm=True,
@@ -157,13 +159,23 @@ def _teacher_model(project: Project, tokenizer: Any) -> Any:
     return model.eval()
 
 
-def train_student(project: Project, *, run: str = RUN, resume: bool = True,
-                  init_from: Path | None = None, max_steps: int | None = None,
-                  report_name: str = "train", emit: Any = None,
-                  pairs: list[Pair] | None = None) -> TrainReport:
-    """Train into runs/<run>/. `init_from` starts from an earlier student's merged weights instead
-    of the configured student (the improve loop retrains from the previous best); `pairs`
-    replaces data/train.jsonl (the seed-only student trains on the seeds alone)."""
+@dataclass
+class _Setup:
+    """A run made ready to train: the trainer with its model, data and settings."""
+
+    trainer: Any
+    events: Any
+    tokenizer: Any
+    task: Any
+    cfg: Any
+    method: str
+    examples: list[dict]
+    skipped: int
+
+
+def _setup(project: Project, run_dir: Path, *, init_from: Path | None, max_steps: int | None,
+           emit: Any, pairs: list[Pair] | None) -> _Setup:
+    """The student, its training examples and the trainer; the task stays open (close it)."""
     import torch
     import transformers
     from datasets import Dataset
@@ -175,23 +187,19 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
 
     transformers.utils.logging.set_verbosity_error()  # e.g. the tied lm_head "missing key" note
     transformers.utils.logging.disable_progress_bar()
-    student = project.config.student
-    cfg = project.config.training.resolved(student)  # every `auto` chosen for this student
-    emit = emit or (lambda event: None)
-    run_dir = project.path("runs", run)
+    cfg = project.config.training.resolved(project.config.student)  # every `auto` chosen
     train_pairs = pairs if pairs is not None else training_pairs(project, "train.jsonl")
     val_pairs = training_pairs(project, "val.jsonl")
     has_gpu = torch.cuda.is_available()
-    method = cfg.method
     if init_from is not None:
         from slm_distill.tools.training.students import load_pretrained
 
         model, tokenizer = load_pretrained(str(init_from))
     else:
-        model, tokenizer = load_student(project.local(student), seed=cfg.seed)
+        model, tokenizer = load_student(project.local(project.config.student), seed=cfg.seed)
     if max_steps is not None:
         cfg = cfg.model_copy(update={"max_steps": max_steps})
-    if method == "lora":
+    if cfg.method == "lora":
         model = _wrap_lora(model, cfg)
     task = project.task()
     try:
@@ -214,25 +222,76 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
             candidate_ids=_answer_vocab(examples) if cfg.loss_vocab == "answers" else None,
             decoding=decoding_of(project, task),
         )
-        events.trainer = trainer
-        trainer.remove_callback(PrinterCallback)  # progress goes to job events, not stdout
+    except BaseException:
+        task.close()
+        raise
+    events.trainer = trainer
+    trainer.remove_callback(PrinterCallback)  # progress goes to job events, not stdout
+    return _Setup(trainer, events, tokenizer, task, cfg, cfg.method, examples, skipped)
+
+
+def _estimate(project: Project, setup: _Setup, done_steps: int) -> TrainEstimate:
+    args = setup.trainer.args
+    return measure(setup.trainer, setup.examples, setup.cfg, total_steps=args.max_steps,
+                   done_steps=done_steps, student=project.config.student, method=setup.method,
+                   skipped=setup.skipped, processes=args.world_size)
+
+
+def estimate_training(project: Project) -> TrainEstimate:
+    """The dry run: how long training would take, measured here on a few of its batches; nothing
+    is trained and nothing in the project is written."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="distill-train-estimate-") as scratch:
+        setup = _setup(project, Path(scratch), init_from=None, max_steps=None, emit=None, pairs=None)
+        try:
+            last = _complete_checkpoint(project.path("runs", RUN, "checkpoints"))
+            return _estimate(project, setup, _step_of(last))
+        finally:
+            setup.task.close()
+
+
+def _step_of(checkpoint: str | None) -> int:
+    return int(Path(checkpoint).name.removeprefix("checkpoint-")) if checkpoint else 0
+
+
+def train_student(project: Project, *, run: str = RUN, resume: bool = True,
+                  init_from: Path | None = None, max_steps: int | None = None,
+                  report_name: str = "train", emit: Any = None,
+                  pairs: list[Pair] | None = None) -> TrainReport:
+    """Train into runs/<run>/. `init_from` starts from an earlier student's merged weights instead
+    of the configured student (the improve loop retrains from the previous best); `pairs`
+    replaces data/train.jsonl (the seed-only student trains on the seeds alone). The first event
+    is the time estimate, measured on a few of the run's batches."""
+    emit = emit or (lambda event: None)
+    run_dir = project.path("runs", run)
+    setup = _setup(project, run_dir, init_from=init_from, max_steps=max_steps, emit=emit,
+                   pairs=pairs)
+    trainer, method = setup.trainer, setup.method
+    try:
         if not resume:
-            shutil.rmtree(args.output_dir, ignore_errors=True)
-        last = _complete_checkpoint(Path(args.output_dir)) if resume else None
+            shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
+        last = _complete_checkpoint(Path(trainer.args.output_dir)) if resume else None
+        estimate = _estimate(project, setup, _step_of(last))
+        if trainer.is_world_process_zero():
+            emit({"type": "estimate", "step": _step_of(last), "total_steps": trainer.args.max_steps,
+                  "estimate_s": estimate.total_s, "seconds_per_step": estimate.seconds_per_step,
+                  "message": estimate.message})
         started = time.monotonic()
         trainer.train(resume_from_checkpoint=last)
         seconds = time.monotonic() - started
         if not trainer.is_world_process_zero():  # other accelerate ranks leave saving to rank 0
             return None  # type: ignore[return-value]
-        files = _save(project, run_dir, trainer, tokenizer, method)
+        files = _save(project, run_dir, trainer, setup.tokenizer, method)
     finally:
-        task.close()
+        setup.task.close()
     state = trainer.state
     best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1]) \
         if state.best_model_checkpoint else None
     report = TrainReport(
-        student=student, method=method, run_dir=str(run_dir.relative_to(project.root)),
-        train_examples=len(examples), skipped_too_long=skipped, steps=state.global_step,
+        student=project.config.student, method=method,
+        run_dir=str(run_dir.relative_to(project.root)), train_examples=len(setup.examples),
+        skipped_too_long=setup.skipped, steps=state.global_step,
         best_step=best_step, best_score=state.best_metric, train_seconds=seconds,
         tokens_per_s=trainer.tokens_seen / seconds if seconds else 0.0,
         resumed_from=Path(last).name if last else None, files=files,

@@ -168,7 +168,9 @@ class SlowWatch:
             return None
         self.said = True
         steps = event.get("total_steps") or 0
-        fewer = max(10, int(steps * self.expected_s / total))
+        fewer = min(steps - 1, max(10, int(steps * self.expected_s / total)))
+        if fewer < 1:
+            return None
         return (f"This machine is slower than expected: {steps} steps will take about "
                 f"{total / 60:.0f} min, not {self.expected_s / 60:.0f}. Training goes on to "
                 f"its last step; to finish sooner, stop it (Ctrl-C) and run `distill demo "

@@ -5,7 +5,7 @@
     model, tokenizer = load_student("scratch:tiny-llama3")             # the Llama 3.2 family
 
 A scratch student is a small, randomly initialised model of a family's architecture (Qwen2.5,
-Qwen3, Llama 3, Phi-3) on that family's real tokenizer and chat template, both taken from
+Qwen3, Llama 3, Phi-3, Gemma 4) on that family's real tokenizer and chat template, both taken from
 llama-cpp-python's sources (tools/llamacpp/vendor.py), so the offline path exercises the same
 tokenizer, template and GGUF conversion as a real student of the family. `scratch:tiny` and
 `scratch:small` are Qwen2.5. Scratch students train all their weights (LoRA on random weights
@@ -53,6 +53,8 @@ class Family:
     pad: str
     folder: str  # the cached tokenizer's folder name
     sentencepiece: bool = False  # llama.cpp's converter reads its tokenizer.model
+    gemma_bpe: bool = False  # built from the vocabulary GGUF here (transformers cannot read it)
+    config: str = ""  # the transformers config class, when not `<architecture>Config`
 
 
 # `small` keeps hidden and FFN widths multiples of 256 so q4_k_m quantises every layer.
@@ -71,6 +73,9 @@ FAMILIES = {
     "phi3": Family("Phi3", "ggml-vocab-phi-3.gguf",
                    "models/templates/microsoft-Phi-3.5-mini-instruct.jinja", "<|end|>",
                    "<|endoftext|>", "phi3-tokenizer", sentencepiece=True),
+    "gemma4": Family("Gemma4", "ggml-vocab-gemma-4.gguf",
+                     "models/templates/google-gemma-4-31B-it.jinja", "<turn|>", "<pad>",
+                     "gemma4-tokenizer", gemma_bpe=True, config="Gemma4TextConfig"),
 }
 
 
@@ -97,7 +102,8 @@ def family_tokenizer(family: str = DEFAULT_FAMILY) -> Any:
     folder = cache_root() / spec.folder
     if not (folder / "tokenizer_config.json").is_file():
         models = vendor_dir() / "models"
-        tok = transformers.AutoTokenizer.from_pretrained(str(models), gguf_file=spec.vocab)
+        tok = (gemma_tokenizer(models / spec.vocab) if spec.gemma_bpe else
+               transformers.AutoTokenizer.from_pretrained(str(models), gguf_file=spec.vocab))
         tok.chat_template = (vendor_dir() / spec.template).read_text(encoding="utf-8")
         tok.eos_token = spec.end
         tok.pad_token = spec.pad
@@ -109,17 +115,52 @@ def family_tokenizer(family: str = DEFAULT_FAMILY) -> Any:
     return transformers.AutoTokenizer.from_pretrained(str(folder))
 
 
-def sentencepiece_model(vocab_gguf: Path) -> bytes:
-    """A SentencePiece model (tokenizer.model) of a SentencePiece family's vocabulary GGUF: its
-    pieces, scores and types as they are, BPE with byte fallback, as Llama-style models ship."""
+def _gguf_values(vocab_gguf: Path) -> Any:
+    """name -> the values of that array field of a vocabulary GGUF."""
     gguf = require("gguf", "gguf", "llama")
-    model_pb2 = require("sentencepiece.sentencepiece_model_pb2", "sentencepiece", "train")
     reader = gguf.GGUFReader(str(vocab_gguf))
 
     def values(name: str) -> list:
         field = reader.fields[name]
         return [field.parts[i] for i in field.data]
 
+    return values
+
+
+def gemma_tokenizer(vocab_gguf: Path) -> Any:
+    """Gemma 4's tokenizer from its vocabulary GGUF: BPE over its merges with spaces written as
+    '▁' and byte fallback, its control tokens special (llama.cpp's converter marks special ids as
+    control tokens). It tokenises llama.cpp's reference texts for this vocabulary
+    (ggml-vocab-gemma-4.gguf.inp/.out) exactly as the real tokenizer did."""
+    tokenizers = require("tokenizers", "tokenizers", "train")
+    transformers = require("transformers", "transformers", "train")
+    values = _gguf_values(vocab_gguf)
+    tokens = [bytes(t).decode("utf-8") for t in values("tokenizer.ggml.tokens")]
+    types = [int(v[0]) for v in values("tokenizer.ggml.token_type")]
+    merges = [tuple(bytes(m).decode("utf-8").split(" ", 1))
+              for m in values("tokenizer.ggml.merges")]
+    bpe = tokenizers.models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges,
+                                byte_fallback=True, unk_token="<unk>", fuse_unk=True)
+    tok = tokenizers.Tokenizer(bpe)
+    tok.normalizer = tokenizers.normalizers.Replace(" ", "\u2581")
+    tok.decoder = tokenizers.decoders.Sequence([
+        tokenizers.decoders.Replace("\u2581", " "), tokenizers.decoders.ByteFallback(),
+        tokenizers.decoders.Fuse()])
+    control = [t for t, kind in zip(tokens, types, strict=True) if kind == 3]  # CONTROL
+    shown = [t for t, kind in zip(tokens, types, strict=True) if kind == 4]  # USER_DEFINED
+    tok.add_special_tokens([tokenizers.AddedToken(t, special=True, normalized=False)
+                            for t in control + shown])
+    named = {"bos_token": "<bos>", "pad_token": "<pad>", "unk_token": "<unk>"}
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, **named, eos_token="<eos>",
+        extra_special_tokens=[t for t in control if t not in named.values()])
+
+
+def sentencepiece_model(vocab_gguf: Path) -> bytes:
+    """A SentencePiece model (tokenizer.model) of a SentencePiece family's vocabulary GGUF: its
+    pieces, scores and types as they are, BPE with byte fallback, as Llama-style models ship."""
+    model_pb2 = require("sentencepiece.sentencepiece_model_pb2", "sentencepiece", "train")
+    values = _gguf_values(vocab_gguf)
     tokens = [bytes(t).decode("utf-8") for t in values("tokenizer.ggml.tokens")]
     scores = [float(v[0]) for v in values("tokenizer.ggml.scores")]
     types = [int(v[0]) for v in values("tokenizer.ggml.token_type")]
@@ -161,10 +202,12 @@ def build_scratch(spec: str, seed: int = 0) -> tuple[Any, Any]:
     end = tokenizer.convert_tokens_to_ids(FAMILIES[family].end)
     pad = tokenizer.convert_tokens_to_ids(tokenizer.pad_token)
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else pad
-    extra = {"head_dim": preset.hidden // preset.heads} if arch == "Qwen3" else {}
+    extra = {"head_dim": preset.hidden // preset.heads} if arch in ("Qwen3", "Gemma4") else {}
     if arch in ("Qwen2", "Qwen3"):
         extra.update(rope_theta=1_000_000.0, tie_word_embeddings=True)
-    config = getattr(transformers, f"{arch}Config")(
+    if arch == "Gemma4":
+        extra.update(_gemma4_shape(preset))
+    config = getattr(transformers, FAMILIES[family].config or f"{arch}Config")(
         vocab_size=len(tokenizer), hidden_size=preset.hidden, intermediate_size=preset.ffn,
         num_hidden_layers=preset.layers, num_attention_heads=preset.heads,
         num_key_value_heads=preset.kv_heads, max_position_embeddings=preset.context,
@@ -176,6 +219,20 @@ def build_scratch(spec: str, seed: int = 0) -> tuple[Any, Any]:
     model.generation_config.eos_token_id = config.eos_token_id
     model.generation_config.pad_token_id = config.pad_token_id
     return model, tokenizer
+
+
+def _gemma4_shape(preset: Preset) -> dict[str, Any]:
+    """Gemma 4's layout at a scratch size: sliding-window and full-attention layers alternating
+    (the real models run five sliding layers to one full), full layers with twice the head width
+    and proportional RoPE (transformers' default), logits soft-capped at 30. The per-layer input
+    embeddings of Gemma 4's E-models are left out: at 262k tokens each they would dwarf a
+    scratch model; the converter and llama.cpp treat them as optional."""
+    kinds = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(preset.layers)]
+    head = preset.hidden // preset.heads
+    return {"layer_types": kinds, "sliding_window": 512, "final_logit_softcapping": 30.0,
+            "hidden_size_per_layer_input": 0, "tie_word_embeddings": True,
+            "per_layer_config": {str(i): {"head_dim": 2 * head}
+                                 for i, kind in enumerate(kinds) if kind == "full_attention"}}
 
 
 def load_student(spec: str, *, dtype: str = "float32", seed: int = 0) -> tuple[Any, Any]:

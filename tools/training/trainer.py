@@ -81,6 +81,8 @@ class DistillTrainer(Trainer):
         hidden = model.get_decoder()(**forward, use_cache=False).last_hidden_state[0, keep]
         weight = model.get_output_embeddings().weight[ids]
         logits = F.linear(hidden, weight).float()
+        if cap := getattr(model.config, "final_logit_softcapping", None):  # Gemma's, as in forward
+            logits = torch.tanh(logits / cap) * cap
         denominator = num_items_in_batch if num_items_in_batch is not None else targets.numel()
         return F.cross_entropy(logits, position[targets], reduction="sum") / denominator
 
@@ -102,12 +104,15 @@ class DistillTrainer(Trainer):
         student_logp = F.log_softmax(logits / t, dim=-1)
         return F.kl_div(student_logp, teacher_logp, log_target=True, reduction="sum") * t * t
 
+    def answers(self, inputs: list[str]) -> list[str]:
+        """The student's answers as every evaluation during training makes them."""
+        return student_answers(self.model, self.tok, self.task, inputs, decoding=self.decoding,
+                               max_new_tokens=self.max_new_tokens)
+
     def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None,
                  metric_key_prefix: str = "eval") -> dict[str, float]:
         started = time.monotonic()
-        inputs = [p.input for p in self.eval_pairs]
-        answers = student_answers(self.model, self.tok, self.task, inputs, decoding=self.decoding,
-                                  max_new_tokens=self.max_new_tokens)
+        answers = self.answers([p.input for p in self.eval_pairs])
         scores = [self.task.score(a, p.output) for a, p in zip(answers, self.eval_pairs, strict=True)]
         summary = self.task.summarise(scores)  # the task's metrics; the primary one decides
         metrics = {f"{metric_key_prefix}_score": summary[self.task.training_metric],

@@ -49,14 +49,30 @@ def render_example(tokenizer: Any, messages: list[dict], answer: str, end_id: in
     full = _ids(tokenizer.apply_chat_template(
         [*messages, {"role": "assistant", "content": answer}], tokenize=True, **_tools(tools),
         **TEMPLATE_KWARGS))
-    if full[: len(prompt)] != prompt:
-        raise DistillError("The chat template renders the prompt differently with and without the "
-                           "answer; training and inference would disagree. Use another template.")
-    rest = full[len(prompt):]
+    if full[: len(prompt)] == prompt:
+        rest = full[len(prompt):]
+    else:
+        rest = _after_generation_suffix(tokenizer, prompt, full, answer)
     if end_id not in rest:
         raise DistillError("The chat template does not end the assistant turn with the end token.")
     answer_ids = rest[: rest.index(end_id) + 1]
     return Example(input_ids=prompt + answer_ids, labels=[IGNORE] * len(prompt) + answer_ids)
+
+
+def _after_generation_suffix(tokenizer: Any, prompt: list[int], full: list[int],
+                             answer: str) -> list[int]:
+    """The answer's tokens and what follows them, where the generation prompt ends in something
+    an answer in the history does not carry (Gemma 4 opens an empty thought channel before the
+    answer when thinking is off, and drops it from past turns): the template must render the
+    answer itself alike, right after where the two renderings part."""
+    common = next((i for i, (a, b) in enumerate(zip(prompt, full, strict=False)) if a != b),
+                  min(len(prompt), len(full)))
+    answer_ids = _ids(tokenizer(answer, add_special_tokens=False))
+    rest = full[common:]
+    if rest[: len(answer_ids)] != answer_ids:
+        raise DistillError("The chat template renders the prompt differently with and without the "
+                           "answer; training and inference would disagree. Use another template.")
+    return rest
 
 
 # -- the one student renderer: the task's prompt through the student's chat template ------------

@@ -8,6 +8,7 @@ gradient accumulation 4.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -259,6 +260,11 @@ class GenerationConfig(_Section):
 # What `auto` settings resolve to: (kind of student, method) -> learning rate
 AUTO_LEARNING_RATES = {("pretrained", "lora"): 2e-5, ("pretrained", "full"): 1e-5,
                        ("scratch", "lora"): 2e-3, ("scratch", "full"): 2e-3}
+# kind of student -> (epochs, gradient accumulation): a pretrained student adapts in a few passes
+# of large batches (the method's 3-5 epochs); random weights learn from many small updates
+AUTO_SCHEDULE = {"pretrained": (3.0, 4), "scratch": (10.0, 1)}
+# device -> evaluations per run: evaluation generates answers, which costs most on CPUs
+AUTO_EVALUATIONS = {"cpu": 4, "gpu": 10}
 
 
 class TrainingConfig(_Section):
@@ -268,7 +274,9 @@ class TrainingConfig(_Section):
     learning_rate: float | Literal["auto"] = Field(
         "auto", description="Peak learning rate. auto: 2e-5 for LoRA and 1e-5 for full "
         "fine-tuning of a pretrained student, 2e-3 for a scratch student (random weights).")
-    epochs: float = Field(3, gt=0, description="Passes over the training pairs (the method: 3-5).")
+    epochs: float | Literal["auto"] = Field(
+        "auto", description="Passes over the training pairs. auto: 3 for a pretrained student (the "
+        "method: 3-5), 10 for a scratch student. training.max_steps, when set, decides instead.")
     lora_r: int = Field(16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
@@ -280,7 +288,9 @@ class TrainingConfig(_Section):
     lr_scheduler: Literal["cosine", "linear", "constant"] = Field("cosine", description="Decay.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     batch_size: int = Field(8, ge=1, description="Examples per device step.")
-    gradient_accumulation_steps: int = Field(4, ge=1, description="Steps per optimizer update.")
+    gradient_accumulation_steps: int | Literal["auto"] = Field(
+        "auto", description="Micro-batches per optimizer update. auto: 4 for a pretrained "
+        "student, 1 for a scratch student (random weights learn from many small updates).")
     max_seq_length: int = Field(2048, ge=32, description="Longest training example, in tokens.")
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping.")
     activation_checkpointing: Literal["auto", "on", "off"] = Field(
@@ -296,7 +306,9 @@ class TrainingConfig(_Section):
         "to the project, for FSDP or DeepSpeed; it sets how the processes train.")
     max_minutes: float | None = Field(None, gt=0, description="Stop training after this long.")
     packing: bool = Field(True, description="Padding-free packed batches (no compute on padding).")
-    eval_steps: int = Field(50, ge=1, description="Evaluate by generating answers every N steps.")
+    eval_steps: int | Literal["auto"] = Field(
+        "auto", description="Evaluate by generating answers every N steps (and keep a checkpoint). "
+        "auto: 4 evaluations over the run on a CPU, 10 on a GPU.")
     eval_samples: int = Field(64, ge=1, description="Validation pairs generated per evaluation.")
     early_stopping_patience: int | None = Field(
         4, ge=1, description="Stop after this many evaluations without improvement (None: never)."
@@ -327,8 +339,25 @@ class TrainingConfig(_Section):
                 else AUTO_LEARNING_RATES[(kind, method)])
         vocab = self.loss_vocab if self.loss_vocab != "auto" else (
             "answers" if kind == "scratch" else "full")
-        return self.model_copy(update={"method": method, "learning_rate": rate,
-                                       "loss_vocab": vocab})
+        epochs, accumulation = AUTO_SCHEDULE[kind]
+        return self.model_copy(update={
+            "method": method, "learning_rate": rate, "loss_vocab": vocab,
+            "epochs": epochs if self.epochs == "auto" else self.epochs,
+            "gradient_accumulation_steps": accumulation if self.gradient_accumulation_steps == "auto"
+            else self.gradient_accumulation_steps})
+
+    def total_steps(self, examples: int, processes: int = 1) -> int:
+        """Optimizer steps for `examples` training examples (a resolved configuration)."""
+        if self.max_steps:
+            return self.max_steps
+        per_step = self.batch_size * int(self.gradient_accumulation_steps) * processes
+        return max(1, math.ceil(math.ceil(examples / per_step) * float(self.epochs)))
+
+    def evaluation_steps(self, total_steps: int, gpu: bool) -> int:
+        """training.eval_steps, or what auto makes of it for a run of `total_steps` steps."""
+        if self.eval_steps != "auto":
+            return self.eval_steps
+        return max(1, math.ceil(total_steps / AUTO_EVALUATIONS["gpu" if gpu else "cpu"]))
 
 
 class EvaluationConfig(_Section):

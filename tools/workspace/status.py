@@ -134,7 +134,9 @@ def project_status(project: Project) -> ProjectStatus:
 def _training(project: Project) -> str:
     t = project.config.training.resolved(project.config.student)
     vocab = "the answers' vocabulary" if t.loss_vocab == "answers" else "the full vocabulary"
-    return f"{t.method} fine-tuning, learning rate {t.learning_rate:g}, loss over {vocab}"
+    length = (f"{t.max_steps} steps" if t.max_steps else f"{t.epochs:g} epochs") + (
+        f" of batches of {t.batch_size} x {t.gradient_accumulation_steps}")
+    return f"{t.method} fine-tuning, learning rate {t.learning_rate:g}, loss over {vocab}, {length}"
 
 
 def _database(project: Project) -> str:
@@ -171,13 +173,18 @@ def _first_sentence(exc: GateError) -> str:
 def _verdict(project: Project) -> tuple[str, str] | None:
     """The last evaluation's verdict on the test split: (decision, next step)."""
     from slm_distill.tools.errors import ProjectError
-    from slm_distill.tools.evaluate import latest_verdict
+    from slm_distill.tools.evaluate import latest_verdict, retrained_since_evaluation
 
     try:
         verdict = latest_verdict(project)
+        if verdict is not None and retrained_since_evaluation(project):
+            return STALE, f"evaluate the retrained student: {say('evaluate')}"
     except ProjectError:  # a damaged report says nothing; status still answers
         return None
     return (verdict.decision, verdict.next_step) if verdict is not None else None
+
+
+STALE = "out of date"  # the student was trained again after its evaluation
 
 
 def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
@@ -199,6 +206,9 @@ def _next(seeds: int, gate_ok: bool, validated: bool, pairs: int, trained: bool,
         return f"train the student on data/train.jsonl: {say('train')}"
     if "eval" not in reports:
         return f"compare base, student and teacher on the test split: {say('evaluate')}"
+    if verdict is not None and verdict[0] == STALE:
+        return (f"the student was trained again after reports/eval.md, whose verdict speaks of "
+                f"the earlier one: {verdict[1]}")
     if verdict is not None and verdict[0] != "deploy":
         return (f"the evaluation's verdict is {verdict[0]} (reports/eval.md): {verdict[1]}; "
                 "nothing ships while it stands")
