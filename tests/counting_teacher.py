@@ -132,3 +132,23 @@ class SlowTeacher:
 
 
 SLOW = SlowTeacher()
+
+
+class ReversedTeacher:
+    """The example teacher, its proposals taking longer the earlier the call within each group of
+    eight (call 0 slowest): concurrent calls end in the reverse of their order. Logs each call's
+    index as it ends to ENDED_LOG."""
+
+    def answer(self, input, context):
+        return EXAMPLE.answer(input, context)
+
+    def propose(self, n, seeds, context):
+        time.sleep(0.01 * (8 - context["sample"] % 8))
+        out = EXAMPLE.propose(n, seeds, context)
+        if log := os.environ.get("ENDED_LOG"):
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(f"{context['sample']}\n")
+        return out
+
+
+REVERSED = ReversedTeacher()

@@ -253,3 +253,32 @@ def test_dry_run_estimates_without_calling(validated, provider, monkeypatch):
 
 def test_pair_ids_are_stable():
     assert pair_id("q ", "SELECT 1") == pair_id("q", "SELECT 1 ")
+
+
+def test_the_same_pairs_are_kept_whatever_order_the_calls_end_in(example_project, tmp_path,
+                                                                  monkeypatch):
+    """Calls that end out of order (eight in flight, each ending before the one started before
+    it) are committed in call order: the kept pairs are those of one call at a time."""
+    import shutil
+
+    from slm_distill.tools.generate_pairs import generate_pairs
+    from slm_distill.tools.validate_teacher import validate_teacher
+    from slm_distill.tools.workspace.project import Project
+
+    kept = {}
+    for width in (1, 8):
+        root = tmp_path / f"w{width}"
+        shutil.copytree(example_project.root, root)
+        project = Project.load(root)
+        project.config.teacher = "python:tests.counting_teacher:REVERSED"
+        project.config.teacher_cache = "off"
+        project.config.generation.concurrency = width
+        project.save()
+        validate_teacher(project)
+        monkeypatch.setenv("ENDED_LOG", str(tmp_path / f"ended-{width}"))
+        report = generate_pairs(project, n=80)
+        assert report.kept == 80
+        kept[width] = project.path("data", "pairs.jsonl").read_text()
+        ended = [int(x) for x in (tmp_path / f"ended-{width}").read_text().split()]
+        assert (ended == sorted(ended)) == (width == 1), ended  # out of order with eight
+    assert kept[1] == kept[8]

@@ -32,6 +32,7 @@ from slm_distill.tools.evaluate import (
     retrained_since_evaluation,
 )
 from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
+from slm_distill.tools.llamacpp.threads import llama_threads
 from slm_distill.tools.llamacpp.vendor import vendor_dir
 from slm_distill.tools.reporting.reports import (
     Provenance,
@@ -199,7 +200,8 @@ def gguf_answers(path: Path, tokenizer: Any, task: Any, seeds: list[Seed],
     constrained = decoding == "constrained"
     with quiet_native_stderr():
         llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0,
-                              logits_all=constrained)
+                              logits_all=constrained, n_threads=llama_threads(),
+                              n_threads_batch=llama_threads())
     if constrained:
         try:
             return gguf_choose(llm, tokenizer, task, [s.input for s in seeds])

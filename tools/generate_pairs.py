@@ -341,7 +341,7 @@ def _run_record(project: Project, target: int, samples: int | None) -> dict | No
     return record if same else None
 
 
-def _call_limit(project: Project, start: int, target: int, need: int) -> int:
+def _call_limit(project: Project, start: int, target: int, need: int, concurrency: int) -> int:
     """The call index at which a run for `target` pairs gives up, fixed when the run begins, so a
     run interrupted and resumed gives up exactly where an uninterrupted one would."""
     samples = project.config.generation.samples
@@ -349,7 +349,7 @@ def _call_limit(project: Project, start: int, target: int, need: int) -> int:
     if record and record.get("first_call", start + 1) <= start:
         return int(record["max_calls"])
     gen = project.config.generation
-    limit = start + math.ceil(need / gen.pairs_per_call * gen.max_calls_factor) + gen.concurrency
+    limit = start + math.ceil(need / gen.pairs_per_call * gen.max_calls_factor) + concurrency
     write_atomic(_paths(project)["run"], json.dumps({
         "target": target, "settings": _settings(project, samples), "first_call": start,
         "max_calls": limit}))
@@ -407,39 +407,54 @@ def _commit(project: Project, ledger: Ledger, result: CallResult, target: int) -
     return len(kept)
 
 
+WINDOW = 4  # calls may finish this many times the concurrency ahead of the next to commit
+
+
 async def _run(project: Project, teacher: Teacher, task: Task, ledger: Ledger, start: int,
                target: int, planner: Planner, progress: ProgressFn) -> str | None:
+    """Keep `teacher.concurrency` calls in flight: a slot is refilled as soon as any call ends,
+    while results are committed in call order (a call that ends early waits for the ones before
+    it, WINDOW x concurrency at most), so the pairs kept never depend on timing."""
     gen = project.config.generation
+    width = teacher.concurrency
     need = max(0, target - len(ledger.pairs))
-    max_calls = _call_limit(project, start, target, need)
-    in_flight: dict[int, asyncio.Task] = {}
+    max_calls = _call_limit(project, start, target, need, width)
+    running: dict[int, asyncio.Task] = {}
+    ended: dict[int, asyncio.Task] = {}  # finished, waiting for the calls before them
     next_index = commit_index = start
     proposed = kept = 0
     try:
         while len(ledger.pairs) < target:
             rate = min(1.0, max(0.05, kept / proposed)) if proposed else EXPECTED_YIELD
             want = target - len(ledger.pairs)
-            while (len(in_flight) < gen.concurrency and next_index < max_calls
-                   and len(in_flight) * gen.pairs_per_call * rate < want * 1.1):
-                in_flight[next_index] = asyncio.create_task(
+            while (len(running) < width and next_index < max_calls
+                   and next_index - commit_index < WINDOW * width
+                   and (len(running) + len(ended)) * gen.pairs_per_call * rate < want * 1.1):
+                running[next_index] = asyncio.create_task(
                     run_call(next_index, planner(next_index), teacher, task, project))
                 next_index += 1
-            if commit_index not in in_flight:
+            if commit_index not in running and commit_index not in ended:
                 return f"gave up after {max_calls} calls: too few proposals pass validation"
-            try:
-                result = await in_flight.pop(commit_index)
-            except BudgetExceeded as exc:
-                return f"budget reached: {exc}"
-            proposed += result.proposed
-            kept += _commit(project, ledger, result, target)
-            commit_index += 1
-            progress(len(ledger.pairs), target,
-                     f"call {result.index} ({result.mode}): {len(ledger.pairs)} pairs kept")
+            if commit_index not in ended:
+                finished, _ = await asyncio.wait(running.values(),
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                for index in [i for i, call in running.items() if call in finished]:
+                    ended[index] = running.pop(index)
+            while commit_index in ended and len(ledger.pairs) < target:
+                try:
+                    result = ended.pop(commit_index).result()
+                except BudgetExceeded as exc:
+                    return f"budget reached: {exc}"
+                proposed += result.proposed
+                kept += _commit(project, ledger, result, target)
+                commit_index += 1
+                progress(len(ledger.pairs), target,
+                         f"call {result.index} ({result.mode}): {len(ledger.pairs)} pairs kept")
         return None
     finally:
-        for pending in in_flight.values():
+        for pending in running.values():
             pending.cancel()
-        await asyncio.gather(*in_flight.values(), return_exceptions=True)
+        await asyncio.gather(*running.values(), *ended.values(), return_exceptions=True)
         await teacher.close()
 
 

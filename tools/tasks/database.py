@@ -14,7 +14,13 @@ A PostgreSQL source is a libpq URL without its password: the password comes from
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
+import threading
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -48,6 +54,60 @@ class QueryResult:
     truncated: bool = False
     elapsed_s: float = 0.0
     types: list[str] = field(default_factory=list)
+
+
+class Watchdog:
+    """One thread that stops queries past their deadline, for every sandbox in the process (a
+    thread started per query cost 40% on a 1.4 ms query).
+
+        token = WATCHDOG.arm(5.0, cursor.interrupt)
+        try: run the query
+        finally: WATCHDOG.disarm(token)      # after this returns, the action will not run
+
+    Actions run under the watchdog's lock, so `disarm` waits for one that is running."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int]] = []
+        self._actions: dict[int, Callable[[], object]] = {}
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, action: Callable[[], object]) -> int:
+        token = next(self._ids)
+        with self._cond:
+            self._actions[token] = action
+            heapq.heappush(self._heap, (time.monotonic() + seconds, token))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._watch, name="query-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._actions.pop(token, None)
+
+    def _watch(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] not in self._actions:
+                    heapq.heappop(self._heap)  # disarmed
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                deadline, token = self._heap[0]
+                if (wait := deadline - time.monotonic()) > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                action = self._actions.pop(token)
+                with contextlib.suppress(Exception):  # a connection already closed, say
+                    action()
+
+
+WATCHDOG = Watchdog()
 
 
 def fetch_capped(cursor: Any, row_cap: int, max_bytes: int) -> tuple[list[tuple], bool]:

@@ -29,6 +29,7 @@ from typing import Any
 from slm_distill.tools.errors import UsageError, require
 from slm_distill.tools.tasks.database import (
     MAX_RESULT_BYTES,
+    WATCHDOG,
     Database,
     ErrorCategory,
     QueryError,
@@ -189,20 +190,21 @@ class PostgresDatabase(Database):
             raise QueryError(*problem)
         psycopg = _psycopg()
         with self._connection() as conn:
-            timer = threading.Timer(self.timeout_s, conn.cancel_safe)
             start = time.monotonic()
+            alarm = None
             try:
                 with (conn.transaction(force_rollback=True),
                       conn.cursor(name=f"q{next(self._names)}") as cursor):
                     conn.execute("SET TRANSACTION READ ONLY")
-                    timer.start()
+                    alarm = WATCHDOG.arm(self.timeout_s, conn.cancel_safe)
                     cursor.execute(sql)
                     desc = cursor.description or []
                     rows, truncated = fetch_capped(cursor, self.row_cap, self.max_bytes)
             except psycopg.Error as exc:
                 raise self._query_error(exc) from None
             finally:
-                timer.cancel()
+                if alarm is not None:
+                    WATCHDOG.disarm(alarm)
         return QueryResult(columns=[d.name for d in desc], rows=rows, truncated=truncated,
                            types=[str(d.type_code) for d in desc],
                            elapsed_s=time.monotonic() - start)

@@ -24,6 +24,7 @@ import duckdb
 
 from slm_distill.tools.tasks.database import (
     MAX_RESULT_BYTES,
+    WATCHDOG,
     Database,
     ErrorCategory,
     QueryError,
@@ -217,9 +218,8 @@ class Sandbox(Database):
             raise QueryError("refused", f"only SELECT queries may run here, not {kind.name}")
 
     def _run(self, cursor: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
-        timer = threading.Timer(self.timeout_s, cursor.interrupt)
         start = time.perf_counter()
-        timer.start()
+        alarm = WATCHDOG.arm(self.timeout_s, cursor.interrupt)
         try:
             cursor.execute(sql)
             desc = cursor.description or []
@@ -230,7 +230,7 @@ class Sandbox(Database):
                 raise QueryError("timeout", f"query ran past {self.timeout_s:g}s and was stopped") from None
             raise QueryError(category, _message(category, exc)) from None
         finally:
-            timer.cancel()
+            WATCHDOG.disarm(alarm)
         return QueryResult(
             columns=[d[0] for d in desc],
             types=[str(d[1]) for d in desc],

@@ -10,6 +10,7 @@ MemoryError from it becomes SqlCheckError("too_complex"): nothing here raises an
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -47,7 +48,18 @@ _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Into, exp.Lock, ex
 
 
 def parse_query(sql: str, dialect: str = "duckdb") -> exp.Expression:
-    """Parse exactly one query (SELECT, WITH, set operation) in `dialect` (sqlglot's name)."""
+    """Parse exactly one query (SELECT, WITH, set operation) in `dialect` (sqlglot's name). A
+    text is parsed once: validation, describe and normalisation share its tree, so read it (or
+    copy it before changing it; sqlglot's `sql()` copies)."""
+    return _parsed(sql, dialect) if isinstance(sql, str) else _parse(sql, dialect)
+
+
+@functools.lru_cache(maxsize=2048)
+def _parsed(sql: str, dialect: str) -> exp.Expression:
+    return _parse(sql, dialect)
+
+
+def _parse(sql: str, dialect: str) -> exp.Expression:
     problem = text_problem(sql)
     if problem:
         raise SqlCheckError(*problem)
@@ -147,7 +159,12 @@ def _derived_names(tree: exp.Expression) -> set[str]:
 
 def normalise_sql(sql: str, dialect: str = "duckdb") -> str:
     """A canonical text for exact match and de-duplication (falls back to whitespace folding)."""
-    text = sql.strip().rstrip(";").strip() if isinstance(sql, str) else ""
+    return _normalised(sql, dialect) if isinstance(sql, str) else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalised(sql: str, dialect: str) -> str:
+    text = sql.strip().rstrip(";").strip()
     try:
         tree = parse_query(text, dialect)
         text = bounded(tree.sql, dialect=dialect, normalize=True, comments=False)

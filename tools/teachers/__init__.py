@@ -137,7 +137,9 @@ def check_spec(spec: str, base_dir: Path | None = None) -> TeacherSpec:
 
 
 def make_teacher(spec: str, *, cache: TeacherCache | None = None, meter: CostMeter | None = None,
-                 concurrency: int = 8, batch: bool = False, base_dir: Path | None = None) -> Teacher:
+                 concurrency: int | None = None, batch: bool = False,
+                 base_dir: Path | None = None) -> Teacher:
+    """The teacher a spec names; `concurrency` None: the backend's default (auto)."""
     parsed = parse_spec(spec)
     cls = BACKENDS[parsed.backend]()
     kwargs: dict[str, Any] = {"cache": cache, "meter": meter, "concurrency": concurrency}
@@ -163,8 +165,9 @@ def project_teacher(project: Any, spec: str | None = None, *, budget_usd: float 
     gen, mode = project.config.generation, project.config.teacher_cache
     chosen = spec or project.config.teacher
     check_spec(chosen, project.root)  # a bad spec is refused before anything is opened
+    concurrency = None if gen.concurrency == "auto" else gen.concurrency
     teacher = make_teacher(chosen, meter=CostMeter(budget_usd=budget_usd),
-                           concurrency=gen.concurrency, batch=batch, base_dir=project.root)
+                           concurrency=concurrency, batch=batch, base_dir=project.root)
     if mode != "replay":  # replay answers from the cache alone: no key needed
         teacher.check_ready()
     teacher.cache = TeacherCache(project.cache_path, mode=mode)

@@ -29,13 +29,14 @@ class AnthropicTeacher(Teacher):
     supports_batch = True
     key_env_var: ClassVar[str] = "ANTHROPIC_API_KEY"
     timeout_s: ClassVar[float] = 600.0
+    default_concurrency: ClassVar[int] = 16  # 429s back off (Teacher._with_retries)
 
     def __init__(self, model: str, *, base_url: str | None = None, key_env: str | None = None,
                  batch: bool = False, batch_window_s: float = 2.0, poll_interval_s: float = 30.0,
                  **kw: Any) -> None:
-        if batch:
-            kw["concurrency"] = 100_000  # the batch, not the semaphore, bounds the load
         super().__init__(model, **kw)
+        if batch:  # the batch, not the semaphore, bounds the load
+            self.semaphore = asyncio.Semaphore(100_000)
         self.base_url = base_url
         self.key_env = key_env
         self.batch = batch

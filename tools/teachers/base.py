@@ -91,16 +91,24 @@ class Teacher(ABC):
     supports_logprobs: ClassVar[bool] = False  # token distributions readable: soft labels
     key_env_var: ClassVar[str | None] = None  # the variable holding the key, unless a spec names one
     is_local: ClassVar[bool] = False
+    # calls in flight when generation.concurrency is auto: what the backend serves well at once
+    default_concurrency: ClassVar[int] = 8
     key_env: str | None = None  # set from a spec's `#VAR`
 
     def __init__(self, model: str, *, cache: TeacherCache | None = None,
-                 meter: CostMeter | None = None, concurrency: int = 8) -> None:
+                 meter: CostMeter | None = None, concurrency: int | None = None) -> None:
         self.model = model
         self.cache = cache
         self.meter = meter or CostMeter()
-        self.semaphore = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency or self.auto_concurrency(getattr(self, "base_url", None))
+        self.semaphore = asyncio.Semaphore(self.concurrency)
         if not self.is_local and price_of(model) is None:
             self.meter.priced = False
+
+    @classmethod
+    def auto_concurrency(cls, base_url: str | None = None) -> int:
+        """Calls in flight by default (`generation.concurrency: auto`) for this backend."""
+        return cls.default_concurrency
 
     @property
     def spec(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from slm_distill.tools.tasks.base import Message
 from slm_distill.tools.teachers.base import Completion, Teacher, local_path
@@ -16,6 +16,8 @@ from slm_distill.tools.teachers.base import Completion, Teacher, local_path
 
 class HFTeacher(Teacher):
     backend = "hf"
+    # one model computes one call at a time: a second call waits, its pairs validated meanwhile
+    default_concurrency: ClassVar[int] = 2
     supports_logprobs = True
     is_local = True
 

@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from slm_distill.tools.errors import UsageError, require
 from slm_distill.tools.llamacpp.quiet import quiet_native_stderr
+from slm_distill.tools.llamacpp.threads import llama_threads
 from slm_distill.tools.tasks.base import Message
 from slm_distill.tools.teachers.base import Completion, Teacher, local_path
 
 
 class LlamaCppTeacher(Teacher):
     backend = "llama-cpp"
+    # one model computes one call at a time: a second call waits, its pairs validated meanwhile
+    default_concurrency: ClassVar[int] = 2
     is_local = True
 
     def __init__(self, model: str, *, n_ctx: int = 8192, base_dir: Path | None = None,
@@ -36,7 +39,8 @@ class LlamaCppTeacher(Teacher):
             llama_cpp = require("llama_cpp", "llama-cpp-python", "llama")
             with quiet_native_stderr():
                 self._llm = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx,
-                                            verbose=False)
+                                            verbose=False, n_threads=llama_threads(),
+                                            n_threads_batch=llama_threads())
         return self._llm
 
     def _generate(self, messages: list[Message], n: int, temperature: float,

@@ -19,17 +19,27 @@ from slm_distill.tools.teachers.base import Completion, Retryable, Teacher, stat
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
+def _is_local(base_url: str | None) -> bool:
+    return bool(base_url) and any(h in base_url for h in _LOCAL_HOSTS)
+
+
 class OpenAITeacher(Teacher):
     backend = "openai"
     key_env_var: ClassVar[str] = "OPENAI_API_KEY"
     timeout_s: ClassVar[float] = 600.0
+    default_concurrency: ClassVar[int] = 16  # hosted APIs; 429s back off (Teacher._with_retries)
+    local_concurrency: ClassVar[int] = 8  # a server on this machine (vLLM, Ollama, llama.cpp)
 
     def __init__(self, model: str, *, base_url: str | None = None,
                  key_env: str | None = None, **kw: Any) -> None:
-        super().__init__(model, **kw)
         self.base_url = base_url
+        super().__init__(model, **kw)
         self.key_env = key_env
         self._client: Any = None
+
+    @classmethod
+    def auto_concurrency(cls, base_url: str | None = None) -> int:
+        return cls.local_concurrency if _is_local(base_url) else cls.default_concurrency
 
     def check_ready(self) -> None:
         self.client  # noqa: B018 - making the client reads the key
@@ -39,8 +49,7 @@ class OpenAITeacher(Teacher):
         if self._client is None:
             import openai
 
-            local = bool(self.base_url) and any(h in self.base_url for h in _LOCAL_HOSTS)
-            key = self.api_key(self.key_var, local_ok=local)
+            key = self.api_key(self.key_var, local_ok=_is_local(self.base_url))
             self._client = openai.AsyncOpenAI(api_key=key, base_url=self.base_url,
                                               max_retries=0, timeout=self.timeout_s)
         return self._client

@@ -240,7 +240,10 @@ class GenerationConfig(_Section):
     temperature: float = Field(0.9, ge=0, le=2, description="Temperature for proposing pairs.")
     answer_temperature: float = Field(0.7, ge=0, le=2, description="Temperature of re-answers.")
     max_tokens: int = Field(4096, ge=64, description="Max output tokens per teacher call.")
-    concurrency: int = Field(8, ge=1, le=256, description="Teacher calls in flight at once.")
+    concurrency: int | Literal["auto"] = Field(
+        "auto", description="Teacher calls in flight at once. auto: by teacher, 16 for hosted "
+        "APIs (anthropic, openai; a 429 backs off and retries), 8 for an OpenAI-compatible server "
+        "on this machine and for python teachers, 2 for a model loaded in-process (llama-cpp, hf).")
     budget_usd: float | None = Field(
         None, ge=0, description="Stop cleanly once this many dollars were spent (None: no limit)."
     )
