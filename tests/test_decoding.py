@@ -5,36 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from bench.eval_decoding import before as generate_before  # transformers' generate, batched
 from tests.conftest import clone_project, tiny_training
 
 pytestmark = pytest.mark.slow  # trains a scratch student
-
-
-def reference_answers(model, tokenizer, task, inputs, max_new_tokens):
-    """transformers' generate, one left-padded batch of 16 at a time (the decoding before)."""
-    import torch
-
-    from slm_distill.tools.training.students import end_of_turn_id
-    from slm_distill.tools.training.training_data import student_prompt
-
-    end_id, pad_id = end_of_turn_id(tokenizer), tokenizer.pad_token_id
-    prompts = [student_prompt(tokenizer, task, q) for q in inputs]
-    answers, slots = {}, 0
-    model.eval()
-    for start in range(0, len(prompts), 16):
-        rows = list(range(start, min(start + 16, len(prompts))))
-        width = max(len(prompts[i]) for i in rows)
-        ids = [[pad_id] * (width - len(prompts[i])) + prompts[i] for i in rows]
-        mask = [[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in rows]
-        with torch.no_grad():
-            made = model.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
-                                  max_new_tokens=max_new_tokens, do_sample=False,
-                                  eos_token_id=end_id, pad_token_id=pad_id)
-        slots += (made.shape[1] - width) * len(rows)
-        for i, row in zip(rows, made[:, width:].tolist(), strict=True):
-            row = row[: row.index(end_id)] if end_id in row else row
-            answers[i] = task.extract(tokenizer.decode(row, skip_special_tokens=True))
-    return [answers[i] for i in range(len(inputs))], slots
 
 
 def test_decoding_without_finished_rows_gives_generates_answers_and_scores(generated_project,
@@ -51,7 +25,7 @@ def test_decoding_without_finished_rows_gives_generates_answers_and_scores(gener
     inputs = [s.input for s in seeds]
     task = project.task()
     try:
-        before, slots_before = reference_answers(model, tokenizer, task, inputs, 48)
+        before, slots_before, _ = generate_before(model, tokenizer, task, inputs, 48)
         stats = DecodeStats()
         after = generate_answers(model, tokenizer, task, inputs, max_new_tokens=48, stats=stats)
         assert after == before and any(a.strip() for a in after)

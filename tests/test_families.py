@@ -100,6 +100,7 @@ def test_a_scratch_student_of_each_family_trains_evaluates_and_exports(family_na
     root = tmp_path / "p"
     tiny = {"training.max_steps": "12", "training.eval_steps": "6", "training.eval_samples": "4",
             "training.max_new_tokens": "32", "training.batch_size": "8",
+            "training.gradient_accumulation_steps": "4",  # 12 steps of 32: confident answers
             "training.learning_rate": "2e-3", "training.loss_vocab": "answers",
             "training.early_stopping_patience": "null", "task.schema_in_student_prompt": "false"}
     cli_through_evaluate(str(root), ["--schema", str(EXAMPLE / "schema.sql"), "--teacher",

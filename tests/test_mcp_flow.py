@@ -115,7 +115,7 @@ def test_the_example_through_every_tool(workspace):
     assert fresh["name"] == "eval-fresh" and (workspace / "proj/reports/eval-fresh.md").is_file()
     assert [r["name"] for r in fresh["results"]] == ["student"]
     assert fresh["overlap"]["inputs"] == len(FRESH)  # checked against the training pairs
-    assert "overlap with the training pairs" in (workspace / "proj/reports/eval-fresh.md").read_text()
+    assert "## Overlap with the training pairs" in (workspace / "proj/reports/eval-fresh.md").read_text()
     export = seen["export"]["result"]
     assert export["parity_ok"] and [r["quant"] for r in export["results"]] == ["f16", "q8_0"]
     assert [j["kind"] for j in seen["jobs"]["jobs"]] == ["generate", "train", "evaluate", "improve",

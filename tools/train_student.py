@@ -6,10 +6,13 @@ What was chosen and why: transformers' `Trainer`, not TRL's `SFTTrainer`. Traine
 need and would otherwise hand-write: the cosine schedule with warmup, weight decay, gradient
 accumulation and clipping, bf16 and gradient checkpointing on GPU, checkpoints and resume,
 best-checkpoint selection, early stopping, and multi-GPU through accelerate. SFTTrainer adds chat
-rendering and packing, but renders with its own code (we must use the task's one prompt renderer)
-and computes full-vocabulary logits on every token; `DistillTrainer` (tools/training/trainer.py) computes
-logits only where labels exist, adds the soft-label KL term, and evaluates by generating answers
-and scoring them with the task. bench/train_throughput.py compares it with SFTTrainer.
+rendering and packing, but renders with its own code (we must use the task's one prompt renderer);
+TRL 1.16's fused LM head scores only labelled positions on CUDA and XPU (Triton), but every
+position on a CPU, where it also computes entropy and top-1 metrics for every token.
+`DistillTrainer` (tools/training/trainer.py) computes logits only where labels exist on any
+device, can restrict the softmax to the answers' vocabulary, adds the soft-label KL term, and
+evaluates by generating answers and scoring them with the task. bench/train_throughput.py
+compares it with SFTTrainer's best CPU settings, bench/gpu_qwen05b.py on a GPU.
 """
 
 from __future__ import annotations

@@ -74,6 +74,14 @@ def lsh_shape(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
     return (best[1], best[2]) if best else (num_perm, 1)
 
 
+@functools.lru_cache(maxsize=4096)
+def sketch(text: str) -> tuple[frozenset[str], np.ndarray]:
+    """A text's shingles and MinHash signature, computed once however many indexes check it (a
+    pair is checked against the test seeds' index and the kept pairs', then added)."""
+    sh = shingles(text)
+    return sh, _signature(sh)
+
+
 class NearDupIndex:
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
@@ -82,24 +90,23 @@ class NearDupIndex:
         self.order: dict[str, int] = {}
         self.buckets: dict[tuple, list[str]] = {}
 
-    def _keys(self, sh: frozenset[str]) -> list[tuple]:
-        sig = _signature(sh)
+    def _keys(self, sig: np.ndarray) -> list[tuple]:
         r = self.rows
         return [(b, sig[b * r : (b + 1) * r].tobytes()) for b in range(self.bands)]
 
     def find(self, text: str) -> str | None:
         """The key of a stored text at least `threshold` similar, or None (the earliest stored of
         the candidates that are)."""
-        sh = shingles(text)
+        sh, sig = sketch(text)
         seen: set[str] = set()
-        for band in self._keys(sh):
+        for band in self._keys(sig):
             seen.update(self.buckets.get(band, ()))
         similar = [key for key in seen if jaccard(sh, self.items[key]) >= self.threshold]
         return min(similar, key=self.order.__getitem__) if similar else None
 
     def add(self, key: str, text: str) -> None:
-        sh = shingles(text)
+        sh, sig = sketch(text)
         self.order.setdefault(key, len(self.order))
         self.items[key] = sh
-        for band in self._keys(sh):
+        for band in self._keys(sig):
             self.buckets.setdefault(band, []).append(key)
