@@ -6,10 +6,11 @@ that checking one text against thousands stays fast. Deterministic across proces
     index.find("how many customers live in berlin")   # -> "p1"
 
 The LSH bands are sized for the index's threshold (`lsh_shape`): as few texts below it become
-candidates as keeps texts at it found with probability 0.999 or more. Bands sized for a lower
-similarity than the one asked for make every templated question ("How many X in 2019?") a
-candidate of every other, and the index grows quadratically. Every candidate is then checked
-with the exact Jaccard similarity, which alone decides.
+candidates as keeps a text at the threshold found with probability 0.999 or more. (Bands sized
+for a lower similarity than the one asked for made every templated question, "How many X in
+2019?", a candidate of every other, and the index grew quadratically.) The candidates' similarity
+is then computed on their shingles' 32-bit hashes, all at once; the exact Jaccard similarity of
+the shingles decides for those that come near the threshold.
 """
 
 from __future__ import annotations
@@ -17,14 +18,19 @@ from __future__ import annotations
 import functools
 import re
 import zlib
+from array import array
+from typing import NamedTuple
 
 import numpy as np
 
 NUM_PERM = 128
 RECALL_AT_THRESHOLD = 0.999  # the chance that a text exactly at the threshold becomes a candidate
+HASH_SLACK = 0.02  # how far below the threshold a hashes' Jaccard still gets the exact check
+FEW = 4  # candidates checked exactly without the hashes' pass (cheaper than numpy's overhead)
 _rng = np.random.default_rng(12345)
 _A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
 _B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
+_MIX = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)  # band hashing
 
 
 def normalise_text(text: str) -> str:
@@ -44,12 +50,23 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def _signature(sh: frozenset[str]) -> np.ndarray:
-    base = np.fromiter((zlib.crc32(s.encode()) for s in sh), dtype=np.uint64, count=len(sh))
+class Sketch(NamedTuple):
+    shingles: frozenset[str]
+    hashes: np.ndarray  # the shingles' CRC-32s, sorted and unique
+    signature: np.ndarray  # MinHash, NUM_PERM values
+
+
+@functools.lru_cache(maxsize=4096)
+def sketch(text: str) -> Sketch:
+    """A text's shingles, their hashes and its MinHash signature, computed once however many
+    indexes check it (a pair is checked against the test seeds' index and the kept pairs', then
+    added)."""
+    sh = shingles(text)
+    crc = np.fromiter((zlib.crc32(s.encode()) for s in sh), dtype=np.uint64, count=len(sh))
     # Multiply-add-shift hashing: (a * h + b) mod 2**64, keep the high 32 bits.
     with np.errstate(over="ignore"):
-        hashed = (np.outer(base, _A) + _B) >> np.uint64(32)
-    return hashed.min(axis=0)
+        signature = ((np.outer(crc, _A) + _B) >> np.uint64(32)).min(axis=0)
+    return Sketch(sh, np.unique(crc.astype(np.uint32)), signature)
 
 
 def candidate_chance(similarity: float, bands: int, rows: int) -> float:
@@ -74,39 +91,74 @@ def lsh_shape(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
     return (best[1], best[2]) if best else (num_perm, 1)
 
 
-@functools.lru_cache(maxsize=4096)
-def sketch(text: str) -> tuple[frozenset[str], np.ndarray]:
-    """A text's shingles and MinHash signature, computed once however many indexes check it (a
-    pair is checked against the test seeds' index and the kept pairs', then added)."""
-    sh = shingles(text)
-    return sh, _signature(sh)
-
-
 class NearDupIndex:
-    def __init__(self, threshold: float) -> None:
-        self.threshold = threshold
-        self.bands, self.rows = lsh_shape(threshold)
-        self.items: dict[str, frozenset[str]] = {}  # in the order they were added
-        self.order: dict[str, int] = {}
-        self.buckets: dict[tuple, list[str]] = {}
+    """Texts by key; `find` returns the earliest added text at least `threshold` similar."""
 
-    def _keys(self, sig: np.ndarray) -> list[tuple]:
-        r = self.rows
-        return [(b, sig[b * r : (b + 1) * r].tobytes()) for b in range(self.bands)]
+    def __init__(self, threshold: float, shape: tuple[int, int] | None = None) -> None:
+        """`shape`: (bands, rows) instead of those sized for the threshold (for comparisons)."""
+        self.threshold = threshold
+        self.bands, self.rows = shape or lsh_shape(threshold)
+        self.items: dict[str, frozenset[str]] = {}  # in the order they were added
+        self.keys: list[str] = []  # by row
+        self.hashes = np.zeros(1024, dtype=np.uint32)  # every row's shingle hashes, end to end
+        self.starts = np.zeros(65, dtype=np.int64)  # row i's: hashes[starts[i]:starts[i + 1]]
+        # per band: the hash of a text's values in that band -> the texts' rows (numpy reads
+        # them without a copy); a collision only adds a candidate, which the checks then drop
+        self.buckets: list[dict[int, array]] = [{} for _ in range(self.bands)]
+        self._last: tuple[str | None, list[int]] = (None, [])
 
     def find(self, text: str) -> str | None:
-        """The key of a stored text at least `threshold` similar, or None (the earliest stored of
-        the candidates that are)."""
-        sh, sig = sketch(text)
-        seen: set[str] = set()
-        for band in self._keys(sig):
-            seen.update(self.buckets.get(band, ()))
-        similar = [key for key in seen if jaccard(sh, self.items[key]) >= self.threshold]
-        return min(similar, key=self.order.__getitem__) if similar else None
+        """The key of the earliest stored text at least `threshold` similar, or None. A shared
+        hash counts as a shared shingle; a CRC-32 collision (about one pair of shingles in
+        2**32) moves the hashes' Jaccard by one shingle's worth at most, so the exact Jaccard is
+        computed wherever the hashes' comes within HASH_SLACK of the threshold."""
+        sk = sketch(text)
+        hits = [np.frombuffer(rows, dtype=np.int64)
+                for bucket, band in zip(self.buckets, self._bands(text, sk), strict=True)
+                if (rows := bucket.get(band)) is not None]
+        if not hits:
+            return None
+        rows = np.unique(np.concatenate(hits))  # sorted: the order the texts were added in
+        if len(rows) > FEW:
+            rows = rows[self._hashed_jaccard(rows, sk.hashes) >= self.threshold - HASH_SLACK]
+        for row in rows.tolist():
+            if jaccard(sk.shingles, self.items[self.keys[row]]) >= self.threshold:
+                return self.keys[row]
+        return None
 
     def add(self, key: str, text: str) -> None:
-        sh, sig = sketch(text)
-        self.order.setdefault(key, len(self.order))
-        self.items[key] = sh
-        for band in self._keys(sig):
-            self.buckets.setdefault(band, []).append(key)
+        sk = sketch(text)
+        if key in self.items:  # a key added again keeps its place and its first text's bands
+            self.items[key] = sk.shingles
+            return
+        row = len(self.keys)
+        begin = int(self.starts[row])
+        end = begin + len(sk.hashes)
+        while end > len(self.hashes):
+            self.hashes = np.concatenate([self.hashes, np.zeros_like(self.hashes)])
+        if row + 2 > len(self.starts):
+            self.starts = np.concatenate([self.starts, np.zeros_like(self.starts)])
+        self.hashes[begin:end], self.starts[row + 1] = sk.hashes, end
+        self.keys.append(key)
+        self.items[key] = sk.shingles
+        for bucket, band in zip(self.buckets, self._bands(text, sk), strict=True):
+            bucket.setdefault(band, array("q")).append(row)
+
+    def _bands(self, text: str, sk: Sketch) -> list[int]:
+        """One hash per band of the text's signature (kept for the text last asked about: a
+        text is found, then added)."""
+        if self._last[0] != text:
+            bands = sk.signature[: self.bands * self.rows].reshape(self.bands, self.rows)
+            with np.errstate(over="ignore"):
+                self._last = (text, (bands * _MIX[: self.rows]).sum(axis=1).tolist())
+        return self._last[1]
+
+    def _hashed_jaccard(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """The Jaccard similarity of `query`'s hashes with each row's, in one pass."""
+        starts = self.starts[rows]
+        sizes = self.starts[rows + 1] - starts
+        offsets = np.cumsum(sizes) - sizes  # where each row's hashes begin in `pieces`
+        pieces = self.hashes[np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()))]
+        at = np.minimum(np.searchsorted(query, pieces), len(query) - 1)
+        shared = np.add.reduceat(query[at] == pieces, offsets)
+        return shared / (sizes + len(query) - shared)

@@ -1,0 +1,73 @@
+"""The near-duplicate index: the same decisions as comparing every pair exactly, on templated
+questions (many near each other), with bands sized for each threshold."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from slm_distill.tools.generation.neardup import (
+    RECALL_AT_THRESHOLD,
+    NearDupIndex,
+    candidate_chance,
+    jaccard,
+    lsh_shape,
+    shingles,
+)
+
+
+def questions(n: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    tables, places = ["albums", "tracks", "invoices", "artists"], ["Berlin", "Oslo", "Lima", "Rome"]
+    forms = [lambda: f"How many {rng.choice(tables)} were sold in {rng.randint(1990, 2025)}?",
+             lambda: f"List the {rng.choice(tables)} from {rng.choice(places)} above "
+                     f"{rng.randint(1, 300)}.",
+             lambda: f"Which {rng.choice(tables)} in {rng.choice(places)} sold best?"]
+    return [rng.choice(forms)() for _ in range(n)]
+
+
+def brute_force(texts: list[str], threshold: float) -> list[str | None]:
+    """For each text in turn: the earliest kept text at least `threshold` similar, by comparing
+    with every one; texts without one are kept."""
+    kept: list[tuple[str, frozenset]] = []
+    found: list[str | None] = []
+    for i, text in enumerate(texts):
+        sh = shingles(text)
+        match = next((key for key, other in kept if jaccard(sh, other) >= threshold), None)
+        found.append(match)
+        if match is None:
+            kept.append((f"q{i}", sh))
+    return found
+
+
+@pytest.mark.parametrize("threshold", [0.9, 0.8])
+def test_the_index_decides_as_comparing_every_pair_does(threshold):
+    texts = questions(1500)
+    index = NearDupIndex(threshold)
+    found = []
+    for i, text in enumerate(texts):
+        found.append(index.find(text))
+        if found[-1] is None:
+            index.add(f"q{i}", text)
+    expected = brute_force(texts, threshold)
+    assert found == expected
+    assert 0 < sum(f is not None for f in found) < len(texts)  # both outcomes occur
+
+
+def test_near_copies_are_found_and_different_texts_are_not():
+    index = NearDupIndex(0.9)
+    index.add("a", "How many customers live in Berlin?")
+    index.add("b", "how many customers live in berlin")  # a second key for the same text
+    assert index.find("How many customers live in Berlin ?!") == "a"  # the earliest added
+    assert index.find("Which invoices were paid late in 2023?") is None
+    assert index.find("How many customers live in Lisbon?") is None  # similar, below 0.9
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8, 0.9, 0.95])
+def test_bands_are_sized_for_the_threshold(threshold):
+    bands, rows = lsh_shape(threshold)
+    assert candidate_chance(threshold, bands, rows) >= RECALL_AT_THRESHOLD
+    if threshold >= 0.8:  # the generation's thresholds: far fewer candidates well below them
+        assert candidate_chance(threshold - 0.3, bands, rows) < 0.25 * candidate_chance(
+            threshold - 0.3, 16, 4)  # than the 16 bands of 4 rows used before
