@@ -68,6 +68,9 @@ def test_near_copies_are_found_and_different_texts_are_not():
 def test_bands_are_sized_for_the_threshold(threshold):
     bands, rows = lsh_shape(threshold)
     assert candidate_chance(threshold, bands, rows) >= RECALL_AT_THRESHOLD
-    if threshold >= 0.8:  # the generation's thresholds: far fewer candidates well below them
-        assert candidate_chance(threshold - 0.3, bands, rows) < 0.25 * candidate_chance(
-            threshold - 0.3, 16, 4)  # than the 16 bands of 4 rows used before
+    if threshold >= 0.8:  # the generation's thresholds: fewer candidates well below them than
+        for below in (0.2, 0.3):  # the 16 bands of 4 rows used before
+            assert candidate_chance(threshold - below, bands, rows) < candidate_chance(
+                threshold - below, 16, 4)
+    if threshold == 0.9:  # the duplicate check's: a quarter as many at 0.6
+        assert candidate_chance(0.6, bands, rows) < 0.25 * candidate_chance(0.6, 16, 4)
