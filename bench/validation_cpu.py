@@ -5,9 +5,11 @@ and the commit to the ledger).
 
 Before is the same code with what this change removed put back: every step parsing the answer
 again (validate, describe, and normalising for the duplicate check twice), a thread started per
-query for its timeout, and the near-duplicate index computing a text's shingles and MinHash again
-for each index it is checked against and added to. The runs alternate, several rounds; prints the
-median CPU milliseconds (all threads) per validated pair and the ratio. Not a test: run it by hand.
+query for its timeout, the SQL features found by a walk of the tree per feature, and the
+near-duplicate index as it was (bench/neardup_scaling.py), which computed a text's shingles and
+MinHash again for each index it was checked against and added to. The runs alternate over
+several rounds; prints the median CPU milliseconds (all threads) per validated pair and the
+ratio. Not a test: run it by hand.
 
     .venv/bin/python bench/validation_cpu.py --calls 60 --rounds 4
 """
@@ -46,7 +48,9 @@ class TimerPerQuery:
 @contextlib.contextmanager
 def before():
     """Put back what the change removed (see the module's docstring)."""
-    import slm_distill.tools.generation.neardup as neardup
+    from neardup_scaling import IndexBefore
+
+    import slm_distill.tools.generate_pairs as generate_pairs
     import slm_distill.tools.tasks.sandbox as sandbox
     import slm_distill.tools.tasks.sqlcheck as sqlcheck
     import slm_distill.tools.tasks.text2sql as text2sql
@@ -54,21 +58,37 @@ def before():
     def normalise(sql: str, dialect: str = "duckdb") -> str:
         return sqlcheck._normalised.__wrapped__(sql, dialect) if isinstance(sql, str) else ""
 
-    def sketch(text: str):
-        sh = neardup.shingles(text)
-        return sh, neardup._signature(sh)
-
     saved = (sqlcheck.parse_query, text2sql.parse_query, sqlcheck.normalise_sql,
-             text2sql.normalise_sql, sandbox.WATCHDOG, neardup.sketch)
+             text2sql.normalise_sql, sandbox.WATCHDOG, generate_pairs.NearDupIndex,
+             text2sql.sql_features)
     sqlcheck.parse_query = text2sql.parse_query = sqlcheck._parse
     sqlcheck.normalise_sql = text2sql.normalise_sql = normalise
     sandbox.WATCHDOG = TimerPerQuery()
-    neardup.sketch = sketch
+    generate_pairs.NearDupIndex = IndexBefore
+    text2sql.sql_features = features_before
     try:
         yield
     finally:
         (sqlcheck.parse_query, text2sql.parse_query, sqlcheck.normalise_sql,
-         text2sql.normalise_sql, sandbox.WATCHDOG, neardup.sketch) = saved
+         text2sql.normalise_sql, sandbox.WATCHDOG, generate_pairs.NearDupIndex,
+         text2sql.sql_features) = saved
+
+
+def features_before(tree):
+    """sql_features as it was: a walk of the whole tree for each feature."""
+    from sqlglot import exp
+
+    from slm_distill.tools.tasks.sqlcheck import _FEATURES
+
+    found = [name for name, kinds in _FEATURES.items() if tree.find(*kinds)]
+    if any(isinstance(s.parent, exp.Where | exp.In | exp.Select | exp.Having | exp.Binary)
+           or isinstance(s.this, exp.Select) and s.parent is not None
+           for s in tree.find_all(exp.Subquery)):
+        found.append("subquery")
+    if any(t.is_type(*exp.DataType.TEMPORAL_TYPES) for t in tree.find_all(exp.DataType)) or any(
+            c.name.lower().endswith(("_date", "date", "_at")) for c in tree.find_all(exp.Column)):
+        found.append("dates")
+    return sorted(set(found))
 
 
 def clear_caches() -> None:
@@ -92,18 +112,20 @@ def process(project, calls: list[list[dict]]) -> tuple[float, int]:
     plan = CallPlan("new", [])
     task.schema_text  # noqa: B018 - the schema is read once per run either way
     clear_caches()
-    started = time.process_time()
-    validated = 0
-    try:
+    async def every_call() -> int:  # one event loop for the run, as generation has
+        validated = 0
         for index, items in enumerate(calls):
-            async def check(items=items, index=index):
-                return await asyncio.gather(*(_check_item(item, index, plan, teacher, task, 1, 0.7)
-                                              for item in items))
-            for outcome in asyncio.run(check()):
+            for outcome in await asyncio.gather(*(_check_item(item, index, plan, teacher, task, 1,
+                                                              0.7) for item in items)):
                 if isinstance(outcome, Pair):
                     validated += 1
                     if ledger.judge(outcome, index) is None:
                         ledger.keep(outcome)
+        return validated
+
+    started = time.process_time()
+    try:
+        validated = asyncio.run(every_call())
         return time.process_time() - started, validated
     finally:
         task.close()

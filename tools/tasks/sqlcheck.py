@@ -185,38 +185,45 @@ _DATE_FUNCS = (
 )
 
 
+_FEATURES: dict[str, tuple[type, ...]] = {
+    "join": (exp.Join,),
+    "group_by": (exp.Group,),
+    "having": (exp.Having,),
+    "order_by": (exp.Order,),
+    "limit": (exp.Limit,),
+    "aggregate": (exp.AggFunc,),
+    "distinct": (exp.Distinct,),
+    "case": (exp.Case,),
+    "window": (exp.Window,),
+    "set_operation": (exp.SetOperation,),
+    "cte": (exp.CTE,),
+    "like": (exp.Like, exp.ILike),
+    "null_handling": (exp.Is, exp.Coalesce),
+    "dates": _DATE_FUNCS,
+}
+
+
 def sql_features(tree: exp.Expression) -> list[str]:
-    """SQL features a query uses, for coverage statistics and failure grouping."""
-    checks = {
-        "join": exp.Join,
-        "group_by": exp.Group,
-        "having": exp.Having,
-        "order_by": exp.Order,
-        "limit": exp.Limit,
-        "aggregate": exp.AggFunc,
-        "distinct": exp.Distinct,
-        "case": exp.Case,
-        "window": exp.Window,
-        "set_operation": exp.SetOperation,
-        "cte": exp.CTE,
-        "like": (exp.Like, exp.ILike),
-        "null_handling": (exp.Is, exp.Coalesce),
-        "dates": _DATE_FUNCS,
-    }
-    found = [name for name, kinds in checks.items() if tree.find(*_tuple(kinds))]
+    """SQL features a query uses, for coverage statistics and failure grouping (one walk of the
+    tree)."""
+    kinds: set[type] = set()
+    subqueries, dated = [], False
+    for node in tree.walk():
+        kinds.add(type(node))
+        if isinstance(node, exp.Subquery):
+            subqueries.append(node)
+        elif isinstance(node, exp.DataType):
+            dated = dated or node.is_type(*exp.DataType.TEMPORAL_TYPES)
+        elif isinstance(node, exp.Column):
+            dated = dated or node.name.lower().endswith(("_date", "date", "_at"))
+    found = {name for name, wanted in _FEATURES.items()
+             if any(issubclass(kind, wanted) for kind in kinds)}
     if any(isinstance(s.parent, exp.Where | exp.In | exp.Select | exp.Having | exp.Binary)
-           or isinstance(s.this, exp.Select) and s.parent is not None
-           for s in tree.find_all(exp.Subquery)):
-        found.append("subquery")
-    if any(t.is_type(*exp.DataType.TEMPORAL_TYPES) for t in tree.find_all(exp.DataType)) or any(
-        c.name.lower().endswith(("_date", "date", "_at")) for c in tree.find_all(exp.Column)
-    ):
-        found.append("dates")
-    return sorted(set(found))
-
-
-def _tuple(kinds: type | tuple) -> tuple:
-    return kinds if isinstance(kinds, tuple) else (kinds,)
+           or isinstance(s.this, exp.Select) and s.parent is not None for s in subqueries):
+        found.add("subquery")
+    if dated:
+        found.add("dates")
+    return sorted(found)
 
 
 def difficulty_of(features: list[str], n_tables: int) -> str:
