@@ -1,13 +1,15 @@
 """Generation against a latency-injected OpenAI-compatible server on 127.0.0.1: how close the
-generation loop comes to keeping every slot busy, now (a slot refilled when any call ends) and
-before (a slot refilled only once the oldest call in flight had ended).
+generation loop comes to keeping every slot busy, now (a slot taken by the next call as soon as
+any answer is in, its pairs checked outside the slot) and before (a new call only once the
+oldest call in flight had ended, its pairs checked).
 
 The server runs in a process of its own (so its work is not counted as the pipeline's CPU) and
 answers each call after a fixed latency or a uniformly jittered one, with ten pairs of the
 bundled example's offline teacher. For each setting: calls per second against the ideal
 (concurrency / mean latency) and against the CPU bound (1 / the pipeline's CPU seconds per
 call, measured in the same run: parsing, validating and executing the pairs, de-duplication);
-efficiency is achieved / min(ideal, CPU bound). Not a test: run it by hand.
+efficiency is achieved / min(ideal, CPU bound). Timed is the generation loop itself (the run's
+set-up and its final files are not). Not a test: run it by hand.
 
     .venv/bin/python bench/generation_throughput.py --calls 96 --rounds 2
 """
@@ -32,12 +34,15 @@ PAIRS_PER_CALL = 10
 # -- the server ---------------------------------------------------------------------------------
 def _serve(pool: list[list[dict]], latency: float, jitter: bool, conn) -> None:
     """A process: the fake OpenAI server answering call k with pool[k], after the latency."""
+    import http.server
     import itertools
     import sys
     import threading
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.fakeprovider import FakeProvider
+
+    http.server.ThreadingHTTPServer.request_queue_size = 256  # 32 clients connect at once
 
     counter, lock = itertools.count(), threading.Lock()
     rng = random.Random(0)
@@ -118,36 +123,45 @@ def one_run(template: Path, url: str, loop: str, concurrency: int, calls: int) -
         root = Path(scratch) / "p"
         shutil.copytree(template, root)
         project = Project.load(root)
-        project.config.teacher = f"openai:bench-model@{url}/v1"
         project.config.generation.concurrency = concurrency
         project.save()
         real = gp._run
-        if loop == "before":
-            gp._run = run_before
-        cpu, wall = time.process_time(), time.perf_counter()
+        chosen = run_before if loop == "before" else real
+        clock: dict[str, float] = {}
+
+        async def timed(*a: object) -> str | None:  # the loop alone, not the run's set-up
+            clock["cpu"], clock["wall"] = time.process_time(), time.perf_counter()
+            try:
+                return await chosen(*a)
+            finally:
+                clock["wall"] = time.perf_counter() - clock["wall"]
+                clock["cpu"] = time.process_time() - clock["cpu"]
+
+        gp._run = timed
         try:
             report = gp.generate_pairs(project, n=calls * 8)  # about 8 of 10 pairs are kept
         finally:
             gp._run = real
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         made = len(gp.read_jsonl_dicts(project.path("data", "calls.jsonl")))
-    return {"calls": made, "wall": wall, "cpu": cpu, "kept": report.kept}
+    return {"calls": made, "wall": clock["wall"], "cpu": clock["cpu"], "kept": report.kept}
 
 
-def template_project(folder: Path) -> Path:
-    """The bundled example with its gate validated (by its offline teacher), then overridden so
-    the bench's teacher may generate."""
+def template_project(folder: Path, url: str | None = None) -> Path:
+    """The bundled example with its teacher validated: the offline teacher, or the server at
+    `url` (which answers with pairs, not SQL, so its gate is overridden)."""
     from slm_distill.tools.validate_teacher import override_gate, validate_teacher
     from slm_distill.tools.workspace.project import add_seeds, init_project
 
-    project = init_project(folder / "template", schema=EXAMPLE / "schema.sql",
-                           teacher="python:slm_distill.examples.text2sql.teacher:TEACHER",
+    teacher = (f"openai:bench-model@{url}/v1" if url
+               else "python:slm_distill.examples.text2sql.teacher:TEACHER")
+    project = init_project(folder / "template", schema=EXAMPLE / "schema.sql", teacher=teacher,
                            student="scratch:tiny")
     add_seeds(project, EXAMPLE / "seeds.jsonl")
-    validate_teacher(project)
-    override_gate(project, "a benchmark: the server replays the offline teacher's pairs")
     project.config.teacher_cache = "off"
     project.save()
+    validate_teacher(project)
+    if url:
+        override_gate(project, "a benchmark: the server replays the offline teacher's pairs")
     return project.root
 
 
@@ -162,8 +176,8 @@ def main() -> None:
     from slm_distill.tools.workspace.project import Project
 
     with tempfile.TemporaryDirectory() as scratch:
-        template = template_project(Path(scratch))
-        pool = proposal_pool(Project.load(template), args.calls * 4)
+        pool = proposal_pool(Project.load(template_project(Path(scratch) / "offline")),
+                             args.calls * 4)
         for jitter in (False, True):
             here, there = multiprocessing.Pipe()
             server = multiprocessing.Process(target=_serve, args=(pool, args.latency, jitter, there),
@@ -171,6 +185,7 @@ def main() -> None:
             server.start()
             url = here.recv()
             try:
+                template = template_project(Path(scratch) / f"jitter-{jitter}", url)
                 _report(template, url, args, jitter)
             finally:
                 here.send("stop")

@@ -12,6 +12,7 @@ validation-split seeds, or augments one seed (paraphrase, entity substitution, c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -111,11 +112,14 @@ def plan_call(index: int, pool: list[Seed], augment_fraction: float, task: Task 
 
 # -- one call ----------------------------------------------------------------------------------
 async def run_call(index: int, plan: CallPlan, teacher: Teacher, task: Task,
-                   project: Project) -> CallResult:
+                   project: Project, slots: asyncio.Semaphore | None = None) -> CallResult:
+    """One teacher call and the checks of what it proposed. `slots` bounds the calls waiting on
+    the teacher: the checks run outside it, so a slot is free again as soon as the answer is in."""
     gen = project.config.generation
-    items = await teacher.propose(gen.pairs_per_call, plan.examples, task, mode=plan.mode,
-                                  focus=plan.focus, sample=index, temperature=gen.temperature,
-                                  max_tokens=gen.max_tokens)
+    async with slots or contextlib.nullcontext():
+        items = await teacher.propose(gen.pairs_per_call, plan.examples, task, mode=plan.mode,
+                                      focus=plan.focus, sample=index,
+                                      temperature=gen.temperature, max_tokens=gen.max_tokens)
     result = CallResult(index, plan.mode, proposed=len(items))
     checked = await asyncio.gather(*(_check_item(item, index, plan, teacher, task, gen.samples,
                                                  gen.answer_temperature) for item in items))
@@ -407,16 +411,18 @@ def _commit(project: Project, ledger: Ledger, result: CallResult, target: int) -
     return len(kept)
 
 
-WINDOW = 4  # calls may finish this many times the concurrency ahead of the next to commit
+WINDOW = 4  # calls may be started this many times the concurrency ahead of the next to commit
 
 
 async def _run(project: Project, teacher: Teacher, task: Task, ledger: Ledger, start: int,
                target: int, planner: Planner, progress: ProgressFn) -> str | None:
-    """Keep `teacher.concurrency` calls in flight: a slot is refilled as soon as any call ends,
-    while results are committed in call order (a call that ends early waits for the ones before
-    it, WINDOW x concurrency at most), so the pairs kept never depend on timing."""
+    """Keep `teacher.concurrency` calls waiting on the teacher: a slot is taken by the next call
+    as soon as any answer is in (its pairs are checked outside the slot), while results are
+    committed in call order (calls may run WINDOW x concurrency ahead of the next to commit), so
+    the pairs kept never depend on timing."""
     gen = project.config.generation
     width = teacher.concurrency
+    slots = asyncio.Semaphore(width)  # waiters are woken in call order
     need = max(0, target - len(ledger.pairs))
     max_calls = _call_limit(project, start, target, need, width)
     running: dict[int, asyncio.Task] = {}
@@ -427,11 +433,10 @@ async def _run(project: Project, teacher: Teacher, task: Task, ledger: Ledger, s
         while len(ledger.pairs) < target:
             rate = min(1.0, max(0.05, kept / proposed)) if proposed else EXPECTED_YIELD
             want = target - len(ledger.pairs)
-            while (len(running) < width and next_index < max_calls
-                   and next_index - commit_index < WINDOW * width
+            while (next_index < max_calls and next_index - commit_index < WINDOW * width
                    and (len(running) + len(ended)) * gen.pairs_per_call * rate < want * 1.1):
                 running[next_index] = asyncio.create_task(
-                    run_call(next_index, planner(next_index), teacher, task, project))
+                    run_call(next_index, planner(next_index), teacher, task, project, slots))
                 next_index += 1
             if commit_index not in running and commit_index not in ended:
                 return f"gave up after {max_calls} calls: too few proposals pass validation"
