@@ -1,5 +1,6 @@
-"""Evaluation decoding on a trained project's test split: answers generated now (a row leaves its
-batch when its answer ends) against before (transformers' `generate` on left-padded batches of
+"""Evaluation decoding on a trained project's test split: answers generated now (batches of 32;
+a row leaves its batch when its answer ends, and the next prompts join once a quarter of the
+batch is free) against before (transformers' `generate` on left-padded batches of
 16, sorted by prompt length, every row decoded until the batch's longest answer ends) and a plain
 loop of `generate` one input at a time in input order.
 
@@ -79,7 +80,7 @@ def main() -> None:
     inputs = [s.input for s in seeds]
     max_new = project.config.training.max_new_tokens
     ways = {"before (generate, batches of 16)": before, "generate one at a time": one_at_a_time,
-            "now (finished rows leave)": now}
+            "now (rows leave and join, 32)": now}
     times: dict[str, list[float]] = {name: [] for name in ways}
     found: dict[str, tuple] = {}
     task = project.task()

@@ -1,5 +1,5 @@
-"""Evaluation decoding: rows leave their batch as they finish, and the answers are the ones
-transformers' own `generate` gives (the evaluation's scores with them)."""
+"""Evaluation decoding: rows leave their batch as they finish and new ones join, and the answers
+are the ones transformers' own `generate` gives (the evaluation's scores with them)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ def test_decoding_without_finished_rows_gives_generates_answers_and_scores(gener
         stats = DecodeStats()
         after = generate_answers(model, tokenizer, task, inputs, max_new_tokens=48, stats=stats)
         assert after == before and any(a.strip() for a in after)
+        # small batches: rows join and leave many times over, the caches merged and trimmed
+        assert generate_answers(model, tokenizer, task, inputs, max_new_tokens=48,
+                                batch_size=4) == before
         scores = [[task.score(a, s.output).correct for a, s in zip(run, seeds, strict=True)]
                   for run in (before, after)]
         assert scores[0] == scores[1]
