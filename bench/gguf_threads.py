@@ -7,6 +7,7 @@ tokens with every setting, the settings' order rotating from round to round; pri
 setting as the median of the rounds with their spread, and the ratio. Not a test: run it by hand.
 
     .venv/bin/python bench/gguf_threads.py --student scratch:small --rounds 5
+    .venv/bin/python bench/gguf_threads.py --student qwen2.5-0.5b --rounds 3 --tokens 32
 """
 
 from __future__ import annotations
@@ -19,11 +20,21 @@ from pathlib import Path
 
 
 def build(student: str, folder: Path) -> dict[str, Path]:
-    """The student's f16 and q8_0 GGUF files."""
+    """The student's f16 and q8_0 GGUF files: a scratch student, or `qwen2.5-0.5b`, a randomly
+    initialised model of Qwen2.5-0.5B's shape (bench/gpu_qwen05b.py) on the Qwen2 tokenizer."""
     from slm_distill.tools.export_gguf import convert_to_f16, quantize
-    from slm_distill.tools.training.students import build_scratch, save_tokenizer
+    from slm_distill.tools.training.students import build_scratch, family_tokenizer, save_tokenizer
 
-    model, tokenizer = build_scratch(student)
+    if student == "qwen2.5-0.5b":
+        import torch
+        from gpu_qwen05b import QWEN25_05B
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+
+        torch.manual_seed(0)
+        tokenizer = family_tokenizer("qwen2.5")
+        model = Qwen2ForCausalLM(Qwen2Config(**{**QWEN25_05B, "vocab_size": len(tokenizer)}))
+    else:
+        model, tokenizer = build_scratch(student)
     model.save_pretrained(str(folder / "hf"))
     save_tokenizer(tokenizer, folder / "hf")
     f16 = convert_to_f16(folder / "hf", folder / "m-f16.gguf")
@@ -49,6 +60,9 @@ def decode(path: Path, threads: int, prompts: list[list[int]], tokens: int) -> f
 
 
 def main() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--student", default="scratch:small")
     parser.add_argument("--prompts", type=int, default=8)
