@@ -115,7 +115,8 @@ def trl(project: Any, student: str, rows: list[dict], steps: int, warmup: int, *
                            gradient_checkpointing=False, report_to="none", save_strategy="no",
                            disable_tqdm=True, logging_steps=steps, per_device_train_batch_size=8,
                            learning_rate=1e-3, completion_only_loss=True, packing=packing,
-                           padding_free=not packing, seed=0, data_seed=0)
+                           padding_free=not packing, seed=0, data_seed=0,
+                           **({} if packing else {"max_length": None}))  # (TRL's requirement)
         trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(data),
                              processing_class=tok)
         try:
