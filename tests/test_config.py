@@ -66,6 +66,11 @@ def test_set_validates_returns_the_change_and_saves(example_project):
 
 @pytest.mark.parametrize("key,value,error", [
     ("training.max_steps", 0, "greater than or equal to 1"),
+    ("generation.concurrency", 0, "greater than or equal to 1"),  # auto or a bounded number
+    ("generation.concurrency", 1000, "less than or equal to 256"),
+    ("training.epochs", 0, "greater than 0"),
+    ("training.gradient_accumulation_steps", 0, "greater than or equal to 1"),
+    ("training.eval_steps", 0, "greater than or equal to 1"),
     ("training.method", "magic", "'auto', 'lora' or 'full'"),
     ("training.max_stepz", 5, "Did you mean training.max_steps"),
     ("training", 5, "No configuration key 'training'"),

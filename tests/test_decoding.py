@@ -57,3 +57,5 @@ def test_a_row_that_reaches_max_new_tokens_leaves_like_one_that_ends(generated_p
     assert all(len(o) <= 5 and end not in o for o in out)
     assert stats.slots == stats.tokens + stats.ends
     assert stats.tokens == sum(len(o) for o in out)
+    assert greedy_decode(model, prompts, end_id=end, pad_id=tokenizer.pad_token_id,
+                         max_new_tokens=0) == [[], []]

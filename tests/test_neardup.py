@@ -64,6 +64,16 @@ def test_near_copies_are_found_and_different_texts_are_not():
     assert index.find("How many customers live in Lisbon?") is None  # similar, below 0.9
 
 
+def test_a_key_added_again_with_another_text_is_found_by_either():
+    index = NearDupIndex(0.9)
+    index.add("a", "How many customers live in Berlin?")
+    index.add("a", "How many customers live in Berlin?")  # the same text: nothing new
+    assert index.keys == ["a"]
+    index.add("a", "Which invoices were paid late in 2023?")
+    assert index.find("How many customers live in Berlin?") == "a"
+    assert index.find("which invoices were paid late in 2023") == "a"
+
+
 @pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8, 0.9, 0.95])
 def test_bands_are_sized_for_the_threshold(threshold):
     bands, rows = lsh_shape(threshold)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -139,3 +140,38 @@ def test_over_long_and_deep_sql_is_refused_before_duckdb_parses_it(box):
     assert refused(box, "SELECT " + "(" * 100 + "1" + ")" * 100).category == "too_complex"
     assert refused(box, "SELECT 1; SELECT 2").category == "refused"
     assert box.execute("SELECT 1;").rows == [(1,)]
+
+
+def test_the_watchdog_acts_outside_its_lock_and_disarm_waits_for_the_action():
+    import threading
+
+    from slm_distill.tools.tasks.database import Watchdog
+
+    dog, started, release, done = Watchdog(), threading.Event(), threading.Event(), []
+
+    def slow_cancel():  # a PostgreSQL cancel waiting on the network, say
+        started.set()
+        release.wait(5)
+        done.append("first")
+
+    first = dog.arm(0.01, slow_cancel)
+    assert started.wait(5)
+    t0 = time.monotonic()
+    second = dog.arm(0.01, lambda: done.append("second"))  # not held up by the running action
+    assert time.monotonic() - t0 < 0.5
+    waiter = threading.Thread(target=dog.disarm, args=(first,))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # the action is still running: disarm waits for it
+    release.set()
+    waiter.join(5)
+    assert not waiter.is_alive() and done[0] == "first"
+    deadline = time.monotonic() + 5
+    while "second" not in done and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert done == ["first", "second"]
+    dog.disarm(second)
+    later = dog.arm(0.05, lambda: done.append("never"))
+    dog.disarm(later)
+    time.sleep(0.2)
+    assert "never" not in done

@@ -59,6 +59,35 @@ def test_a_dry_run_measures_the_time_and_trains_and_writes_nothing(generated_pro
     assert after == before and not project.path("runs").exists()
 
 
+def test_the_estimate_counts_the_processes_that_will_train(generated_project, tmp_path):
+    from slm_distill.tools.train_student import estimate_training
+
+    project = clone_project(generated_project, tmp_path)
+    tiny_training(project, max_steps=None, epochs=2)
+    one = estimate_training(project)
+    project.config.training.processes = 2
+    project.save()
+    two = estimate_training(project)
+    assert two.examples_per_step == 2 * one.examples_per_step == 2 * 4
+    assert two.steps == -(-one.steps // 2)  # each step takes a batch from each process
+
+
+def test_a_failed_estimate_never_stops_training(generated_project, tmp_path, monkeypatch):
+    import slm_distill.tools.train_student as ts
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory (planted)")
+
+    monkeypatch.setattr(ts, "_estimate", out_of_memory)
+    project = clone_project(generated_project, tmp_path)
+    tiny_training(project, max_steps=2, eval_steps=2)
+    events = []
+    report = train_student(project, emit=events.append)
+    assert report.steps == 2
+    assert events[0]["type"] == "estimate" and "estimate_s" not in events[0]
+    assert "no estimate before training (RuntimeError)" in events[0]["message"]
+
+
 def test_lora_changes_adapter_weights_and_not_base_weights(generated_project, tmp_path, monkeypatch):
     import peft
     import torch

@@ -36,7 +36,7 @@ from slm_distill.tools.training.students import (
     load_student,
     save_tokenizer,
 )
-from slm_distill.tools.training.timing import TrainEstimate, measure
+from slm_distill.tools.training.timing import TrainEstimate, measurable, measure
 from slm_distill.tools.training.training_data import student_example
 from slm_distill.tools.workspace.fileio import read_jsonl_dicts, write_atomic
 from slm_distill.tools.workspace.project import Project
@@ -121,11 +121,12 @@ def _checkpointing(cfg: Any, model: Any, has_gpu: bool) -> bool:
     return cfg.activation_checkpointing == "on" or model.num_parameters() > CHECKPOINTING_ABOVE
 
 
-def _arguments(cfg: Any, run_dir: Path, n_examples: int, has_gpu: bool, checkpointing: bool) -> Any:
+def _arguments(cfg: Any, run_dir: Path, n_examples: int, has_gpu: bool, checkpointing: bool,
+               processes: int | None = None) -> Any:
     import torch
     from transformers import TrainingArguments
 
-    total = cfg.total_steps(n_examples, int(os.environ.get("WORLD_SIZE", "1")))
+    total = cfg.total_steps(n_examples, processes or int(os.environ.get("WORLD_SIZE", "1")))
     eval_steps = cfg.evaluation_steps(total, has_gpu)
     bf16 = has_gpu and torch.cuda.is_bf16_supported()
     return TrainingArguments(
@@ -177,7 +178,7 @@ class _Setup:
 
 
 def _setup(project: Project, run_dir: Path, *, init_from: Path | None, max_steps: int | None,
-           emit: Any, pairs: list[Pair] | None) -> _Setup:
+           emit: Any, pairs: list[Pair] | None, processes: int | None = None) -> _Setup:
     """The student, its training examples and the trainer; the task stays open (close it)."""
     import torch
     import transformers
@@ -209,7 +210,8 @@ def _setup(project: Project, run_dir: Path, *, init_from: Path | None, max_steps
         examples, skipped = _examples(project, task, tokenizer, train_pairs)
         if not examples:
             raise UsageError(f"Every training example is longer than max_seq_length={cfg.max_seq_length}.")
-        args = _arguments(cfg, run_dir, len(examples), has_gpu, _checkpointing(cfg, model, has_gpu))
+        args = _arguments(cfg, run_dir, len(examples), has_gpu, _checkpointing(cfg, model, has_gpu),
+                          processes)
         events = EventsCallback(emit, cfg.max_minutes)
         callbacks = [events]
         if cfg.early_stopping_patience:
@@ -233,25 +235,57 @@ def _setup(project: Project, run_dir: Path, *, init_from: Path | None, max_steps
     return _Setup(trainer, events, tokenizer, task, cfg, cfg.method, examples, skipped)
 
 
-def _estimate(project: Project, setup: _Setup, done_steps: int) -> TrainEstimate:
+def _estimate(project: Project, setup: _Setup, done_steps: int,
+              processes: int | None = None) -> TrainEstimate:
     args = setup.trainer.args
     return measure(setup.trainer, setup.examples, setup.cfg, total_steps=args.max_steps,
                    done_steps=done_steps, student=project.config.student, method=setup.method,
-                   skipped=setup.skipped, processes=args.world_size)
+                   skipped=setup.skipped, processes=processes or args.world_size)
 
 
 def estimate_training(project: Project) -> TrainEstimate:
-    """The dry run: how long training would take, measured here on a few of its batches; nothing
-    is trained and nothing in the project is written."""
+    """The dry run: how long training would take, measured here on a few of its batches (in one
+    process; a run of several processes takes its share of every step); nothing is trained and
+    nothing in the project is written."""
     import tempfile
 
+    from slm_distill.tools.workspace.jobs import gpu_count, training_processes
+
+    processes = training_processes(project, gpu_count())
     with tempfile.TemporaryDirectory(prefix="distill-train-estimate-") as scratch:
-        setup = _setup(project, Path(scratch), init_from=None, max_steps=None, emit=None, pairs=None)
+        setup = _setup(project, Path(scratch), init_from=None, max_steps=None, emit=None,
+                       pairs=None, processes=processes)
         try:
+            if not measurable(setup.trainer):
+                raise UsageError("With training.accelerate_config (FSDP, DeepSpeed) the model is "
+                                 "placed on its devices only when training starts, so there is "
+                                 "nothing to measure beforehand; the training job estimates its "
+                                 "time after three steps.")
             last = _complete_checkpoint(project.path("runs", RUN, "checkpoints"))
-            return _estimate(project, setup, _step_of(last))
+            try:
+                return _estimate(project, setup, _step_of(last), processes)
+            except RuntimeError as exc:  # out of memory, most often
+                raise UsageError(f"Measuring a few training steps failed: {str(exc)[:300]}. "
+                                 "Training as configured would fail the same way: lower "
+                                 "training.batch_size or training.max_seq_length.") from None
         finally:
             setup.task.close()
+
+
+def _first_estimate(project: Project, setup: _Setup, done_steps: int) -> dict:
+    """The training job's first event: the time estimate measured before the first step, or why
+    there is none yet (a failed measurement never stops training)."""
+    event = {"type": "estimate", "step": done_steps, "total_steps": setup.trainer.args.max_steps}
+    if not measurable(setup.trainer):
+        return {**event, "message": "no estimate before training (the model is placed on its "
+                "devices when training starts); one follows after three steps"}
+    try:
+        estimate = _estimate(project, setup, done_steps)
+    except Exception as exc:  # noqa: BLE001 - out of memory at a measured step, say
+        return {**event, "message": f"no estimate before training ({type(exc).__name__}); one "
+                "follows after three steps"}
+    return {**event, "estimate_s": estimate.total_s, "seconds_per_step": estimate.seconds_per_step,
+            "message": estimate.message}
 
 
 def _step_of(checkpoint: str | None) -> int:
@@ -275,11 +309,8 @@ def train_student(project: Project, *, run: str = RUN, resume: bool = True,
         if not resume:
             shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
         last = _complete_checkpoint(Path(trainer.args.output_dir)) if resume else None
-        estimate = _estimate(project, setup, _step_of(last))
         if trainer.is_world_process_zero():
-            emit({"type": "estimate", "step": _step_of(last), "total_steps": trainer.args.max_steps,
-                  "estimate_s": estimate.total_s, "seconds_per_step": estimate.seconds_per_step,
-                  "message": estimate.message})
+            emit(_first_estimate(project, setup, _step_of(last)))
         started = time.monotonic()
         trainer.train(resume_from_checkpoint=last)
         seconds = time.monotonic() - started

@@ -98,8 +98,9 @@ class NearDupIndex:
         """`shape`: (bands, rows) instead of those sized for the threshold (for comparisons)."""
         self.threshold = threshold
         self.bands, self.rows = shape or lsh_shape(threshold)
-        self.items: dict[str, frozenset[str]] = {}  # in the order they were added
-        self.keys: list[str] = []  # by row
+        self.items: dict[str, frozenset[str]] = {}  # each key's latest text
+        self.keys: list[str] = []  # by row, in the order the texts were added
+        self.texts: list[frozenset[str]] = []  # by row
         self.hashes = np.zeros(1024, dtype=np.uint32)  # every row's shingle hashes, end to end
         self.starts = np.zeros(65, dtype=np.int64)  # row i's: hashes[starts[i]:starts[i + 1]]
         # per band: the hash of a text's values in that band -> the texts' rows (numpy reads
@@ -122,14 +123,13 @@ class NearDupIndex:
         if len(rows) > FEW:
             rows = rows[self._hashed_jaccard(rows, sk.hashes) >= self.threshold - HASH_SLACK]
         for row in rows.tolist():
-            if jaccard(sk.shingles, self.items[self.keys[row]]) >= self.threshold:
+            if jaccard(sk.shingles, self.texts[row]) >= self.threshold:
                 return self.keys[row]
         return None
 
     def add(self, key: str, text: str) -> None:
         sk = sketch(text)
-        if key in self.items:  # a key added again keeps its place and its first text's bands
-            self.items[key] = sk.shingles
+        if self.items.get(key) == sk.shingles:  # the same text again: it keeps its place
             return
         row = len(self.keys)
         begin = int(self.starts[row])
@@ -140,6 +140,7 @@ class NearDupIndex:
             self.starts = np.concatenate([self.starts, np.zeros_like(self.starts)])
         self.hashes[begin:end], self.starts[row + 1] = sk.hashes, end
         self.keys.append(key)
+        self.texts.append(sk.shingles)
         self.items[key] = sk.shingles
         for bucket, band in zip(self.buckets, self._bands(text, sk), strict=True):
             bucket.setdefault(band, array("q")).append(row)

@@ -64,13 +64,15 @@ class Watchdog:
         try: run the query
         finally: WATCHDOG.disarm(token)      # after this returns, the action will not run
 
-    Actions run under the watchdog's lock, so `disarm` waits for one that is running."""
+    An action runs outside the watchdog's lock (a PostgreSQL cancel may wait on the network);
+    `disarm` of a token whose action is running waits for it to end."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int]] = []
         self._actions: dict[int, Callable[[], object]] = {}
         self._ids = itertools.count()
+        self._firing: int | None = None
         self._thread: threading.Thread | None = None
 
     def arm(self, seconds: float, action: Callable[[], object]) -> int:
@@ -82,12 +84,14 @@ class Watchdog:
                 self._thread = threading.Thread(target=self._watch, name="query-watchdog",
                                                 daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            self._cond.notify_all()  # the watch thread, not only a disarm waiting on an action
         return token
 
     def disarm(self, token: int) -> None:
         with self._cond:
             self._actions.pop(token, None)
+            while self._firing == token:
+                self._cond.wait()
 
     def _watch(self) -> None:
         with self._cond:
@@ -102,9 +106,15 @@ class Watchdog:
                     self._cond.wait(wait)
                     continue
                 heapq.heappop(self._heap)
-                action = self._actions.pop(token)
-                with contextlib.suppress(Exception):  # a connection already closed, say
-                    action()
+                action, self._firing = self._actions.pop(token), token
+                self._cond.release()
+                try:
+                    with contextlib.suppress(Exception):  # a connection already closed, say
+                        action()
+                finally:
+                    self._cond.acquire()
+                    self._firing = None
+                    self._cond.notify_all()
 
 
 WATCHDOG = Watchdog()

@@ -53,6 +53,8 @@ def greedy_decode(model: Any, prompts: list[list[int]], *, end_id: int, pad_id: 
     import torch
 
     stats = stats if stats is not None else DecodeStats()
+    if max_new_tokens <= 0:
+        return [[] for _ in prompts]
     queue = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))[::-1]  # pop(): shortest
     out: list[list[int]] = [[] for _ in prompts]
     was_training = model.training

@@ -60,10 +60,17 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
+def measurable(trainer: Any) -> bool:
+    """Can the run be measured before it starts? Not where the trainer places the model itself
+    when training begins (FSDP, DeepSpeed): the model is not on its device yet."""
+    return bool(getattr(trainer, "place_model_on_device", True))
+
+
 def measure(trainer: Any, examples: list[dict], cfg: Any, *, total_steps: int, done_steps: int,
             student: str, method: str, skipped: int, processes: int = 1) -> TrainEstimate:
     """Time MEASURED_STEPS micro-batches and a few validation answers with the trainer's own
-    loss and decoding; the model's weights, gradients and token count are left as they were."""
+    loss and decoding; the model's weights, gradients and token count are left as they were.
+    Activations are recomputed as in training where the run checkpoints them."""
     per_step, tokens = _time_steps(trainer, examples, cfg)
     per_eval = _time_evaluation(trainer)
     steps = max(0, total_steps - done_steps)
@@ -86,16 +93,22 @@ def _time_steps(trainer: Any, examples: list[dict], cfg: Any) -> tuple[float, fl
     model, seen = trainer.model, trainer.tokens_seen
     rng = random.Random(cfg.seed)
     was_training = model.training
+    enable = (getattr(model, "activation_checkpointing_enable", None)  # transformers' new name
+              or getattr(model, "gradient_checkpointing_enable", None))
+    if trainer.args.activation_checkpointing and enable is not None:
+        enable()  # as training will (the trainer turns it on when it begins)
     model.train()
     times, tokens = [], []
     try:
         for i in range(MEASURED_STEPS + 1):
             batch = trainer.data_collator(rng.sample(examples, min(cfg.batch_size, len(examples))))
             batch = {k: v.to(trainer.args.device) for k, v in batch.items()}
+            _sync(trainer)
             started = time.perf_counter()
             with _autocast(trainer):
                 loss = trainer.compute_loss(model, batch)
             loss.backward()
+            _sync(trainer)  # CUDA works asynchronously: wait for the backward pass to end
             if i:  # the first warms up
                 times.append(time.perf_counter() - started)
                 tokens.append(int(batch["input_ids"].numel()))
@@ -106,6 +119,13 @@ def _time_steps(trainer: Any, examples: list[dict], cfg: Any) -> tuple[float, fl
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
     return sum(times) / len(times), sum(tokens) / len(tokens)
+
+
+def _sync(trainer: Any) -> None:
+    import torch
+
+    if trainer.args.device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def _autocast(trainer: Any) -> Any:

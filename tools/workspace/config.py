@@ -240,7 +240,7 @@ class GenerationConfig(_Section):
     temperature: float = Field(0.9, ge=0, le=2, description="Temperature for proposing pairs.")
     answer_temperature: float = Field(0.7, ge=0, le=2, description="Temperature of re-answers.")
     max_tokens: int = Field(4096, ge=64, description="Max output tokens per teacher call.")
-    concurrency: int | Literal["auto"] = Field(
+    concurrency: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = Field(
         "auto", description="Teacher calls in flight at once. auto: by teacher, 16 for hosted "
         "APIs (anthropic, openai; a 429 backs off and retries), 8 for an OpenAI-compatible server "
         "on this machine and for python teachers, 2 for a model loaded in-process (llama-cpp, hf).")
@@ -277,7 +277,7 @@ class TrainingConfig(_Section):
     learning_rate: float | Literal["auto"] = Field(
         "auto", description="Peak learning rate. auto: 2e-5 for LoRA and 1e-5 for full "
         "fine-tuning of a pretrained student, 2e-3 for a scratch student (random weights).")
-    epochs: float | Literal["auto"] = Field(
+    epochs: Annotated[float, Field(gt=0)] | Literal["auto"] = Field(
         "auto", description="Passes over the training pairs. auto: 3 for a pretrained student (the "
         "method: 3-5), 10 for a scratch student. training.max_steps, when set, decides instead.")
     lora_r: int = Field(16, ge=1, description="LoRA rank.")
@@ -291,7 +291,7 @@ class TrainingConfig(_Section):
     lr_scheduler: Literal["cosine", "linear", "constant"] = Field("cosine", description="Decay.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     batch_size: int = Field(8, ge=1, description="Examples per device step.")
-    gradient_accumulation_steps: int | Literal["auto"] = Field(
+    gradient_accumulation_steps: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         "auto", description="Micro-batches per optimizer update. auto: 4 for a pretrained "
         "student, 1 for a scratch student (random weights learn from many small updates).")
     max_seq_length: int = Field(2048, ge=32, description="Longest training example, in tokens.")
@@ -309,7 +309,7 @@ class TrainingConfig(_Section):
         "to the project, for FSDP or DeepSpeed; it sets how the processes train.")
     max_minutes: float | None = Field(None, gt=0, description="Stop training after this long.")
     packing: bool = Field(True, description="Padding-free packed batches (no compute on padding).")
-    eval_steps: int | Literal["auto"] = Field(
+    eval_steps: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         "auto", description="Evaluate by generating answers every N steps (and keep a checkpoint). "
         "auto: 4 evaluations over the run on a CPU, 10 on a GPU.")
     eval_samples: int = Field(64, ge=1, description="Validation pairs generated per evaluation.")

@@ -337,7 +337,8 @@ def _run(project: Project, state: JobState, request: Request) -> int:
         state.pid = os.getpid()
     record_inherited(project, state.kind, os.getpid(), state.id)
     _save(project, state)
-    signal.signal(signal.SIGTERM, _interrupt_handler(project, state))
+    ending = threading.Lock()  # the stage's own end and a forced one: one of them records it
+    signal.signal(signal.SIGTERM, _interrupt_handler(project, state, ending))
     try:
         report = stages.run(project, state.kind, request, _emitter(project, state))
         result = stages.job_result(state.kind, report)
@@ -353,24 +354,30 @@ def _run(project: Project, state: JobState, request: Request) -> int:
         state.status, state.result = ("partial" if short else "succeeded"), scrub_tree(result)
         state.message = scrub(f"fell short: {short}") if short else state.message
     finally:
-        state.ended_at = _now()
-        release_inherited(project)
-        _save(project, state)
+        with ending:
+            state.ended_at = _now()
+            release_inherited(project)
+            _save(project, state)
     return 0 if state.status == "succeeded" else 1
 
 
-def _interrupt_handler(project: Project, state: JobState) -> Callable[[int, Any], None]:
+def _interrupt_handler(project: Project, state: JobState,
+                       ending: threading.Lock) -> Callable[[int, Any], None]:
     """SIGTERM: interrupt the stage, and end the process after CANCEL_GRACE_S if it has not."""
 
     def force_exit() -> None:
-        if state.ended_at is None:  # else the stage has stopped and said so: only exit
-            state.status, state.ended_at = "cancelled", _now()
-            state.message = (f"cancelled; the stage did not stop within {CANCEL_GRACE_S:g} s, so "
-                             "its process was ended (checkpoints kept, a rerun resumes)")
-            release_inherited(project)
-            with contextlib.suppress(OSError):
-                _save(project, state)
-        os._exit(1)
+        with ending:  # waits while the stage records its own end
+            if state.ended_at is None:  # else the stage has stopped and said so: only exit
+                state.status, state.ended_at = "cancelled", _now()
+                state.message = (f"cancelled; the stage did not stop within {CANCEL_GRACE_S:g} s, "
+                                 "so its process was ended (checkpoints kept, a rerun resumes)")
+                release_inherited(project)
+                with contextlib.suppress(OSError):
+                    _save(project, state)
+            for stream in (sys.stdout, sys.stderr):  # the job's log
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(1)
 
     def handler(signum: int, frame: Any) -> None:
         timer = threading.Timer(CANCEL_GRACE_S, force_exit)
