@@ -41,8 +41,14 @@ def brute_force(texts: list[str], threshold: float) -> list[str | None]:
     return found
 
 
+@pytest.mark.parametrize("screened", [False, True], ids=["exact-only", "hashes-screen"])
 @pytest.mark.parametrize("threshold", [0.9, 0.8])
-def test_the_index_decides_as_comparing_every_pair_does(threshold):
+def test_the_index_decides_as_comparing_every_pair_does(threshold, screened, monkeypatch):
+    import slm_distill.tools.generation.neardup as neardup
+
+    if screened:  # every candidate list through the hashes' pass, however short
+        monkeypatch.setattr(neardup, "FEW", 0)
+        monkeypatch.setattr(neardup, "VECTOR_WORK", 0)
     texts = questions(1500)
     index = NearDupIndex(threshold)
     found = []
