@@ -39,6 +39,15 @@ def test_full_training_writes_every_artifact(generated_project, tmp_path):
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     losses = [h["loss"] for h in history if "loss" in h]
     assert losses[-1] < losses[0]
+    from slm_distill.tools.train_student import estimate_training
+
+    done = estimate_training(project)  # a dry run now: the run would resume at its end
+    assert (done.steps, done.done_steps, done.total_s) == (0, 6, 0)
+    assert "Nothing left to train: all 6 steps are done" in done.summary()
+    assert "`distill train --fresh` starts over" in done.summary()
+    again = estimate_training(project, fresh=True)
+    assert (again.steps, again.done_steps) == (6, 0) and again.total_s > 0
+    assert "`distill train --fresh` starts training" in again.summary()
 
 
 def test_a_dry_run_measures_the_time_and_trains_and_writes_nothing(generated_project, tmp_path,

@@ -235,7 +235,7 @@ def _prepare_train(project: Project, request: TrainRequest) -> Prepared:
     if request.dry_run:
         from slm_distill.tools.train_student import estimate_training
 
-        return Prepared(estimate_training(project), go=False)
+        return Prepared(estimate_training(project, fresh=request.fresh), go=False)
     return Prepared()
 
 

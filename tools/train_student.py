@@ -243,10 +243,10 @@ def _estimate(project: Project, setup: _Setup, done_steps: int,
                    skipped=setup.skipped, processes=processes or args.world_size)
 
 
-def estimate_training(project: Project) -> TrainEstimate:
+def estimate_training(project: Project, *, fresh: bool = False) -> TrainEstimate:
     """The dry run: how long training would take, measured here on a few of its batches (in one
-    process; a run of several processes takes its share of every step); nothing is trained and
-    nothing in the project is written."""
+    process; a run of several processes takes its share of every step), from the last checkpoint
+    unless `fresh`; nothing is trained and nothing in the project is written."""
     import tempfile
 
     from slm_distill.tools.workspace.jobs import gpu_count, training_processes
@@ -261,9 +261,10 @@ def estimate_training(project: Project) -> TrainEstimate:
                                  "placed on its devices only when training starts, so there is "
                                  "nothing to measure beforehand; the training job estimates its "
                                  "time after three steps.")
-            last = _complete_checkpoint(project.path("runs", RUN, "checkpoints"))
+            last = None if fresh else _complete_checkpoint(project.path("runs", RUN, "checkpoints"))
             try:
-                return _estimate(project, setup, _step_of(last), processes)
+                estimate = _estimate(project, setup, _step_of(last), processes)
+                return estimate.model_copy(update={"fresh": fresh})
             except RuntimeError as exc:  # out of memory, most often
                 raise UsageError(f"Measuring a few training steps failed: {str(exc)[:300]}. "
                                  "Training as configured would fail the same way: lower "

@@ -30,6 +30,9 @@ class TrainEstimate(BaseModel):
     examples: int = Field(description="Training examples (pairs that fit max_seq_length).")
     skipped_too_long: int
     steps: int = Field(description="Optimizer steps left to run.")
+    done_steps: int = Field(0, description="Steps already trained: a run resumes from its last "
+                            "checkpoint unless it starts over (fresh).")
+    fresh: bool = Field(False, description="Estimated for a run that starts over.")
     examples_per_step: int = Field(description="batch size × gradient accumulation × processes")
     tokens_per_step: float = Field(description="Tokens per optimizer step in the measured batches.")
     seconds_per_step: float = Field(description="Measured forward and backward passes per step "
@@ -43,17 +46,34 @@ class TrainEstimate(BaseModel):
 
     @property
     def message(self) -> str:
-        return (f"estimate before training: {self.steps} steps at {self.seconds_per_step:.2f} s "
-                f"({self.tokens_per_step:,.0f} tokens each) and {self.evaluations} evaluations "
-                f"at {self.seconds_per_evaluation:.0f} s: about {_minutes(self.total_s)}")
+        total = self.done_steps + self.steps
+        if not self.steps:
+            return f"nothing left to train: all {total} steps are done"
+        resuming = (f"resuming at step {self.done_steps} of {total}, " if self.done_steps
+                    else "")
+        return (f"estimate before training: {resuming}{self.steps} steps at "
+                f"{self.seconds_per_step:.2f} s ({self.tokens_per_step:,.0f} tokens each) and "
+                f"{self.evaluations} evaluations at {self.seconds_per_evaluation:.0f} s: about "
+                f"{_minutes(self.total_s)}")
 
     def summary(self) -> str:
+        from slm_distill.tools.actions import say
+
         skipped = (f" ({self.skipped_too_long} skipped as longer than max_seq_length)"
                    if self.skipped_too_long else "")
+        if not self.steps:
+            after = (f"Nothing was trained or written. {say('train', fresh=True)} starts over; "
+                     f"{say('train', fresh=True, dry_run=True)} estimates that.")
+        elif self.done_steps:
+            after = (f"Nothing was trained or written; {say('train')} resumes from the "
+                     f"checkpoint at step {self.done_steps} ({say('train', fresh=True)} starts "
+                     "over).")
+        else:
+            start = say("train", fresh=True) if self.fresh else say("train")
+            after = f"Nothing was trained or written; {start} starts training."
         return (f"Training {self.student} ({self.method} fine-tuning, {self.device}) on "
                 f"{self.examples} examples{skipped}, {self.examples_per_step} per step.\n"
-                f"{self.message[0].upper()}{self.message[1:]}.\n"
-                "Nothing was trained or written; start training without --dry-run.")
+                f"{self.message[0].upper()}{self.message[1:]}.\n{after}")
 
 
 def _minutes(seconds: float) -> str:
@@ -77,7 +97,7 @@ def measure(trainer: Any, examples: list[dict], cfg: Any, *, total_steps: int, d
     evaluations = math.ceil(steps / max(1, trainer.args.eval_steps))
     return TrainEstimate(
         student=student, method=method, device=_device(trainer.model), examples=len(examples),
-        skipped_too_long=skipped, steps=steps,
+        skipped_too_long=skipped, steps=steps, done_steps=min(done_steps, total_steps),
         examples_per_step=cfg.batch_size * cfg.gradient_accumulation_steps * processes,
         tokens_per_step=tokens * cfg.gradient_accumulation_steps * processes,
         seconds_per_step=per_step * cfg.gradient_accumulation_steps,
