@@ -69,6 +69,7 @@ def test_set_validates_returns_the_change_and_saves(example_project):
     ("generation.concurrency", 0, "greater than or equal to 1"),  # auto or a bounded number
     ("generation.concurrency", 1000, "less than or equal to 256"),
     ("training.epochs", 0, "greater than 0"),
+    ("training.epochs", float("inf"), "finite number"),
     ("training.gradient_accumulation_steps", 0, "greater than or equal to 1"),
     ("training.eval_steps", 0, "greater than or equal to 1"),
     ("training.method", "magic", "'auto', 'lora' or 'full'"),

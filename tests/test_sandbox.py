@@ -175,3 +175,16 @@ def test_the_watchdog_acts_outside_its_lock_and_disarm_waits_for_the_action():
     dog.disarm(later)
     time.sleep(0.2)
     assert "never" not in done
+
+
+def test_an_action_that_disarms_its_own_token_does_not_stop_the_watchdog():
+    import threading
+
+    from slm_distill.tools.tasks.database import Watchdog
+
+    dog, fired = Watchdog(), threading.Event()
+    token = {}
+    token["self"] = dog.arm(0.01, lambda: dog.disarm(token["self"]))
+    later = dog.arm(0.05, fired.set)
+    assert fired.wait(5)  # the watchdog thread is still serving other deadlines
+    dog.disarm(later)

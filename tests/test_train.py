@@ -81,6 +81,19 @@ def test_the_estimate_counts_the_processes_that_will_train(generated_project, tm
     assert two.steps == -(-one.steps // 2)  # each step takes a batch from each process
 
 
+def test_a_dry_run_under_fsdp_says_why_it_cannot_measure(generated_project, tmp_path):
+    from slm_distill.tools.errors import UsageError
+    from slm_distill.tools.train_student import estimate_training
+
+    project = clone_project(generated_project, tmp_path)
+    project.path("fsdp.yaml").write_text("distributed_type: FSDP\nnum_processes: 2\n")
+    project.config.training.accelerate_config = "fsdp.yaml"
+    project.config.training.processes = 2
+    project.save()
+    with pytest.raises(UsageError, match="shards the model \\(FSDP\\).*after three steps"):
+        estimate_training(project)
+
+
 def test_a_failed_estimate_never_stops_training(generated_project, tmp_path, monkeypatch):
     import slm_distill.tools.train_student as ts
 

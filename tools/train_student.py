@@ -252,15 +252,14 @@ def estimate_training(project: Project, *, fresh: bool = False) -> TrainEstimate
     from slm_distill.tools.workspace.jobs import gpu_count, training_processes
 
     processes = training_processes(project, gpu_count())
+    if processes > 1 and (sharding := _sharding(project)):
+        raise UsageError(f"training.accelerate_config shards the model ({sharding}) across the "
+                         "processes when training starts, so one process here cannot measure it; "
+                         "the training job estimates its time after three steps.")
     with tempfile.TemporaryDirectory(prefix="distill-train-estimate-") as scratch:
         setup = _setup(project, Path(scratch), init_from=None, max_steps=None, emit=None,
                        pairs=None, processes=processes)
         try:
-            if not measurable(setup.trainer):
-                raise UsageError("With training.accelerate_config (FSDP, DeepSpeed) the model is "
-                                 "placed on its devices only when training starts, so there is "
-                                 "nothing to measure beforehand; the training job estimates its "
-                                 "time after three steps.")
             last = None if fresh else _complete_checkpoint(project.path("runs", RUN, "checkpoints"))
             try:
                 estimate = _estimate(project, setup, _step_of(last), processes)
@@ -271,6 +270,19 @@ def estimate_training(project: Project, *, fresh: bool = False) -> TrainEstimate
                                  "training.batch_size or training.max_seq_length.") from None
         finally:
             setup.task.close()
+
+
+def _sharding(project: Project) -> str | None:
+    """FSDP or DEEPSPEED where the accelerate config file sets it up, else None."""
+    import yaml
+
+    name = project.config.training.accelerate_config
+    try:
+        config = yaml.safe_load(project.path(name).read_text()) if name else None
+    except (OSError, yaml.YAMLError):
+        return None  # the launch itself says what is wrong with the file
+    kind = str(config.get("distributed_type", "")).upper() if isinstance(config, dict) else ""
+    return kind if kind in ("FSDP", "DEEPSPEED") else None
 
 
 def _first_estimate(project: Project, setup: _Setup, done_steps: int) -> dict:

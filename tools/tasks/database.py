@@ -90,6 +90,8 @@ class Watchdog:
     def disarm(self, token: int) -> None:
         with self._cond:
             self._actions.pop(token, None)
+            if threading.current_thread() is self._thread:
+                return  # an action disarming its own token: it is the one running
             while self._firing == token:
                 self._cond.wait()
 

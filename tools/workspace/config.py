@@ -277,7 +277,7 @@ class TrainingConfig(_Section):
     learning_rate: float | Literal["auto"] = Field(
         "auto", description="Peak learning rate. auto: 2e-5 for LoRA and 1e-5 for full "
         "fine-tuning of a pretrained student, 2e-3 for a scratch student (random weights).")
-    epochs: Annotated[float, Field(gt=0)] | Literal["auto"] = Field(
+    epochs: Annotated[float, Field(gt=0, allow_inf_nan=False)] | Literal["auto"] = Field(
         "auto", description="Passes over the training pairs. auto: 3 for a pretrained student (the "
         "method: 3-5), 10 for a scratch student. training.max_steps, when set, decides instead.")
     lora_r: int = Field(16, ge=1, description="LoRA rank.")

@@ -354,6 +354,7 @@ def _run(project: Project, state: JobState, request: Request) -> int:
         state.status, state.result = ("partial" if short else "succeeded"), scrub_tree(result)
         state.message = scrub(f"fell short: {short}") if short else state.message
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a cancel now would cut the record short
         with ending:
             state.ended_at = _now()
             release_inherited(project)
@@ -366,18 +367,18 @@ def _interrupt_handler(project: Project, state: JobState,
     """SIGTERM: interrupt the stage, and end the process after CANCEL_GRACE_S if it has not."""
 
     def force_exit() -> None:
-        with ending:  # waits while the stage records its own end
-            if state.ended_at is None:  # else the stage has stopped and said so: only exit
-                state.status, state.ended_at = "cancelled", _now()
-                state.message = (f"cancelled; the stage did not stop within {CANCEL_GRACE_S:g} s, "
-                                 "so its process was ended (checkpoints kept, a rerun resumes)")
-                release_inherited(project)
-                with contextlib.suppress(OSError):
-                    _save(project, state)
-            for stream in (sys.stdout, sys.stderr):  # the job's log
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            os._exit(1)
+        # waits (a while) for the stage recording its own end; then it exits either way
+        if ending.acquire(timeout=CANCEL_GRACE_S) and state.ended_at is None:
+            state.status, state.ended_at = "cancelled", _now()
+            state.message = (f"cancelled; the stage did not stop within {CANCEL_GRACE_S:g} s, "
+                             "so its process was ended (checkpoints kept, a rerun resumes)")
+            release_inherited(project)
+            with contextlib.suppress(OSError):
+                _save(project, state)
+        for stream in (sys.stdout, sys.stderr):  # the job's log
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(1)
 
     def handler(signum: int, frame: Any) -> None:
         timer = threading.Timer(CANCEL_GRACE_S, force_exit)
