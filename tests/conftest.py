@@ -20,7 +20,19 @@ from tests.fakeprovider import FakeProvider
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "text2sql"
-SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def _shared_data() -> Path:
+    """The public datasets some tests read (`shared/data`): where SLM_DISTILL_SHARED_DATA says,
+    else beside this checkout, else beside the workplace's main checkout (/work/shared/data, for
+    a clone made elsewhere, as CI's is)."""
+    candidates = [os.environ.get("SLM_DISTILL_SHARED_DATA"), REPO.parent / "shared" / "data",
+                  "/work/shared/data"]
+    found = [Path(c) for c in candidates if c and Path(c).is_dir()]
+    return found[0] if found else REPO.parent / "shared" / "data"
+
+
+SHARED_DATA = _shared_data()
 EXAMPLE_TEACHER = "python:slm_distill.examples.text2sql.teacher:TEACHER"
 
 

@@ -27,7 +27,8 @@ from tests.pgserver import READER_PASSWORD
 DEFOG = SHARED_DATA / "defog-sql-eval"
 DATABASES = ("academic", "advising", "atis", "geography", "restaurants", "scholar", "yelp")
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not DEFOG.is_dir(), reason="shared/data/defog-sql-eval missing")]
+              pytest.mark.skipif(not DEFOG.is_dir(), reason="shared/data/defog-sql-eval not found: set "
+                                 "SLM_DISTILL_SHARED_DATA to the shared/data folder")]
 
 
 def runnable(query: str) -> str:
