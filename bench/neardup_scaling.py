@@ -1,10 +1,10 @@
 """Near-duplicate detection on templated questions: the index's time to check and add 1k, 5k and
 20k questions (what generation does with each new pair), now (tools/generation/neardup.py: LSH
-bands sized for the threshold; a few candidates checked exactly, many screened first on their
-shingles' hashes in one pass) against the index as it was (16 bands of 4 rows, a candidate
+bands sized for the threshold; candidates screened by a bound on their shingle bitmaps' XOR,
+the rest checked exactly) against the index as it was (16 bands of 4 rows, a candidate
 threshold near 0.5, every candidate's exact Jaccard computed in Python; its code is kept below for
-the comparison). Also counts the candidates each compared and whether both keep the same
-questions. Not a test: run it by hand.
+the comparison). Also counts the candidates and exact checks of each, and whether both keep
+the same questions. Not a test: run it by hand.
 
     .venv/bin/python bench/neardup_scaling.py --threshold 0.9 --rounds 3
 """
@@ -108,23 +108,27 @@ class Counting:
         return self.real(a, b)
 
 
-def candidates_now(questions: list[str], threshold: float) -> int:
-    """The candidates the index now takes from its buckets over find-then-add (replayed apart
-    from the timed run: its exact checks are inlined, so they cannot be counted by wrapping)."""
+def candidates_now(questions: list[str], threshold: float) -> tuple[int, int]:
+    """(candidates taken from the buckets, candidates left by the bitmap bound for the exact
+    check) over find-then-add, replayed apart from the timed run, where they are not counted."""
     from slm_distill.tools.generation.neardup import NearDupIndex, sketch
 
-    index, total = NearDupIndex(threshold), 0
+    index, taken, exact = NearDupIndex(threshold), 0, 0
     for i, q in enumerate(questions):
         sk = sketch(q)
-        total += len({row for bucket, band in zip(index.buckets, index._bands(q, sk), strict=True)
-                      for row in bucket.get(band, ())})
+        rows = {row for bucket, band in zip(index.buckets, index._bands(q, sk), strict=True)
+                for row in bucket.get(band, ())}
+        taken += len(rows)
+        exact += sum((index.bits[r] ^ sk.bits).bit_count()
+                     <= index.spread * (len(sk.shingles) + index.sizes[r]) + 1e-9 for r in rows)
         if index.find(q) is None:
             index.add(f"q{i}", q)
-    return total
+    return taken, exact
 
 
-def run(questions: list[str], threshold: float, before: bool) -> tuple[float, int, list[str]]:
-    """(seconds, candidates compared, kept keys) for find-then-add over `questions`."""
+def run(questions: list[str], threshold: float,
+        before: bool) -> tuple[float, tuple[int, int], list[str]]:
+    """(seconds, (candidates, exact checks), kept keys) for find-then-add over `questions`."""
     import slm_distill.tools.generation.neardup as neardup
 
     real = neardup.jaccard
@@ -141,7 +145,8 @@ def run(questions: list[str], threshold: float, before: bool) -> tuple[float, in
         seconds = time.perf_counter() - started
     finally:
         neardup.jaccard = real
-    return seconds, counter.calls if before else candidates_now(questions, threshold), kept
+    compared = (counter.calls, counter.calls) if before else candidates_now(questions, threshold)
+    return seconds, compared, kept
 
 
 def main() -> None:
@@ -168,7 +173,7 @@ def main() -> None:
         for name in shapes:
             times[name][n] = statistics.median(seen[name])
             print(f"  {n:>6} {name:<18} {times[name][n]:7.2f} s (rounds {min(seen[name]):.2f}-"
-                  f"{max(seen[name]):.2f})  {checks[name]:>9,} candidates  "
+                  f"{max(seen[name]):.2f})  {checks[name][0]:>9,} candidates, {checks[name][1]:>9,} exact  "
                   f"{len(kept[name]):>6} kept")
         print(f"  {n:>6} same questions kept: {len(set(map(tuple, kept.values()))) == 1}")
     for name, by_n in times.items():

@@ -41,14 +41,15 @@ def brute_force(texts: list[str], threshold: float) -> list[str | None]:
     return found
 
 
-@pytest.mark.parametrize("screened", [False, True], ids=["exact-only", "hashes-screen"])
+@pytest.mark.parametrize("bitmap_bits", [1024, 64])  # 64: many shingles share a bit
 @pytest.mark.parametrize("threshold", [0.9, 0.8])
-def test_the_index_decides_as_comparing_every_pair_does(threshold, screened, monkeypatch):
+def test_the_index_decides_as_comparing_every_pair_does(threshold, bitmap_bits, monkeypatch,
+                                                        request):
     import slm_distill.tools.generation.neardup as neardup
 
-    if screened:  # every candidate list through the hashes' pass, however short
-        monkeypatch.setattr(neardup, "FEW", 0)
-        monkeypatch.setattr(neardup, "VECTOR_WORK", 0)
+    monkeypatch.setattr(neardup, "BITMAP_BITS", bitmap_bits)
+    neardup.sketch.cache_clear()
+    request.addfinalizer(neardup.sketch.cache_clear)  # no bitmaps of this width left behind
     texts = questions(1500)
     index = NearDupIndex(threshold)
     found = []
@@ -68,6 +69,26 @@ def test_near_copies_are_found_and_different_texts_are_not():
     assert index.find("How many customers live in Berlin ?!") == "a"  # the earliest added
     assert index.find("Which invoices were paid late in 2023?") is None
     assert index.find("How many customers live in Lisbon?") is None  # similar, below 0.9
+
+
+def test_the_bitmap_bound_never_screens_out_a_text_at_the_threshold():
+    """Texts at least `t` similar differ in at most (1 - t) / (1 + t) x (|a| + |b|) shingles, and
+    their bitmaps in at most as many bits: checked on every pair of a few hundred questions."""
+    from slm_distill.tools.generation.neardup import sketch
+
+    texts = questions(300, seed=3) + ["How many albums were sold in 1999 ?",
+                                      "how many albums were sold in 1999"]
+    sketches = [sketch(t) for t in texts]
+    close = 0
+    for i, a in enumerate(sketches):
+        for b in sketches[i + 1:]:
+            similarity = jaccard(a.shingles, b.shingles)
+            for t in (0.8, 0.9):
+                if similarity >= t:
+                    close += 1
+                    bound = (1 - t) / (1 + t) * (len(a.shingles) + len(b.shingles))
+                    assert (a.bits ^ b.bits).bit_count() <= len(a.shingles ^ b.shingles) <= bound
+    assert close > 50
 
 
 def test_a_key_added_again_with_another_text_is_found_by_either():

@@ -8,10 +8,11 @@ that checking one text against thousands stays fast. Deterministic across proces
 The LSH bands are sized for the index's threshold (`lsh_shape`): as few texts below it become
 candidates as keeps a text at the threshold found with probability 0.999 or more. (Bands sized
 for a lower similarity than the one asked for made every templated question, "How many X in
-2019?", a candidate of every other, and the index grew quadratically.) Where the candidates are
-many, their similarity is first computed on their shingles' 32-bit hashes, all at once; the
-exact Jaccard similarity of the shingles decides for those that come near the threshold (and
-for every candidate where they are few).
+2019?", a candidate of every other, and the index grew quadratically.) Each candidate is then
+screened, exactly, by a bound that costs one XOR of two integers: every text keeps a bitmap of its
+shingles' hashes (BITMAP_BITS wide), and two texts at least `threshold` similar differ in at most
+(1 - t) / (1 + t) x (|a| + |b|) shingles, so their bitmaps differ in at most that many bits. Only
+the candidates within the bound get the exact Jaccard similarity of their shingles, which decides.
 """
 
 from __future__ import annotations
@@ -26,12 +27,9 @@ import numpy as np
 
 NUM_PERM = 128
 RECALL_AT_THRESHOLD = 0.999  # the chance that a text exactly at the threshold becomes a candidate
-HASH_SLACK = 0.02  # how far below the threshold a hashes' Jaccard still gets the exact check
-# Candidates are checked exactly, one by one, unless there are more than FEW and their number
-# times the text's shingles exceeds VECTOR_WORK: then the hashes' pass (numpy, about 15 us to
-# start) screens them first. Measured on these two cores: for 41-shingle questions the exact
-# checks are cheaper up to about 100 candidates, for 390-shingle texts up to about 20.
-FEW, VECTOR_WORK = 12, 3000
+# Bits in a text's shingle bitmap: wide enough that few shingles of a question share a bit, so
+# the bound screens near-misses out (measured: Jaccard 0.8 questions that differ in one number).
+BITMAP_BITS = 1024
 _rng = np.random.default_rng(12345)
 _A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
 _B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
@@ -58,7 +56,7 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 class Sketch(NamedTuple):
     shingles: frozenset[str]
-    hashes: np.ndarray  # the shingles' CRC-32s, sorted and unique
+    bits: int  # bit (CRC-32 mod BITMAP_BITS) set for each shingle
     signature: np.ndarray  # MinHash, NUM_PERM values
 
 
@@ -72,7 +70,10 @@ def sketch(text: str) -> Sketch:
     # Multiply-add-shift hashing: (a * h + b) mod 2**64, keep the high 32 bits.
     with np.errstate(over="ignore"):
         signature = ((np.outer(crc, _A) + _B) >> np.uint64(32)).min(axis=0)
-    return Sketch(sh, np.unique(crc.astype(np.uint32)), signature)
+    bitmap = np.zeros(BITMAP_BITS, dtype=bool)
+    bitmap[crc % np.uint64(BITMAP_BITS)] = True
+    bits = int.from_bytes(np.packbits(bitmap, bitorder="little").tobytes(), "little")
+    return Sketch(sh, bits, signature)
 
 
 def candidate_chance(similarity: float, bands: int, rows: int) -> float:
@@ -107,18 +108,16 @@ class NearDupIndex:
         self.items: dict[str, frozenset[str]] = {}  # each key's latest text
         self.keys: list[str] = []  # by row, in the order the texts were added
         self.texts: list[frozenset[str]] = []  # by row
-        self.hashes = np.zeros(1024, dtype=np.uint32)  # every row's shingle hashes, end to end
-        self.starts = np.zeros(65, dtype=np.int64)  # row i's: hashes[starts[i]:starts[i + 1]]
+        self.bits: list[int] = []  # by row: the text's shingle bitmap
+        self.sizes: list[int] = []  # by row: its number of shingles
+        self.spread = (1 - threshold) / (1 + threshold)  # most shingles apart, per shingle
         # per band: the hash of a text's values in that band -> the texts' rows; a collision
         # only adds a candidate, which the checks then drop
         self.buckets: list[dict[int, array]] = [{} for _ in range(self.bands)]
         self._last: tuple[str | None, list[int]] = (None, [])
 
     def find(self, text: str) -> str | None:
-        """The key of the earliest stored text at least `threshold` similar, or None. A shared
-        hash counts as a shared shingle; a CRC-32 collision (about one pair of shingles in
-        2**32) moves the hashes' Jaccard by one shingle's worth at most, so the exact Jaccard is
-        computed wherever the hashes' comes within HASH_SLACK of the threshold."""
+        """The key of the earliest stored text at least `threshold` similar, or None."""
         sk = sketch(text)
         hits = [rows for bucket, band in zip(self.buckets, self._bands(text, sk), strict=True)
                 if (rows := bucket.get(band)) is not None]
@@ -126,15 +125,14 @@ class NearDupIndex:
             return None
         # sorted: the order the texts were added in (a bucket's rows are, being appended so)
         rows = hits[0].tolist() if len(hits) == 1 else sorted(set().union(*hits))
-        if len(rows) > FEW and len(rows) * len(sk.shingles) > VECTOR_WORK:
-            near = np.array(rows, dtype=np.int64)
-            rows = near[self._hashed_jaccard(near, sk.hashes)
-                        >= self.threshold - HASH_SLACK].tolist()
-        # jaccard() inlined: the intersections are taken in C, lazily (the first match ends it)
-        mine, others = sk.shingles, [self.texts[row] for row in rows]
-        for row, other, shared in zip(rows, others, map(len, map(mine.intersection, others)),
-                                      strict=True):
-            if shared / (len(mine) + len(other) - shared) >= self.threshold:
+        mine, n, bits, sizes = sk.shingles, len(sk.shingles), self.bits, self.sizes
+        # a shingle in one text only sets at most one bit that the other's bitmap lacks
+        rows = [row for row in rows
+                if (bits[row] ^ sk.bits).bit_count() <= self.spread * (n + sizes[row]) + 1e-9]
+        for row in rows:
+            other = self.texts[row]
+            shared = len(mine & other)
+            if shared / (n + len(other) - shared) >= self.threshold:  # jaccard(), inlined
                 return self.keys[row]
         return None
 
@@ -143,13 +141,8 @@ class NearDupIndex:
         if self.items.get(key) == sk.shingles:  # the same text again: it keeps its place
             return
         row = len(self.keys)
-        begin = int(self.starts[row])
-        end = begin + len(sk.hashes)
-        while end > len(self.hashes):
-            self.hashes = np.concatenate([self.hashes, np.zeros_like(self.hashes)])
-        if row + 2 > len(self.starts):
-            self.starts = np.concatenate([self.starts, np.zeros_like(self.starts)])
-        self.hashes[begin:end], self.starts[row + 1] = sk.hashes, end
+        self.bits.append(sk.bits)
+        self.sizes.append(len(sk.shingles))
         self.keys.append(key)
         self.texts.append(sk.shingles)
         self.items[key] = sk.shingles
@@ -164,13 +157,3 @@ class NearDupIndex:
             with np.errstate(over="ignore"):
                 self._last = (text, (bands * _MIX[: self.rows]).sum(axis=1).tolist())
         return self._last[1]
-
-    def _hashed_jaccard(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """The Jaccard similarity of `query`'s hashes with each row's, in one pass."""
-        starts = self.starts[rows]
-        sizes = self.starts[rows + 1] - starts
-        offsets = np.cumsum(sizes) - sizes  # where each row's hashes begin in `pieces`
-        pieces = self.hashes[np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()))]
-        at = np.minimum(np.searchsorted(query, pieces), len(query) - 1)
-        shared = np.add.reduceat(query[at] == pieces, offsets)
-        return shared / (sizes + len(query) - shared)
