@@ -4,16 +4,20 @@ bands sized for the threshold; candidates screened by a bound on their shingle b
 the rest checked exactly) against the index as it was (16 bands of 4 rows, a candidate
 threshold near 0.5, every candidate's exact Jaccard computed in Python; its code is kept below for
 the comparison). Also counts the candidates and exact checks of each, and whether both keep
-the same questions. Not a test: run it by hand.
+the same questions, and (`--memory`) the bytes each holds per stored question. Each timed run
+has a process of its own. Not a test: run it by hand.
 
-    .venv/bin/python bench/neardup_scaling.py --threshold 0.9 --rounds 3
+    .venv/bin/python bench/neardup_scaling.py --threshold 0.9 --rounds 3 --memory
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import statistics
+import subprocess
+import sys
 import time
 
 TABLES = ["albums", "artists", "tracks", "customers", "invoices", "genres", "playlists", "staff",
@@ -116,37 +120,74 @@ def candidates_now(questions: list[str], threshold: float) -> tuple[int, int]:
     index, taken, exact = NearDupIndex(threshold), 0, 0
     for i, q in enumerate(questions):
         sk = sketch(q)
-        rows = {row for bucket, band in zip(index.buckets, index._bands(q, sk), strict=True)
-                for row in bucket.get(band, ())}
+        rows = index.candidates(q, sk)
         taken += len(rows)
-        exact += sum((index.bits[r] ^ sk.bits).bit_count()
-                     <= index.spread * (len(sk.shingles) + index.sizes[r]) + 1e-9 for r in rows)
+        exact += len(index.screened(sk, rows))
         if index.find(q) is None:
             index.add(f"q{i}", q)
     return taken, exact
 
 
-def run(questions: list[str], threshold: float,
-        before: bool) -> tuple[float, tuple[int, int], list[str]]:
-    """(seconds, (candidates, exact checks), kept keys) for find-then-add over `questions`."""
+def memory(questions: list[str], threshold: float, before: bool) -> tuple[int, int]:
+    """(bytes the index holds after find-then-add over `questions`, texts stored), traced by
+    tracemalloc apart from the timed run (the shared sketch cache emptied first)."""
+    import tracemalloc
+
     import slm_distill.tools.generation.neardup as neardup
 
-    real = neardup.jaccard
-    counter = neardup.jaccard = Counting(real)
-    neardup.sketch.cache_clear()  # each run computes its own sketches
+    neardup.sketch.cache_clear()
+    tracemalloc.start()
     try:
         index = IndexBefore(threshold) if before else neardup.NearDupIndex(threshold)
-        kept = []
-        started = time.perf_counter()
         for i, q in enumerate(questions):
             if index.find(q) is None:
                 index.add(f"q{i}", q)
-                kept.append(f"q{i}")
-        seconds = time.perf_counter() - started
+        neardup.sketch.cache_clear()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return held, len(index.items)
+
+
+def run(questions: list[str], threshold: float, before: bool) -> tuple[float, list[str]]:
+    """(seconds, kept keys) for find-then-add over `questions`."""
+    import slm_distill.tools.generation.neardup as neardup
+
+    neardup.sketch.cache_clear()  # each run computes its own sketches
+    index = IndexBefore(threshold) if before else neardup.NearDupIndex(threshold)
+    kept = []
+    started = time.perf_counter()
+    for i, q in enumerate(questions):
+        if index.find(q) is None:
+            index.add(f"q{i}", q)
+            kept.append(f"q{i}")
+    return time.perf_counter() - started, kept
+
+
+def run_apart(n: int, threshold: float, before: bool) -> tuple[float, str]:
+    """`run` in a process of its own, after an untimed warm-up on other questions (what one
+    index leaves in the heap, the 20k index as it was leaves 100 MB, slows the next): (seconds,
+    a digest of the kept keys)."""
+    command = [sys.executable, __file__, "--one", "before" if before else "now", "--sizes",
+               str(n), "--threshold", str(threshold)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    seconds, digest = out.split()
+    return float(seconds), digest
+
+
+def compared(questions: list[str], threshold: float, before: bool) -> tuple[int, int]:
+    """(candidates, exact checks) of find-then-add, counted apart from the timed runs."""
+    import slm_distill.tools.generation.neardup as neardup
+
+    if not before:
+        return candidates_now(questions, threshold)
+    real = neardup.jaccard
+    counter = neardup.jaccard = Counting(real)
+    try:
+        run(questions, threshold, before=True)
     finally:
         neardup.jaccard = real
-    compared = (counter.calls, counter.calls) if before else candidates_now(questions, threshold)
-    return seconds, compared, kept
+    return counter.calls, counter.calls
 
 
 def main() -> None:
@@ -155,32 +196,51 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,5000,20000")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--now-only", action="store_true", help="time the index as it is now only")
+    parser.add_argument("--memory", action="store_true",
+                        help="also trace the bytes each index holds per stored question")
+    parser.add_argument("--one", choices=["before", "now"], help=argparse.SUPPRESS)  # run_apart
     args = parser.parse_args()
+    if args.one:
+        run(templated(300, seed=1), args.threshold, args.one == "before")  # warm-up, untimed
+        seconds, kept = run(templated(int(args.sizes)), args.threshold, args.one == "before")
+        print(seconds, hashlib.sha256(" ".join(kept).encode()).hexdigest()[:16])
+        return
     from slm_distill.tools.generation.neardup import lsh_shape
 
     shapes = {"before (16 x 4)": True, f"now {lsh_shape(args.threshold)}": False}
     if args.now_only:
         del shapes["before (16 x 4)"]
-    print(f"threshold {args.threshold}, templated questions, median of {args.rounds} rounds")
+    print(f"threshold {args.threshold}, templated questions, median of {args.rounds} rounds, "
+          "each timed in a process of its own")
     times: dict[str, dict[int, float]] = {name: {} for name in shapes}
+    fastest: dict[str, dict[int, float]] = {name: {} for name in shapes}
     for n in (int(s) for s in args.sizes.split(",")):
         questions = templated(n)
-        kept, seen, checks = {}, {name: [] for name in shapes}, {}
+        kept: dict[str, str] = {}
+        seen: dict[str, list[float]] = {name: [] for name in shapes}
         for r in range(args.rounds):
             for name in (list(shapes) if r % 2 == 0 else list(shapes)[::-1]):
-                seconds, checks[name], kept[name] = run(questions, args.threshold, shapes[name])
+                seconds, kept[name] = run_apart(n, args.threshold, shapes[name])
                 seen[name].append(seconds)
         for name in shapes:
-            times[name][n] = statistics.median(seen[name])
+            times[name][n], fastest[name][n] = statistics.median(seen[name]), min(seen[name])
+            taken, exact = compared(questions, args.threshold, shapes[name])
+            stored = len(run(questions, args.threshold, shapes[name])[1])
             print(f"  {n:>6} {name:<18} {times[name][n]:7.2f} s (rounds {min(seen[name]):.2f}-"
-                  f"{max(seen[name]):.2f})  {checks[name][0]:>9,} candidates, {checks[name][1]:>9,} exact  "
-                  f"{len(kept[name]):>6} kept")
-        print(f"  {n:>6} same questions kept: {len(set(map(tuple, kept.values()))) == 1}")
+                  f"{max(seen[name]):.2f})  {taken:>9,} candidates, {exact:>9,} exact  "
+                  f"{stored:>6} kept")
+        print(f"  {n:>6} same questions kept: {len(set(kept.values())) == 1}")
+        for name in shapes if args.memory else ():
+            held, stored = memory(questions, args.threshold, shapes[name])
+            print(f"  {n:>6} {name:<18} holds {held / 1e6:.1f} MB, {held / stored:,.0f} bytes "
+                  f"per stored question")
     for name, by_n in times.items():
         sizes = sorted(by_n)
         if len(sizes) >= 2:
+            low = fastest[name]
             print(f"  {name}: {sizes[-1]} questions took {by_n[sizes[-1]] / by_n[sizes[-2]]:.1f}x "
-                  f"the time of {sizes[-2]}")
+                  f"the time of {sizes[-2]} ({low[sizes[-1]] / low[sizes[-2]]:.1f}x between the "
+                  "fastest rounds)")
 
 
 if __name__ == "__main__":

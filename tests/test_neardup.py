@@ -111,3 +111,25 @@ def test_bands_are_sized_for_the_threshold(threshold):
                 threshold - below, 16, 4)
     if threshold == 0.9:  # the duplicate check's: a quarter as many at 0.6
         assert candidate_chance(0.6, bands, rows) < 0.25 * candidate_chance(0.6, 16, 4)
+
+
+def test_the_index_holds_little_per_text():
+    """Texts are kept as normalised strings and lone bucket entries as rows: 0.5 KB a question
+    here (it was 2 KB with every text's shingle set and an array per bucket)."""
+    import tracemalloc
+
+    import slm_distill.tools.generation.neardup as neardup
+
+    texts = questions(2000, seed=5)
+    neardup.sketch.cache_clear()
+    tracemalloc.start()
+    try:
+        index = NearDupIndex(0.9)
+        for i, text in enumerate(texts):
+            index.add(f"q{i}", text)
+        neardup.sketch.cache_clear()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(index.keys) == len(texts)
+    assert held / len(texts) < 1000

@@ -13,6 +13,11 @@ screened, exactly, by a bound that costs one XOR of two integers: every text kee
 shingles' hashes (BITMAP_BITS wide), and two texts at least `threshold` similar differ in at most
 (1 - t) / (1 + t) x (|a| + |b|) shingles, so their bitmaps differ in at most that many bits. Only
 the candidates within the bound get the exact Jaccard similarity of their shingles, which decides.
+
+Stored compactly, 1.3 KB a text at 20k templated questions (`bench/neardup_scaling.py
+--memory`; 6.8 KB when each text's shingle set and an array per bucket were kept): a text is kept
+as its normalised string and shingled again for the exact check (few candidates reach it), and a
+band's bucket holding one text holds its row, not an array (nine buckets in ten do).
 """
 
 from __future__ import annotations
@@ -41,7 +46,11 @@ def normalise_text(text: str) -> str:
 
 
 def shingles(text: str, k: int = 5) -> frozenset[str]:
-    norm = normalise_text(text)
+    return _shingled(normalise_text(text), k)
+
+
+def _shingled(norm: str, k: int = 5) -> frozenset[str]:
+    """The k-character shingles of an already normalised text."""
     if len(norm) <= k:
         return frozenset([norm])
     return frozenset(norm[i : i + k] for i in range(len(norm) - k + 1))
@@ -55,17 +64,20 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 class Sketch(NamedTuple):
+    norm: str  # the normalised text
     shingles: frozenset[str]
     bits: int  # bit (CRC-32 mod BITMAP_BITS) set for each shingle
     signature: np.ndarray  # MinHash, NUM_PERM values
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)
 def sketch(text: str) -> Sketch:
     """A text's shingles, their hashes and its MinHash signature, computed once however many
     indexes check it (a pair is checked against the test seeds' index and the kept pairs', then
-    added)."""
-    sh = shingles(text)
+    added, one right after the other: a short cache serves, and keeps few objects alive for the
+    garbage collector to walk)."""
+    norm = normalise_text(text)
+    sh = _shingled(norm)
     crc = np.fromiter((zlib.crc32(s.encode()) for s in sh), dtype=np.uint64, count=len(sh))
     # Multiply-add-shift hashing: (a * h + b) mod 2**64, keep the high 32 bits.
     with np.errstate(over="ignore"):
@@ -73,7 +85,7 @@ def sketch(text: str) -> Sketch:
     bitmap = np.zeros(BITMAP_BITS, dtype=bool)
     bitmap[crc % np.uint64(BITMAP_BITS)] = True
     bits = int.from_bytes(np.packbits(bitmap, bitorder="little").tobytes(), "little")
-    return Sketch(sh, bits, signature)
+    return Sketch(norm, sh, bits, signature)
 
 
 def candidate_chance(similarity: float, bands: int, rows: int) -> float:
@@ -105,49 +117,64 @@ class NearDupIndex:
         """`shape`: (bands, rows) instead of those sized for the threshold (for comparisons)."""
         self.threshold = threshold
         self.bands, self.rows = shape or lsh_shape(threshold)
-        self.items: dict[str, frozenset[str]] = {}  # each key's latest text
+        self.items: dict[str, str] = {}  # each key's latest text, normalised
         self.keys: list[str] = []  # by row, in the order the texts were added
-        self.texts: list[frozenset[str]] = []  # by row
+        self.texts: list[str] = []  # by row: the normalised text
         self.bits: list[int] = []  # by row: the text's shingle bitmap
         # by row: its number of shingles (kept beside the bitmaps: reading it from each
-        # candidate's frozenset cost 9% at 20k questions, a cache miss per candidate)
+        # candidate's shingles cost 9% at 20k questions, a cache miss per candidate)
         self.sizes: list[int] = []
         self.spread = (1 - threshold) / (1 + threshold)  # most shingles apart, per shingle
-        # per band: the hash of a text's values in that band -> the texts' rows; a collision
-        # only adds a candidate, which the checks then drop
-        self.buckets: list[dict[int, array]] = [{} for _ in range(self.bands)]
+        # per band: the hash of a text's values in that band -> the text's row, or the rows
+        # of all texts with that hash (in the order added); a collision only adds a candidate,
+        # which the checks then drop
+        self.buckets: list[dict[int, int | array]] = [{} for _ in range(self.bands)]
         self._last: tuple[str | None, list[int]] = (None, [])
 
     def find(self, text: str) -> str | None:
         """The key of the earliest stored text at least `threshold` similar, or None."""
         sk = sketch(text)
-        hits = [rows for bucket, band in zip(self.buckets, self._bands(text, sk), strict=True)
-                if (rows := bucket.get(band)) is not None]
-        if not hits:
-            return None
-        # sorted: the order the texts were added in (a bucket's rows are, being appended so)
-        rows = hits[0].tolist() if len(hits) == 1 else sorted(set().union(*hits))
-        n, bits, sizes = len(sk.shingles), self.bits, self.sizes
-        # a shingle in one text only sets at most one bit that the other's bitmap lacks
-        rows = [row for row in rows
-                if (bits[row] ^ sk.bits).bit_count() <= self.spread * (n + sizes[row]) + 1e-9]
-        for row in rows:
-            if jaccard(sk.shingles, self.texts[row]) >= self.threshold:
+        for row in self.screened(sk, self.candidates(text, sk)):
+            if jaccard(sk.shingles, _shingled(self.texts[row])) >= self.threshold:
                 return self.keys[row]
         return None
 
+    def candidates(self, text: str, sk: Sketch) -> list[int]:
+        """The rows sharing a band with the text, in the order they were added."""
+        rows: set[int] = set()
+        for bucket, band in zip(self.buckets, self._bands(text, sk), strict=True):
+            hit = bucket.get(band)
+            if isinstance(hit, int):
+                rows.add(hit)
+            elif hit is not None:
+                rows.update(hit)
+        return sorted(rows)
+
+    def screened(self, sk: Sketch, rows: list[int]) -> list[int]:
+        """The rows that the bitmap bound leaves: a shingle in one text only sets at most one
+        bit that the other's bitmap lacks."""
+        n, bits, sizes = len(sk.shingles), self.bits, self.sizes
+        return [row for row in rows
+                if (bits[row] ^ sk.bits).bit_count() <= self.spread * (n + sizes[row]) + 1e-9]
+
     def add(self, key: str, text: str) -> None:
         sk = sketch(text)
-        if self.items.get(key) == sk.shingles:  # the same text again: it keeps its place
+        if self.items.get(key) == sk.norm:  # the same text again: it keeps its place
             return
         row = len(self.keys)
         self.bits.append(sk.bits)
         self.sizes.append(len(sk.shingles))
         self.keys.append(key)
-        self.texts.append(sk.shingles)
-        self.items[key] = sk.shingles
+        self.texts.append(sk.norm)
+        self.items[key] = sk.norm
         for bucket, band in zip(self.buckets, self._bands(text, sk), strict=True):
-            bucket.setdefault(band, array("q")).append(row)
+            hit = bucket.get(band)
+            if hit is None:
+                bucket[band] = row
+            elif isinstance(hit, int):
+                bucket[band] = array("q", (hit, row))
+            else:
+                hit.append(row)
 
     def _bands(self, text: str, sk: Sketch) -> list[int]:
         """One hash per band of the text's signature (kept for the text last asked about: a
