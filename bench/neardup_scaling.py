@@ -112,9 +112,10 @@ class Counting:
         return self.real(a, b)
 
 
-def candidates_now(questions: list[str], threshold: float) -> tuple[int, int]:
+def candidates_now(questions: list[str], threshold: float) -> tuple[int, int, int]:
     """(candidates taken from the buckets, candidates left by the bitmap bound for the exact
-    check) over find-then-add, replayed apart from the timed run, where they are not counted."""
+    check, questions kept) over find-then-add, replayed apart from the timed run, where they are
+    not counted."""
     from slm_distill.tools.generation.neardup import NearDupIndex, sketch
 
     index, taken, exact = NearDupIndex(threshold), 0, 0
@@ -125,7 +126,7 @@ def candidates_now(questions: list[str], threshold: float) -> tuple[int, int]:
         exact += len(index.screened(sk, rows))
         if index.find(q) is None:
             index.add(f"q{i}", q)
-    return taken, exact
+    return taken, exact, len(index.keys)
 
 
 def memory(questions: list[str], threshold: float, before: bool) -> tuple[int, int]:
@@ -175,8 +176,9 @@ def run_apart(n: int, threshold: float, before: bool) -> tuple[float, str]:
     return float(seconds), digest
 
 
-def compared(questions: list[str], threshold: float, before: bool) -> tuple[int, int]:
-    """(candidates, exact checks) of find-then-add, counted apart from the timed runs."""
+def compared(questions: list[str], threshold: float, before: bool) -> tuple[int, int, int]:
+    """(candidates, exact checks, questions kept) of find-then-add, counted apart from the timed
+    runs."""
     import slm_distill.tools.generation.neardup as neardup
 
     if not before:
@@ -184,10 +186,10 @@ def compared(questions: list[str], threshold: float, before: bool) -> tuple[int,
     real = neardup.jaccard
     counter = neardup.jaccard = Counting(real)
     try:
-        run(questions, threshold, before=True)
+        kept = run(questions, threshold, before=True)[1]
     finally:
         neardup.jaccard = real
-    return counter.calls, counter.calls
+    return counter.calls, counter.calls, len(kept)
 
 
 def main() -> None:
@@ -224,8 +226,7 @@ def main() -> None:
                 seen[name].append(seconds)
         for name in shapes:
             times[name][n], fastest[name][n] = statistics.median(seen[name]), min(seen[name])
-            taken, exact = compared(questions, args.threshold, shapes[name])
-            stored = len(run(questions, args.threshold, shapes[name])[1])
+            taken, exact, stored = compared(questions, args.threshold, shapes[name])
             print(f"  {n:>6} {name:<18} {times[name][n]:7.2f} s (rounds {min(seen[name]):.2f}-"
                   f"{max(seen[name]):.2f})  {taken:>9,} candidates, {exact:>9,} exact  "
                   f"{stored:>6} kept")
