@@ -4,10 +4,11 @@ bands sized for the threshold; candidates screened by a bound on their shingle b
 the rest checked exactly) against the index as it was (16 bands of 4 rows, a candidate
 threshold near 0.5, every candidate's exact Jaccard computed in Python; its code is kept below for
 the comparison). Also counts the candidates and exact checks of each, and whether both keep
-the same questions, and (`--memory`) the bytes each holds per stored question. Each timed run
-has a process of its own. Not a test: run it by hand.
+the same questions, (`--memory`) the bytes each holds per stored question, and (`--floor`) the
+time of the work any banded index does whatever it does with its candidates. Each timed run has
+a process of its own. Not a test: run it by hand.
 
-    .venv/bin/python bench/neardup_scaling.py --threshold 0.9 --rounds 3 --memory
+    .venv/bin/python bench/neardup_scaling.py --threshold 0.9 --rounds 3 --memory --floor
 """
 
 from __future__ import annotations
@@ -112,6 +113,42 @@ class Counting:
         return self.real(a, b)
 
 
+class IndexFloor:
+    """The work every banded index does, and no more: each question's sketch, its bands looked
+    up, the kept ones added; the decisions come from the index as it is, made before the timed
+    run. What is left above this floor is the candidates' handling."""
+
+    def __init__(self, threshold: float, questions: list[str]) -> None:
+        from slm_distill.tools.generation.neardup import NearDupIndex
+
+        self.index, decider, self.kept = NearDupIndex(threshold), NearDupIndex(threshold), set()
+        for i, q in enumerate(questions):
+            if decider.find(q) is None:
+                decider.add(f"q{i}", q)
+                self.kept.add(q)
+        self.items = self.index.items
+
+    def find(self, text: str) -> str | None:
+        from slm_distill.tools.generation.neardup import sketch
+
+        index = self.index
+        for bucket, band in zip(index.buckets, index._bands(text, sketch(text)), strict=True):
+            bucket.get(band)
+        return None if text in self.kept else "a stored question"
+
+    def add(self, key: str, text: str) -> None:
+        self.index.add(key, text)
+
+
+def new_index(kind: str, threshold: float, questions: list[str]):
+    """An empty index of `kind` (before, now or floor) for find-then-add over `questions`."""
+    from slm_distill.tools.generation.neardup import NearDupIndex
+
+    if kind == "floor":
+        return IndexFloor(threshold, questions)
+    return IndexBefore(threshold) if kind == "before" else NearDupIndex(threshold)
+
+
 def candidates_now(questions: list[str], threshold: float) -> tuple[int, int, int]:
     """(candidates taken from the buckets, candidates left by the bitmap bound for the exact
     check, questions kept) over find-then-add, replayed apart from the timed run, where they are
@@ -129,7 +166,7 @@ def candidates_now(questions: list[str], threshold: float) -> tuple[int, int, in
     return taken, exact, len(index.keys)
 
 
-def memory(questions: list[str], threshold: float, before: bool) -> tuple[int, int]:
+def memory(questions: list[str], threshold: float, kind: str) -> tuple[int, int]:
     """(bytes the index holds after find-then-add over `questions`, texts stored), traced by
     tracemalloc apart from the timed run (the shared sketch cache emptied first)."""
     import tracemalloc
@@ -139,7 +176,7 @@ def memory(questions: list[str], threshold: float, before: bool) -> tuple[int, i
     neardup.sketch.cache_clear()
     tracemalloc.start()
     try:
-        index = IndexBefore(threshold) if before else neardup.NearDupIndex(threshold)
+        index = new_index(kind, threshold, questions)
         for i, q in enumerate(questions):
             if index.find(q) is None:
                 index.add(f"q{i}", q)
@@ -150,12 +187,12 @@ def memory(questions: list[str], threshold: float, before: bool) -> tuple[int, i
     return held, len(index.items)
 
 
-def run(questions: list[str], threshold: float, before: bool) -> tuple[float, list[str]]:
+def run(questions: list[str], threshold: float, kind: str) -> tuple[float, list[str]]:
     """(seconds, kept keys) for find-then-add over `questions`."""
     import slm_distill.tools.generation.neardup as neardup
 
+    index = new_index(kind, threshold, questions)
     neardup.sketch.cache_clear()  # each run computes its own sketches
-    index = IndexBefore(threshold) if before else neardup.NearDupIndex(threshold)
     kept = []
     started = time.perf_counter()
     for i, q in enumerate(questions):
@@ -165,28 +202,30 @@ def run(questions: list[str], threshold: float, before: bool) -> tuple[float, li
     return time.perf_counter() - started, kept
 
 
-def run_apart(n: int, threshold: float, before: bool) -> tuple[float, str]:
+def run_apart(n: int, threshold: float, kind: str) -> tuple[float, str]:
     """`run` in a process of its own, after an untimed warm-up on other questions (what one
     index leaves in the heap, the 20k index as it was leaves 100 MB, slows the next): (seconds,
     a digest of the kept keys)."""
-    command = [sys.executable, __file__, "--one", "before" if before else "now", "--sizes",
+    command = [sys.executable, __file__, "--one", kind, "--sizes",
                str(n), "--threshold", str(threshold)]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     seconds, digest = out.split()
     return float(seconds), digest
 
 
-def compared(questions: list[str], threshold: float, before: bool) -> tuple[int, int, int]:
+def compared(questions: list[str], threshold: float, kind: str) -> tuple[int, int, int]:
     """(candidates, exact checks, questions kept) of find-then-add, counted apart from the timed
-    runs."""
+    runs (the floor takes no candidates)."""
     import slm_distill.tools.generation.neardup as neardup
 
-    if not before:
+    if kind == "floor":
+        return 0, 0, len(new_index(kind, threshold, questions).kept)
+    if kind == "now":
         return candidates_now(questions, threshold)
     real = neardup.jaccard
     counter = neardup.jaccard = Counting(real)
     try:
-        kept = run(questions, threshold, before=True)[1]
+        kept = run(questions, threshold, "before")[1]
     finally:
         neardup.jaccard = real
     return counter.calls, counter.calls, len(kept)
@@ -200,18 +239,23 @@ def main() -> None:
     parser.add_argument("--now-only", action="store_true", help="time the index as it is now only")
     parser.add_argument("--memory", action="store_true",
                         help="also trace the bytes each index holds per stored question")
-    parser.add_argument("--one", choices=["before", "now"], help=argparse.SUPPRESS)  # run_apart
+    parser.add_argument("--floor", action="store_true",
+                        help="also time the floor: sketches, band lookups and adds, no candidates")
+    parser.add_argument("--one", choices=["before", "now", "floor"],
+                        help=argparse.SUPPRESS)  # run_apart
     args = parser.parse_args()
     if args.one:
-        run(templated(300, seed=1), args.threshold, args.one == "before")  # warm-up, untimed
-        seconds, kept = run(templated(int(args.sizes)), args.threshold, args.one == "before")
+        run(templated(300, seed=1), args.threshold, args.one)  # warm-up, untimed
+        seconds, kept = run(templated(int(args.sizes)), args.threshold, args.one)
         print(seconds, hashlib.sha256(" ".join(kept).encode()).hexdigest()[:16])
         return
     from slm_distill.tools.generation.neardup import lsh_shape
 
-    shapes = {"before (16 x 4)": True, f"now {lsh_shape(args.threshold)}": False}
+    shapes = {"before (16 x 4)": "before", f"now {lsh_shape(args.threshold)}": "now"}
     if args.now_only:
         del shapes["before (16 x 4)"]
+    if args.floor:
+        shapes["floor"] = "floor"
     print(f"threshold {args.threshold}, templated questions, median of {args.rounds} rounds, "
           "each timed in a process of its own")
     times: dict[str, dict[int, float]] = {name: {} for name in shapes}
@@ -230,17 +274,19 @@ def main() -> None:
             print(f"  {n:>6} {name:<18} {times[name][n]:7.2f} s (rounds {min(seen[name]):.2f}-"
                   f"{max(seen[name]):.2f})  {taken:>9,} candidates, {exact:>9,} exact  "
                   f"{stored:>6} kept")
-        print(f"  {n:>6} same questions kept: {len(set(kept.values())) == 1}")
+        decided = {kept[name] for name in shapes if shapes[name] != "floor"}  # the floor copies
+        print(f"  {n:>6} same questions kept: {len(decided) == 1}")
         for name in shapes if args.memory else ():
-            held, stored = memory(questions, args.threshold, shapes[name])
-            print(f"  {n:>6} {name:<18} holds {held / 1e6:.1f} MB, {held / stored:,.0f} bytes "
-                  f"per stored question")
+            if shapes[name] != "floor":
+                held, stored = memory(questions, args.threshold, shapes[name])
+                print(f"  {n:>6} {name:<18} holds {held / 1e6:.1f} MB, {held / stored:,.0f} "
+                      "bytes per stored question")
     for name, by_n in times.items():
         sizes = sorted(by_n)
         if len(sizes) >= 2:
             low = fastest[name]
-            print(f"  {name}: {sizes[-1]} questions took {by_n[sizes[-1]] / by_n[sizes[-2]]:.1f}x "
-                  f"the time of {sizes[-2]} ({low[sizes[-1]] / low[sizes[-2]]:.1f}x between the "
+            print(f"  {name}: {sizes[-1]} questions took {by_n[sizes[-1]] / by_n[sizes[-2]]:.2f}x"
+                  f" the time of {sizes[-2]} ({low[sizes[-1]] / low[sizes[-2]]:.2f}x between the "
                   "fastest rounds)")
 
 
