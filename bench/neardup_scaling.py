@@ -121,11 +121,13 @@ class IndexFloor:
     def __init__(self, threshold: float, questions: list[str]) -> None:
         from slm_distill.tools.generation.neardup import NearDupIndex
 
-        self.index, decider, self.kept = NearDupIndex(threshold), NearDupIndex(threshold), set()
-        for i, q in enumerate(questions):
-            if decider.find(q) is None:
+        self.index, decider = NearDupIndex(threshold), NearDupIndex(threshold)
+        self.decisions: list[str | None] = []  # find's answers, in order (read in order: a
+        for i, q in enumerate(questions):  # lookup by text would itself slow as it grows)
+            self.decisions.append(decider.find(q))
+            if self.decisions[-1] is None:
                 decider.add(f"q{i}", q)
-                self.kept.add(q)
+        self.kept, self.asked = len(decider.keys), 0
         self.items = self.index.items
 
     def find(self, text: str) -> str | None:
@@ -134,7 +136,8 @@ class IndexFloor:
         index = self.index
         for bucket, band in zip(index.buckets, index._bands(text, sketch(text)), strict=True):
             bucket.get(band)
-        return None if text in self.kept else "a stored question"
+        self.asked += 1
+        return self.decisions[self.asked - 1]
 
     def add(self, key: str, text: str) -> None:
         self.index.add(key, text)
@@ -219,7 +222,7 @@ def compared(questions: list[str], threshold: float, kind: str) -> tuple[int, in
     import slm_distill.tools.generation.neardup as neardup
 
     if kind == "floor":
-        return 0, 0, len(new_index(kind, threshold, questions).kept)
+        return 0, 0, new_index(kind, threshold, questions).kept
     if kind == "now":
         return candidates_now(questions, threshold)
     real = neardup.jaccard
