@@ -121,14 +121,10 @@ class IndexFloor:
     def __init__(self, threshold: float, questions: list[str]) -> None:
         from slm_distill.tools.generation.neardup import NearDupIndex
 
-        self.index, decider = NearDupIndex(threshold), NearDupIndex(threshold)
-        self.decisions: list[str | None] = []  # find's answers, in order (read in order: a
-        for i, q in enumerate(questions):  # lookup by text would itself slow as it grows)
-            self.decisions.append(decider.find(q))
-            if self.decisions[-1] is None:
-                decider.add(f"q{i}", q)
-        self.kept, self.asked = len(decider.keys), 0
-        self.items = self.index.items
+        self.index = NearDupIndex(threshold)
+        # find's answers, read in order (a lookup by text would itself slow as it grows)
+        self.decisions = find_then_add(NearDupIndex(threshold), questions)
+        self.kept, self.asked = self.decisions.count(None), 0
 
     def find(self, text: str) -> str | None:
         from slm_distill.tools.generation.neardup import sketch
@@ -141,6 +137,17 @@ class IndexFloor:
 
     def add(self, key: str, text: str) -> None:
         self.index.add(key, text)
+
+
+def find_then_add(index, questions: list[str]) -> list[str | None]:
+    """What generation does with each new question: find's answer for each, the questions with
+    none added (as q0, q1, ... by their place)."""
+    answers = []
+    for i, q in enumerate(questions):
+        answers.append(index.find(q))
+        if answers[-1] is None:
+            index.add(f"q{i}", q)
+    return answers
 
 
 def new_index(kind: str, threshold: float, questions: list[str]):
@@ -180,9 +187,7 @@ def memory(questions: list[str], threshold: float, kind: str) -> tuple[int, int]
     tracemalloc.start()
     try:
         index = new_index(kind, threshold, questions)
-        for i, q in enumerate(questions):
-            if index.find(q) is None:
-                index.add(f"q{i}", q)
+        find_then_add(index, questions)
         neardup.sketch.cache_clear()
         held = tracemalloc.get_traced_memory()[0]
     finally:
@@ -196,13 +201,10 @@ def run(questions: list[str], threshold: float, kind: str) -> tuple[float, list[
 
     index = new_index(kind, threshold, questions)
     neardup.sketch.cache_clear()  # each run computes its own sketches
-    kept = []
     started = time.perf_counter()
-    for i, q in enumerate(questions):
-        if index.find(q) is None:
-            index.add(f"q{i}", q)
-            kept.append(f"q{i}")
-    return time.perf_counter() - started, kept
+    answers = find_then_add(index, questions)
+    seconds = time.perf_counter() - started
+    return seconds, [f"q{i}" for i, found in enumerate(answers) if found is None]
 
 
 def run_apart(n: int, threshold: float, kind: str) -> tuple[float, str]:
